@@ -1,0 +1,64 @@
+// swift-tools-version:6.0
+// ZeroCostNAS: training-free ranking of neural architectures.
+//
+// Dependency direction (one way only):
+//   COpenBLAS -> ZCTensor (tensors, kernels, BLAS/LAPACK) -> ZCAutodiff (reverse-mode AD, differentiable ops)
+//   -> ZCNN (layers, parameters by dotted name) -> search spaces -> metric engine -> search -> zcnas (CLI)
+import PackageDescription
+
+/// Numeric kernels are compiled with optimisation in every configuration (debug included), so that
+/// `swift test` runs gradient checks and conv kernels at release speed (see the performance notes:
+/// debug Swift loops are 3-25x slower). `unsafeFlags` are allowed because this is the root package.
+let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
+
+let package = Package(
+  name: "ZeroCostNAS",
+  platforms: [.macOS(.v13)],
+  products: [
+    .executable(name: "zcnas", targets: ["zcnas"]),
+    .library(name: "ZCTensor", targets: ["ZCTensor"]),
+    .library(name: "ZCAutodiff", targets: ["ZCAutodiff"]),
+    .library(name: "ZCNN", targets: ["ZCNN"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-numerics", exact: "1.1.1"),
+  ],
+  targets: [
+    .systemLibrary(
+      name: "COpenBLAS",
+      path: "Sources/COpenBLAS",
+      providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+    ),
+    .target(
+      name: "ZCTensor",
+      dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")],
+      path: "Sources/ZCTensor",
+      swiftSettings: optimised
+    ),
+    .target(
+      name: "ZCAutodiff",
+      dependencies: ["ZCTensor"],
+      path: "Sources/ZCAutodiff",
+      swiftSettings: optimised
+    ),
+    .target(
+      name: "ZCNN",
+      dependencies: ["ZCAutodiff", "ZCTensor"],
+      path: "Sources/ZCNN",
+      swiftSettings: optimised
+    ),
+    .executableTarget(
+      name: "zcnas",
+      dependencies: [
+        "ZCTensor", "ZCAutodiff", "ZCNN",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
+      path: "Sources/zcnas",
+      swiftSettings: optimised
+    ),
+    .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
+    .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
+    .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
+  ]
+)

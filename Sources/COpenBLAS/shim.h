@@ -1,0 +1,7 @@
+// CBLAS (OpenBLAS) and LAPACKE, from Debian's libopenblas-dev and liblapacke-dev.
+// blasint and lapack_int are 32-bit (Int32 in Swift).
+#ifndef ZCNAS_COPENBLAS_SHIM_H
+#define ZCNAS_COPENBLAS_SHIM_H
+#include <cblas.h>
+#include <lapacke.h>
+#endif

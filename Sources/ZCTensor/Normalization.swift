@@ -1,0 +1,94 @@
+/// Fused kernels for 2-D batch normalisation in training mode (Ioffe & Szegedy 2015; PyTorch
+/// `F.batch_norm(training=True)`), NCHW.
+///
+/// Per channel c over the n = N·H·W values: μ = mean x, σ² = mean (x − μ)² (biased), x̂ = (x − μ)/√(σ² + ε),
+/// y = γ x̂ + β. Statistics are accumulated in Double for both dtypes.
+public enum BatchNormKernel {
+  /// Per-channel statistics of the batch: means and biased variances.
+  public struct Statistics: Sendable {
+    public var mean: [Double]
+    public var variance: [Double]
+    /// Number of values per channel (N·H·W).
+    public var count: Int
+  }
+
+  /// Forward pass. x `[N, C, H, W]` (or `[N, C]`), γ and β `[C]` or nil (no affine) → y like x.
+  public static func forward(_ x: Tensor, gamma: Tensor?, beta: Tensor?, eps: Double) -> (Tensor, Statistics) {
+    precondition(x.rank >= 2, "batch norm expects [N, C, ...], got \(x.shape)")
+    let y = Tensor(zeros: x.shape, dtype: x.dtype)
+    switch x.dtype {
+    case .float32: return (y, bnForward(x, gamma, beta, eps, y, Float.self))
+    case .float64: return (y, bnForward(x, gamma, beta, eps, y, Double.self))
+    }
+  }
+
+  /// Backward pass: given gy like x, returns (gx, gγ `[C]`, gβ `[C]`) where
+  /// gx = γ/√(σ²+ε) · (gy − mean gy − x̂ · mean(gy x̂)), gγ = Σ gy x̂, gβ = Σ gy.
+  public static func backward(_ x: Tensor, _ gy: Tensor, gamma: Tensor?, stats: Statistics, eps: Double) -> (Tensor, Tensor, Tensor) {
+    let c = x.shape[1]
+    let gx = Tensor(zeros: x.shape, dtype: x.dtype)
+    let gg = Tensor(zeros: [c], dtype: x.dtype), gb = Tensor(zeros: [c], dtype: x.dtype)
+    switch x.dtype {
+    case .float32: bnBackward(x, gy, gamma, stats, eps, gx, gg, gb, Float.self)
+    case .float64: bnBackward(x, gy, gamma, stats, eps, gx, gg, gb, Double.self)
+    }
+    return (gx, gg, gb)
+  }
+}
+
+private func bnForward<T: TensorScalar>(_ x: Tensor, _ gamma: Tensor?, _ beta: Tensor?, _ eps: Double, _ y: Tensor, _: T.Type) -> BatchNormKernel.Statistics {
+  let n = x.shape[0], c = x.shape[1], hw = x.shape.dropFirst(2).reduce(1, *)
+  let px = x.pointer(T.self), py = y.mutablePointer(T.self)
+  let pg = gamma?.pointer(T.self), pb = beta?.pointer(T.self)
+  var means = [Double](repeating: 0, count: c), vars = [Double](repeating: 0, count: c)
+  let m = Double(n * hw)
+  for ch in 0..<c {
+    var s = 0.0
+    for b in 0..<n { let p = px + (b * c + ch) * hw; for i in 0..<hw { s += Double(p[i]) } }
+    let mu = s / m
+    var v = 0.0
+    for b in 0..<n { let p = px + (b * c + ch) * hw; for i in 0..<hw { let d = Double(p[i]) - mu; v += d * d } }
+    v /= m
+    means[ch] = mu; vars[ch] = v
+    let inv = 1 / (v + eps).squareRoot()
+    let scale = T(inv * (pg.map { Double($0[ch]) } ?? 1))
+    let shift = T((pb.map { Double($0[ch]) } ?? 0) - mu * inv * (pg.map { Double($0[ch]) } ?? 1))
+    for b in 0..<n {
+      let p = px + (b * c + ch) * hw, q = py + (b * c + ch) * hw
+      for i in 0..<hw { q[i] = p[i] * scale + shift }
+    }
+  }
+  return .init(mean: means, variance: vars, count: n * hw)
+}
+
+private func bnBackward<T: TensorScalar>(
+  _ x: Tensor, _ gy: Tensor, _ gamma: Tensor?, _ st: BatchNormKernel.Statistics, _ eps: Double,
+  _ gx: Tensor, _ gg: Tensor, _ gb: Tensor, _: T.Type
+) {
+  let n = x.shape[0], c = x.shape[1], hw = x.shape.dropFirst(2).reduce(1, *)
+  let px = x.pointer(T.self), pgy = gy.pointer(T.self), pgx = gx.mutablePointer(T.self)
+  let pgam = gamma?.pointer(T.self)
+  let pgg = gg.mutablePointer(T.self), pgb = gb.mutablePointer(T.self)
+  let m = Double(n * hw)
+  for ch in 0..<c {
+    let mu = st.mean[ch], inv = 1 / (st.variance[ch] + eps).squareRoot()
+    var sg = 0.0, sgx = 0.0
+    for b in 0..<n {
+      let p = px + (b * c + ch) * hw, q = pgy + (b * c + ch) * hw
+      for i in 0..<hw { let g = Double(q[i]); sg += g; sgx += g * (Double(p[i]) - mu) }
+    }
+    sgx *= inv  // Σ gy x̂
+    pgb[ch] = T(sg)
+    pgg[ch] = T(sgx)
+    let gam = pgam.map { Double($0[ch]) } ?? 1
+    // gx = k·gy + a·x + b0 with k = γ inv, a = −k inv Σ(gy x̂)/m, b0 = −k (Σgy/m) − a μ.
+    let k = gam * inv
+    let a = -k * inv * sgx / m
+    let b0 = -k * sg / m - a * mu
+    let kt = T(k), at = T(a), bt = T(b0)
+    for b in 0..<n {
+      let p = px + (b * c + ch) * hw, q = pgy + (b * c + ch) * hw, r = pgx + (b * c + ch) * hw
+      for i in 0..<hw { r[i] = kt * q[i] + at * p[i] + bt }
+    }
+  }
+}
