@@ -48,10 +48,22 @@ let package = Package(
       path: "Sources/ZCNN",
       swiftSettings: optimised
     ),
+    .target(
+      name: "ZCData",
+      dependencies: ["ZCTensor"],
+      path: "Sources/ZCData",
+      swiftSettings: optimised
+    ),
+    .target(
+      name: "ZCSpaces",
+      dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor", "ZCData"],
+      path: "Sources/ZCSpaces",
+      swiftSettings: optimised
+    ),
     .executableTarget(
       name: "zcnas",
       dependencies: [
-        "ZCTensor", "ZCAutodiff", "ZCNN",
+        "ZCTensor", "ZCAutodiff", "ZCNN", "ZCData", "ZCSpaces",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/zcnas",
@@ -60,5 +72,8 @@ let package = Package(
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
+    .testTarget(
+      name: "ZCSpacesTests", dependencies: ["ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
+      path: "Tests/ZCSpacesTests"),
   ]
 )

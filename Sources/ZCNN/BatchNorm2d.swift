@@ -18,6 +18,8 @@ public final class BatchNorm2d: Module {
   public let momentum: Double
   public let trackRunningStats: Bool
   public var training = true
+  /// When set, the layer is the identity (synflow's `bn=False` network).
+  public var bypassed = false
 
   public init(_ channels: Int, eps: Double = 1e-5, momentum: Double = 0.1, affine: Bool = true,
               trackRunningStats: Bool = true, dtype: DType = .float32) {
@@ -42,6 +44,7 @@ public final class BatchNorm2d: Module {
 
   /// x `[N, C, H, W]` → y of the same shape.
   public func callAsFunction(_ x: Variable) -> Variable {
+    if bypassed { return x }
     if training || !trackRunningStats {
       let (y, stats) = batchNormTraining(x, gamma: weight?.variable, beta: bias?.variable, eps: eps)
       if training && trackRunningStats { updateRunningStatistics(stats) }

@@ -24,9 +24,10 @@ public final class Conv2d: Module {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable {
-    let y = conv2d(x, weight.variable, geometry)
-    guard let bias else { return y }
-    return add(y, reshape(bias.variable, [1, bias.shape[0], 1, 1]))
+    var y = conv2d(x, weight.variable, geometry)
+    if let bias { y = add(y, reshape(bias.variable, [1, bias.shape[0], 1, 1])) }
+    ForwardTrace.current?.layerOutput(self, y)
+    return y
   }
 }
 
@@ -46,7 +47,11 @@ public final class Linear: Module {
     [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
   }
 
-  public func callAsFunction(_ x: Variable) -> Variable { linear(x, weight: weight.variable, bias: bias?.variable) }
+  public func callAsFunction(_ x: Variable) -> Variable {
+    let y = linear(x, weight: weight.variable, bias: bias?.variable)
+    ForwardTrace.current?.layerOutput(self, y)
+    return y
+  }
 }
 
 /// Embedding table (PyTorch `nn.Embedding`): rows of W `[V, D]` picked by token ids; initialised N(0, 1).

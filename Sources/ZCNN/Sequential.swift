@@ -1,4 +1,5 @@
 import ZCAutodiff
+import ZCTensor
 
 /// A module that maps one variable to another (`callAsFunction`), so layers compose.
 public protocol Layer: Module {
@@ -23,5 +24,31 @@ public final class Sequential: Layer {
 /// ReLU as a layer (no parameters), so position indices match PyTorch's `nn.Sequential`.
 public final class ReLU: Layer {
   public init() {}
-  public func callAsFunction(_ x: Variable) -> Variable { relu(x) }
+  public func callAsFunction(_ x: Variable) -> Variable {
+    ForwardTrace.current?.reluInput(x.value)
+    return relu(x)
+  }
+}
+
+/// An indexed list of modules (PyTorch `nn.ModuleList`); children are named "0", "1", ….
+public final class ModuleList: Module {
+  public let items: [any Module]
+  public init(_ items: [any Module]) { self.items = items }
+  public var children: [(String, any Module)] { items.enumerated().map { (String($0.offset), $0.element) } }
+}
+
+/// Average pooling as a layer (PyTorch `nn.AvgPool2d`), no parameters.
+public final class AvgPool2d: Layer {
+  public let geometry: AvgPool2DGeometry
+  public init(_ geometry: AvgPool2DGeometry) { self.geometry = geometry }
+  public func callAsFunction(_ x: Variable) -> Variable { avgPool2d(x, geometry) }
+}
+
+/// An image classifier: NCHW images `[N] + inputShape` → logits `[N, numClasses]`.
+public protocol ImageClassifier: Layer {
+  /// `[C, H, W]` of one input image.
+  var inputShape: [Int] { get }
+  var numClasses: Int { get }
+  /// The same architecture with every parameter and buffer copied, in `dtype`.
+  func copy(dtype: DType) -> Self
 }
