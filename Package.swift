@@ -60,10 +60,23 @@ let package = Package(
       path: "Sources/ZCSpaces",
       swiftSettings: optimised
     ),
+    .target(
+      name: "ZCEngine",
+      dependencies: ["ZCSpaces", "ZCNN", "ZCAutodiff", "ZCTensor", "ZCData"],
+      path: "Sources/ZCEngine",
+      swiftSettings: optimised
+    ),
+    .target(
+      name: "Metrics",
+      dependencies: ["ZCEngine", "ZCNN", "ZCAutodiff", "ZCTensor"],
+      path: "Metrics",
+      exclude: ["README.md"],
+      swiftSettings: optimised
+    ),
     .executableTarget(
       name: "zcnas",
       dependencies: [
-        "ZCTensor", "ZCAutodiff", "ZCNN", "ZCData", "ZCSpaces",
+        "ZCTensor", "ZCAutodiff", "ZCNN", "ZCData", "ZCSpaces", "ZCEngine", "Metrics",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/zcnas",
@@ -72,6 +85,9 @@ let package = Package(
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
+    .testTarget(
+      name: "MetricsTests", dependencies: ["Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
+      path: "Tests/MetricsTests"),
     .testTarget(
       name: "ZCSpacesTests", dependencies: ["ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
       path: "Tests/ZCSpacesTests"),

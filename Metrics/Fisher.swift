@@ -1,0 +1,38 @@
+import ZCEngine
+import ZCTensor
+
+/// fisher: for every conv/linear output activation a `[B, K, H, W]` (or `[B, K]`) with loss
+/// gradient ∂L/∂a: s_{n,k} = Σ_{h,w} a ⊙ ∂L/∂a; per channel Δ_k = ½ mean_n s_{n,k}²; each Δ_k
+/// counted once per weight of output channel k (× fan_in·kh·kw); summed over channels and layers.
+/// Higher is better. Source: Theis et al. 2018, "Faster gaze prediction with dense networks and
+/// Fisher pruning"; zero-cost-nas `foresight/pruners/measures/fisher.py` (mode "channel").
+public struct Fisher: ZeroCostProxy {
+  public init() {}
+  public let name = "fisher"
+  public let summary = "per output channel 0.5*mean over samples of (sum over space of a*dL/da)^2, times weights per channel"
+  public let direction = ProxyDirection.higherIsBetter
+  public let requirements: ProxyRequirements = [.labels, .forward, .lossBackward, .layerActivations]
+  public let source = "Theis et al. 2018; zero-cost-nas fisher"
+
+  public func compute(in context: ProxyContext) throws -> ProxyValue {
+    let lg = context.lossGradients()
+    var total = 0.0
+    for (layer, pair) in zip(context.weightLayers, lg.activations) {
+      guard let (a, g) = pair else { continue }  // layer not run in this forward pass
+      let b = a.shape[0], k = a.shape[1], hw = a.count / max(b * k, 1)
+      let av = a.doubles, gv = g.doubles
+      let perWeight = Double(layer.weight.shape.dropFirst().reduce(1, *))
+      for c in 0..<k {
+        var sq = 0.0
+        for n in 0..<b {
+          var s = 0.0
+          let base = (n * k + c) * hw
+          for i in 0..<hw { s += av[base + i] * gv[base + i] }
+          sq += s * s
+        }
+        total += 0.5 * sq / Double(b) * perWeight
+      }
+    }
+    return .checked(total, ifNotFinite: "non-finite activation or gradient")
+  }
+}

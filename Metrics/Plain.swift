@@ -1,0 +1,21 @@
+import ZCEngine
+import ZCTensor
+
+/// plain = Σ W ⊙ ∂L/∂W over conv/linear weights, signed (a first-order Taylor term). No
+/// declared direction. Source: zero-cost-nas `foresight/pruners/measures/plain.py`.
+public struct Plain: ZeroCostProxy {
+  public init() {}
+  public let name = "plain"
+  public let summary = "sum over conv/linear weights of W * dL/dW, with sign"
+  public let direction = ProxyDirection.unspecified
+  public let requirements: ProxyRequirements = [.labels, .forward, .lossBackward]
+  public let source = "zero-cost-nas plain"
+
+  public func compute(in context: ProxyContext) throws -> ProxyValue {
+    let g = context.lossGradients().weights
+    let v = zip(context.weightLayers, g).reduce(0.0) { acc, p in
+      acc + zip(p.0.weight.value.doubles, p.1.doubles).reduce(0) { $0 + $1.0 * $1.1 }
+    }
+    return .checked(v, ifNotFinite: "non-finite weight gradient")
+  }
+}

@@ -1,0 +1,19 @@
+import ZCEngine
+
+/// Every proxy the engine implements: one line each. A proxy that is not implemented is absent.
+public let allProxies: [any ZeroCostProxy] = [
+  GradNorm(),
+  Snip(),
+  Grasp(),
+  Fisher(),
+  Synflow(),
+  JacobCov(),
+  NWOT(),
+  Plain(),
+  L2Norm(),
+  Params(),
+  Flops(),
+]
+
+/// The proxy with this name, or nil.
+public func proxy(named name: String) -> (any ZeroCostProxy)? { allProxies.first { $0.name == name } }

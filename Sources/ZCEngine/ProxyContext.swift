@@ -1,0 +1,176 @@
+import ZCAutodiff
+import ZCNN
+import ZCTensor
+
+/// A conv or linear layer whose weight the foresight-style proxies score, in module order.
+public struct WeightLayer {
+  /// Dotted module name (`stem.0`, `cells.0.layers.1.op.1`, `classifier`).
+  public let name: String
+  public let module: any Module
+  public let weight: Parameter
+}
+
+/// The shared passes of one (network, minibatch) pair. Each pass runs at most once, when the first
+/// proxy asks for it, and is reused by every other proxy:
+///
+/// - ``forward()``: one training-mode forward pass of the batch, recording the graph, the ReLU
+///   inputs (nwot) and the conv/linear outputs (fisher). Input `[B, C, H, W]`, logits `[B, K]`.
+/// - ``lossGradients()``: one backward of the mean cross-entropy giving dL/dW for every conv/linear
+///   weight (grad_norm, snip, plain, grasp's g) and dL/da for every conv/linear output (fisher).
+///   When a requested proxy needs the Hessian, this backward records its own graph and
+///   ``hessianTimesGradient()`` differentiates ⟨g, stop_gradient(g)⟩ once more (GraSP's H g).
+/// - ``inputJacobian()``: backward of ones from the logits to the input only (jacob_cov), `[B, C·H·W]`.
+/// - ``synflowGradients()``: a float64 copy with |θ|, batch norm bypassed, input ones `[1, C, H, W]`.
+///
+/// Nothing here changes the network's weights, so proxies cannot see each other's side effects
+/// (batch-norm running statistics change but training-mode outputs do not read them).
+public final class ProxyContext {
+  public let network: any ImageClassifier
+  public let images: Tensor
+  public let labels: [Int]
+  public let requirements: ProxyRequirements
+
+  /// Conv and linear layers in module order.
+  public let weightLayers: [WeightLayer]
+
+  public init(network: any ImageClassifier, images: Tensor, labels: [Int], requirements: ProxyRequirements) {
+    precondition(images.rank == 4 && images.shape[0] == labels.count, "images \(images.shape) for \(labels.count) labels")
+    self.network = network
+    self.images = images
+    self.labels = labels
+    self.requirements = requirements
+    weightLayers = network.namedModules().compactMap { name, m in
+      if let c = m as? Conv2d { return WeightLayer(name: name, module: c, weight: c.weight) }
+      if let l = m as? Linear { return WeightLayer(name: name, module: l, weight: l.weight) }
+      return nil
+    }
+  }
+
+  // MARK: forward
+
+  /// The recorded forward pass.
+  public struct Forward {
+    public let input: Variable
+    public let logits: Variable
+    public let trace: ForwardTrace
+  }
+
+  private var forwardCache: Forward?
+
+  public func forward() -> Forward {
+    if let f = forwardCache { return f }
+    let input = Variable(images, requiresGrad: requirements.contains(.inputJacobian))
+    let trace = ForwardTrace(reluInputs: requirements.contains(.reluCodes), layerOutputs: requirements.contains(.layerActivations))
+    let logits = GradMode.$isEnabled.withValue(true) { ForwardTrace.$current.withValue(trace) { network(input) } }
+    let f = Forward(input: input, logits: logits, trace: trace)
+    forwardCache = f
+    return f
+  }
+
+  // MARK: loss backward
+
+  /// Loss gradients, aligned with ``weightLayers``.
+  public struct LossGradients {
+    /// Mean cross-entropy of the batch.
+    public let loss: Double
+    /// dL/dW per weight layer (zeros where the loss does not depend on it).
+    public let weights: [Tensor]
+    /// (activation a, dL/da) per weight layer, when activations were traced.
+    public let activations: [(Tensor, Tensor)?]
+  }
+
+  private var lossCache: LossGradients?
+  private var lossGraph: (loss: Variable, grads: [Variable?])?
+
+  public func lossGradients() -> LossGradients {
+    if let g = lossCache { return g }
+    let f = forward()
+    let loss = GradMode.$isEnabled.withValue(true) { crossEntropy(f.logits, labels: labels) }
+    let weightVars = weightLayers.map { $0.weight.variable }
+    var actVars: [Variable?] = weightLayers.map { _ in nil }
+    if requirements.contains(.layerActivations) {
+      let byLayer = Dictionary(f.trace.layerOutputs.map { ($0.layer, $0.output) }, uniquingKeysWith: { a, _ in a })
+      actVars = weightLayers.map { byLayer[ObjectIdentifier($0.module)] }
+    }
+    let extra = actVars.compactMap { $0 }
+    let createGraph = requirements.contains(.hessian)
+    let g = gradients(of: loss, withRespectTo: weightVars + extra, createGraph: createGraph)
+    let weightGrads = zip(g.prefix(weightVars.count), weightVars).map { $0?.value ?? Tensor(zeros: $1.shape, dtype: $1.dtype) }
+    var acts: [(Tensor, Tensor)?] = []
+    var k = weightVars.count
+    for a in actVars {
+      guard let a else { acts.append(nil); continue }
+      acts.append((a.value, g[k]?.value ?? Tensor(zeros: a.shape, dtype: a.dtype)))
+      k += 1
+    }
+    if createGraph { lossGraph = (loss, Array(g.prefix(weightVars.count))) }
+    let result = LossGradients(loss: loss.value.scalarValue, weights: weightGrads, activations: acts)
+    lossCache = result
+    return result
+  }
+
+  private var hgCache: [Tensor]?
+
+  /// H·g per weight layer, where H is the Hessian of the loss w.r.t. the conv/linear weights and
+  /// g = dL/dW (exact double backward; GraSP, Wang et al. 2020, foresight `grasp` with T = 1).
+  /// Requires `.hessian` in ``requirements``.
+  public func hessianTimesGradient() -> [Tensor] {
+    if let h = hgCache { return h }
+    precondition(requirements.contains(.hessian), "hessianTimesGradient needs the .hessian requirement")
+    let lg = lossGradients()
+    guard let graph = lossGraph else { preconditionFailure("loss graph not recorded") }
+    let weightVars = weightLayers.map { $0.weight.variable }
+    var z: Variable?
+    GradMode.$isEnabled.withValue(true) {
+      for (k, gk) in graph.grads.enumerated() {
+        guard let gk, gk.requiresGrad else { continue }
+        let term = sum(multiply(gk, Variable(lg.weights[k])))
+        z = z.map { add($0, term) } ?? term
+      }
+    }
+    var result = weightVars.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }
+    if let z {
+      let hv = gradients(of: z, withRespectTo: weightVars)
+      result = zip(hv, result).map { $0?.value ?? $1 }
+    }
+    lossGraph = nil  // release the double-backward graph
+    hgCache = result
+    return result
+  }
+
+  // MARK: input Jacobian
+
+  private var jacobianCache: Tensor?
+
+  /// J = d(Σ logits)/d(input), one row per sample: `[B, C·H·W]` (jacob_cov, epe_nas).
+  public func inputJacobian() -> Tensor {
+    if let j = jacobianCache { return j }
+    precondition(requirements.contains(.inputJacobian), "inputJacobian needs the .inputJacobian requirement")
+    let f = forward()
+    let g = gradients(of: f.logits, withRespectTo: [f.input])[0]?.value ?? Tensor(zeros: images.shape, dtype: images.dtype)
+    let j = g.reshaped([images.shape[0], -1])
+    jacobianCache = j
+    return j
+  }
+
+  // MARK: synflow
+
+  private var synflowCache: (weights: [Tensor], grads: [Tensor])?
+
+  /// Synflow's pass (Tanaka et al. 2020; zero-cost-nas `synflow`, bn=False): a float64 copy of
+  /// the network with every parameter replaced by its absolute value and batch norm bypassed,
+  /// input ones `[1, C, H, W]`, R = Σ logits. Returns |W| and dR/dW per weight layer.
+  public func synflowGradients() -> (weights: [Tensor], grads: [Tensor]) {
+    if let s = synflowCache { return s }
+    let copy = network.copy(dtype: .float64)
+    for (_, p) in copy.namedParameters() { p.value = p.value.map(.abs) }
+    for (_, m) in copy.namedModules() { (m as? BatchNorm2d)?.bypassed = true }
+    let layers = ProxyContext(network: copy, images: images, labels: labels, requirements: []).weightLayers
+    let ones = Variable(Tensor(repeating: 1, shape: [1] + network.inputShape, dtype: .float64))
+    let out = GradMode.$isEnabled.withValue(true) { sum(copy(ones)) }
+    let grads = gradientTensors(of: out, withRespectTo: layers.map { $0.weight.variable })
+    let s = (layers.map { $0.weight.value }, grads)
+    synflowCache = s
+    return s
+  }
+}
