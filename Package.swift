@@ -23,6 +23,7 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", exact: "1.1.1"),
+    .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
   ],
   targets: [
     .systemLibrary(
@@ -62,7 +63,7 @@ let package = Package(
     ),
     .target(
       name: "ZCEngine",
-      dependencies: ["ZCSpaces", "ZCNN", "ZCAutodiff", "ZCTensor", "ZCData"],
+      dependencies: ["ZCSpaces", "ZCNN", "ZCAutodiff", "ZCTensor", "ZCData", .product(name: "GRDB", package: "GRDB.swift")],
       path: "Sources/ZCEngine",
       swiftSettings: optimised
     ),

@@ -4,4 +4,7 @@
 #define ZCNAS_COPENBLAS_SHIM_H
 #include <cblas.h>
 #include <lapacke.h>
+#if defined(__linux__)
+#include <malloc.h>  // mallopt: keep large tensor buffers in the heap
+#endif
 #endif

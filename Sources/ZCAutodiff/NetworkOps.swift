@@ -111,8 +111,9 @@ public func crossEntropy(_ logits: Variable, labels: [Int]) -> Variable {
 ///
 /// y = γ (x − μ_B)/√(σ²_B + ε) + β per channel, σ²_B biased. γ, β `[C]` or nil (no affine).
 /// Returns y and the batch statistics (for the running-statistics update, which the layer owns).
-/// Under `createGraph` the backward is rebuilt from differentiable primitives, so second
-/// derivatives are exact. Source: Ioffe & Szegedy 2015; PyTorch `F.batch_norm(training=True)`.
+/// Under `createGraph` the backward is recorded as the fused differentiable operations
+/// ``batchNormInputGradient(_:_:gamma:stats:eps:)`` and ``batchNormGammaGradient(_:_:stats:eps:)``,
+/// so second derivatives (Hessian–vector products) are exact. Source: Ioffe & Szegedy 2015; PyTorch `F.batch_norm(training=True)`.
 public func batchNormTraining(_ x: Variable, gamma: Variable?, beta: Variable?, eps: Double = 1e-5) -> (Variable, BatchNormKernel.Statistics) {
   let (y, stats) = BatchNormKernel.forward(x.value, gamma: gamma?.value, beta: beta?.value, eps: eps)
   var inputs = [x]
@@ -124,11 +125,14 @@ public func batchNormTraining(_ x: Variable, gamma: Variable?, beta: Variable?, 
     let gammaV = hasGamma ? node.inputs[1] : nil
     let betaV = hasBeta ? node.inputs[hasGamma ? 2 : 1] : nil
     if GradMode.isEnabled {
-      // Double backward: differentiate the composite definition with a recorded graph.
-      let yc = batchNormComposite(x, gamma: gammaV, beta: betaV, eps: eps)
-      return gradients(of: yc, withRespectTo: node.inputs, seed: g, createGraph: true).enumerated().map { k, v in
-        needs[k] ? (v ?? Variable(Tensor(zeros: node.inputs[k].shape, dtype: x.dtype))) : nil
+      // Double backward: the backward map as differentiable fused operations.
+      var result: [Variable?] = [needs[0] ? batchNormInputGradient(x, g, gamma: gammaV, stats: stats, eps: eps) : nil]
+      if hasGamma { result.append(needs[1] ? batchNormGammaGradient(x, g, stats: stats, eps: eps) : nil) }
+      if hasBeta {
+        let c = x.shape[1]
+        result.append(needs[hasGamma ? 2 : 1] ? reshape(sum(g, toShape: [1, c] + [Int](repeating: 1, count: x.value.rank - 2)), [c]) : nil)
       }
+      return result
     }
     let (gx, gg, gb) = BatchNormKernel.backward(x.value, g.value, gamma: gammaV?.value, stats: stats, eps: eps)
     var result: [Variable?] = [Variable(gx)]
@@ -137,6 +141,31 @@ public func batchNormTraining(_ x: Variable, gamma: Variable?, beta: Variable?, 
     return result
   }
   return (out, stats)
+}
+
+/// gx of training-mode batch norm, γ/√(σ²+ε)·(gy − mean gy − x̂ mean(gy x̂)), as a differentiable
+/// operation of (x, gy, γ) whose own backward is ``BatchNormKernel/backwardVJP(_:_:gamma:stats:eps:c:cGamma:)``.
+/// Second order only: its backward is not differentiable again.
+public func batchNormInputGradient(_ x: Variable, _ gy: Variable, gamma: Variable?, stats: BatchNormKernel.Statistics, eps: Double) -> Variable {
+  let (gx, _, _) = BatchNormKernel.backward(x.value, gy.value, gamma: gamma?.value, stats: stats, eps: eps)
+  let inputs = gamma.map { [x, gy, $0] } ?? [x, gy]
+  return Variable.record("batchNormInputGradient", gx, inputs: inputs) { node, c, _ in
+    precondition(!GradMode.isEnabled, "third derivatives through batch norm are not supported")
+    let (dx, dgy, dgam) = BatchNormKernel.backwardVJP(node.inputs[0].value, node.inputs[1].value, gamma: node.inputs.count > 2 ? node.inputs[2].value : nil,
+                                                       stats: stats, eps: eps, c: c.value, cGamma: nil)
+    return [Variable(dx), Variable(dgy)] + (node.inputs.count > 2 ? [Variable(dgam)] : [])
+  }
+}
+
+/// gγ of training-mode batch norm, Σ gy x̂ per channel `[C]`, differentiable in (x, gy) (second order only).
+public func batchNormGammaGradient(_ x: Variable, _ gy: Variable, stats: BatchNormKernel.Statistics, eps: Double) -> Variable {
+  let (_, gg, _) = BatchNormKernel.backward(x.value, gy.value, gamma: nil, stats: stats, eps: eps)
+  return Variable.record("batchNormGammaGradient", gg, inputs: [x, gy]) { node, c, _ in
+    precondition(!GradMode.isEnabled, "third derivatives through batch norm are not supported")
+    let (dx, dgy, _) = BatchNormKernel.backwardVJP(node.inputs[0].value, node.inputs[1].value, gamma: nil,
+                                                    stats: stats, eps: eps, c: nil, cGamma: c.value)
+    return [Variable(dx), Variable(dgy)]
+  }
 }
 
 /// Training-mode batch norm written with differentiable primitives (reference for the fused

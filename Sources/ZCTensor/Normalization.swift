@@ -92,3 +92,67 @@ private func bnBackward<T: TensorScalar>(
     }
   }
 }
+
+extension BatchNormKernel {
+  /// Vector–Jacobian product of the batch-norm backward map (gx, gγ) = B(x, gy, γ) of
+  /// ``backward(_:_:gamma:stats:eps:)``, for exact second derivatives (GraSP's H g).
+  ///
+  /// Per channel, with n values, s = 1/√(σ²+ε), x̂ = (x − μ)s, a = γs, m1 = mean gy, m2 = mean(gy x̂),
+  /// T(u) = s(u − mean u − x̂ mean(u x̂)) (the VJP of x̂ w.r.t. x) and cotangents c (for gx) and
+  /// cγ (for gγ):
+  ///   d gy = a(c − mean c − x̂ mean(c x̂)) + cγ x̂
+  ///   d γ  = s n (mean(c gy) − m1 mean c − m2 mean(c x̂))
+  ///   d x  = −γ s² x̂ (mean(c gy) − m1 mean c − m2 mean(c x̂)) − a(m2 T(c) + mean(c x̂) T(gy)) + cγ T(gy)
+  /// (derived by differentiating gx = a(gy − m1 − x̂ m2) and gγ = Σ gy x̂; checked against finite
+  /// differences in the tests). `c` or `cGamma` may be nil (zero).
+  /// - Returns: (dx like x, d gy like x, dγ `[C]`).
+  public static func backwardVJP(_ x: Tensor, _ gy: Tensor, gamma: Tensor?, stats: Statistics, eps: Double,
+                                 c: Tensor?, cGamma: Tensor?) -> (Tensor, Tensor, Tensor) {
+    let ch = x.shape[1]
+    let dx = Tensor(zeros: x.shape, dtype: x.dtype), dgy = Tensor(zeros: x.shape, dtype: x.dtype)
+    let dgamma = Tensor(zeros: [ch], dtype: x.dtype)
+    switch x.dtype {
+    case .float32: bnBackwardVJP(x, gy, gamma, stats, eps, c, cGamma, dx, dgy, dgamma, Float.self)
+    case .float64: bnBackwardVJP(x, gy, gamma, stats, eps, c, cGamma, dx, dgy, dgamma, Double.self)
+    }
+    return (dx, dgy, dgamma)
+  }
+}
+
+private func bnBackwardVJP<T: TensorScalar>(
+  _ x: Tensor, _ gy: Tensor, _ gamma: Tensor?, _ st: BatchNormKernel.Statistics, _ eps: Double,
+  _ c: Tensor?, _ cGamma: Tensor?, _ dx: Tensor, _ dgy: Tensor, _ dgamma: Tensor, _: T.Type
+) {
+  let nb = x.shape[0], ch = x.shape[1], hw = x.shape.dropFirst(2).reduce(1, *)
+  let n = Double(nb * hw)
+  let px = x.pointer(T.self), pg = gy.pointer(T.self), pc = c?.pointer(T.self)
+  let pdx = dx.mutablePointer(T.self), pdg = dgy.mutablePointer(T.self), pdgam = dgamma.mutablePointer(T.self)
+  for k in 0..<ch {
+    let mu = st.mean[k], s = 1 / (st.variance[k] + eps).squareRoot()
+    let gam = gamma.map { Double($0.pointer(T.self)[k]) } ?? 1
+    let cg = cGamma.map { Double($0.pointer(T.self)[k]) } ?? 0
+    let a = gam * s
+    var sgy = 0.0, sgyx = 0.0, sc = 0.0, scx = 0.0, scg = 0.0
+    for b in 0..<nb {
+      let o = (b * ch + k) * hw
+      for i in 0..<hw {
+        let xh = (Double(px[o + i]) - mu) * s, g = Double(pg[o + i])
+        sgy += g; sgyx += g * xh
+        if let pc { let cv = Double(pc[o + i]); sc += cv; scx += cv * xh; scg += cv * g }
+      }
+    }
+    let m1 = sgy / n, m2 = sgyx / n, mc = sc / n, mcx = scx / n, mcg = scg / n
+    let core = mcg - m1 * mc - m2 * mcx
+    pdgam[k] = T(s * n * core)
+    for b in 0..<nb {
+      let o = (b * ch + k) * hw
+      for i in 0..<hw {
+        let xh = (Double(px[o + i]) - mu) * s, g = Double(pg[o + i])
+        let cv = pc.map { Double($0[o + i]) } ?? 0
+        let tc = s * (cv - mc - xh * mcx), tg = s * (g - m1 - xh * m2)
+        pdg[o + i] = T(a * (cv - mc - xh * mcx) + cg * xh)
+        pdx[o + i] = T(-gam * s * s * xh * core - a * (m2 * tc + mcx * tg) + cg * tg)
+      }
+    }
+  }
+}

@@ -157,3 +157,27 @@ final class GradientCheckTests: XCTestCase {
     }
   }
 }
+
+/// The fused batch-norm backward operations used for double backward, checked directly.
+final class BatchNormSecondOrderTests: XCTestCase {
+  func testBatchNormBackwardOperationsHaveCorrectGradients() {
+    for (i, shape) in [[3, 2, 3, 3], [1, 3, 2, 5], [6, 2]].enumerated() {
+      let x = randomTensor(shape, seed: 950 + UInt64(i), scale: 1.5)
+      let gy = randomTensor(shape, seed: 960 + UInt64(i))
+      let gamma = randomTensor([shape[1]], seed: 970 + UInt64(i))
+      // Statistics are a function of x, so recompute them inside f.
+      assertGradientsMatch([x, gy, gamma]) { v in
+        let stats = BatchNormKernel.forward(v[0].value, gamma: nil, beta: nil, eps: 1e-5).1
+        return batchNormInputGradient(v[0], v[1], gamma: v[2], stats: stats, eps: 1e-5)
+      }
+      assertGradientsMatch([x, gy]) { v in
+        let stats = BatchNormKernel.forward(v[0].value, gamma: nil, beta: nil, eps: 1e-5).1
+        return batchNormInputGradient(v[0], v[1], gamma: nil, stats: stats, eps: 1e-5)
+      }
+      assertGradientsMatch([x, gy]) { v in
+        let stats = BatchNormKernel.forward(v[0].value, gamma: nil, beta: nil, eps: 1e-5).1
+        return batchNormGammaGradient(v[0], v[1], stats: stats, eps: 1e-5)
+      }
+    }
+  }
+}

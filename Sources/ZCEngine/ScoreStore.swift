@@ -1,0 +1,136 @@
+import Foundation
+import GRDB
+
+/// What identifies one stored score.
+public struct ScoreKey: Hashable, Sendable {
+  public var space: String
+  public var dataset: String
+  public var archIndex: Int
+  public var metric: String
+  public var seed: Int
+  public var batchSize: Int
+  /// How the network was initialised: "pytorch-default" (seeded), or "weights:<file name>".
+  public var initialisation: String
+
+  public init(space: String, dataset: String, archIndex: Int, metric: String, seed: Int, batchSize: Int, initialisation: String) {
+    self.space = space; self.dataset = dataset; self.archIndex = archIndex; self.metric = metric
+    self.seed = seed; self.batchSize = batchSize; self.initialisation = initialisation
+  }
+}
+
+/// One row of the store: a value or a missing-value reason, the wall seconds it took, the engine version.
+public struct ScoreRow: Sendable, Codable, FetchableRecord, PersistableRecord {
+  public static let databaseTableName = "scores"
+  public var space: String
+  public var dataset: String
+  public var archIndex: Int
+  public var arch: String
+  public var metric: String
+  public var seed: Int
+  public var batchSize: Int
+  public var initialisation: String
+  public var dtype: String
+  /// The proxy value (nil when missing).
+  public var value: Double?
+  /// Why the value is missing (nil when present).
+  public var missingReason: String?
+  /// Wall-clock seconds of this proxy on this architecture (shared passes counted once, by the
+  /// first proxy that needed them).
+  public var seconds: Double
+  public var engineVersion: String
+  /// ISO-8601 time of writing.
+  public var createdAt: String
+
+  enum CodingKeys: String, CodingKey {
+    case space, dataset, archIndex = "arch_index", arch, metric, seed, batchSize = "batch_size"
+    case initialisation = "init", dtype, value, missingReason = "missing_reason", seconds
+    case engineVersion = "engine_version", createdAt = "created_at"
+  }
+
+  public init(key: ScoreKey, arch: String, dtype: String, value: Double?, missingReason: String?, seconds: Double, engineVersion: String) {
+    space = key.space; dataset = key.dataset; archIndex = key.archIndex; self.arch = arch; metric = key.metric
+    seed = key.seed; batchSize = key.batchSize; initialisation = key.initialisation; self.dtype = dtype
+    self.value = value; self.missingReason = missingReason; self.seconds = seconds; self.engineVersion = engineVersion
+    createdAt = ISO8601DateFormatter().string(from: Date())
+  }
+}
+
+/// The SQLite store of scores (GRDB). One row per (space, dataset, architecture index, metric,
+/// seed, batch size, initialisation). Each architecture's rows are written in one transaction, so
+/// an interrupted run loses at most the architecture in progress and a re-run skips what is stored.
+public final class ScoreStore: @unchecked Sendable {
+  public let path: String
+  let db: DatabaseQueue
+
+  /// Opens (creating if needed) the store at `path` and applies migrations.
+  /// - Throws: a `StoreError` naming the file when it cannot be opened or is not a zcnas store.
+  public init(path: String) throws {
+    self.path = path
+    do {
+      var config = Configuration()
+      config.busyMode = .timeout(10)
+      db = try DatabaseQueue(path: path, configuration: config)
+      var migrator = DatabaseMigrator()
+      migrator.registerMigration("v1") { db in
+        try db.create(table: "scores") { t in
+          t.column("space", .text).notNull()
+          t.column("dataset", .text).notNull()
+          t.column("arch_index", .integer).notNull()
+          t.column("arch", .text).notNull()
+          t.column("metric", .text).notNull()
+          t.column("seed", .integer).notNull()
+          t.column("batch_size", .integer).notNull()
+          t.column("init", .text).notNull()
+          t.column("dtype", .text).notNull()
+          t.column("value", .double)
+          t.column("missing_reason", .text)
+          t.column("seconds", .double).notNull()
+          t.column("engine_version", .text).notNull()
+          t.column("created_at", .text).notNull()
+          t.primaryKey(["space", "dataset", "arch_index", "metric", "seed", "batch_size", "init"])
+        }
+      }
+      try migrator.migrate(db)
+    } catch {
+      throw StoreError(path: path, reason: "\(error)")
+    }
+  }
+
+  /// (architecture index, metric) pairs already stored for these settings.
+  public func stored(space: String, dataset: String, seed: Int, batchSize: Int, initialisation: String) throws -> Set<[String]> {
+    do {
+      return try db.read { db in
+        let rows = try Row.fetchAll(db, sql: """
+          SELECT arch_index, metric FROM scores WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ?
+          """, arguments: [space, dataset, seed, batchSize, initialisation])
+        return Set(rows.map { [String(($0["arch_index"] as Int?) ?? -1), ($0["metric"] as String?) ?? ""] })
+      }
+    } catch { throw StoreError(path: path, reason: "\(error)") }
+  }
+
+  /// Writes rows in one transaction (all or nothing), replacing rows with the same key.
+  public func write(_ rows: [ScoreRow]) throws {
+    do {
+      try db.write { db in for r in rows { try r.insert(db, onConflict: .replace) } }
+    } catch { throw StoreError(path: path, reason: "\(error)") }
+  }
+
+  /// Rows for a space and dataset (every seed, batch size and initialisation unless given).
+  public func rows(space: String, dataset: String, seed: Int? = nil, batchSize: Int? = nil) throws -> [ScoreRow] {
+    do {
+      return try db.read { db in
+        var req = ScoreRow.filter(Column("space") == space && Column("dataset") == dataset)
+        if let seed { req = req.filter(Column("seed") == seed) }
+        if let batchSize { req = req.filter(Column("batch_size") == batchSize) }
+        return try req.order(Column("arch_index"), Column("metric")).fetchAll(db)
+      }
+    } catch { throw StoreError(path: path, reason: "\(error)") }
+  }
+}
+
+/// A store that cannot be opened, read or written.
+public struct StoreError: Error, CustomStringConvertible {
+  public let path: String
+  public let reason: String
+  public var description: String { "store \(path): \(reason)" }
+}

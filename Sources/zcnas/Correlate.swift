@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Metrics
+import ZCData
+import ZCEngine
+
+/// `zcnas correlate`: rank correlation of stored proxies with the benchmark's ground truth.
+struct Correlate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Spearman rho and Kendall tau (with sign) of every stored proxy against NAS-Bench-201 accuracy.",
+    discussion: """
+      Ground truth: test accuracy after 200 epochs, mean over seeds (<dataset>_test_acc), or validation
+      accuracy with --target valid (<dataset>_valid_acc; for cifar10 the cifar10-valid run). Rows with a
+      missing value are skipped and counted. When several seeds or batch sizes are stored for an architecture,
+      their values are averaged unless --seed/--batch-size select one.
+      """
+  )
+
+  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
+  @Option(help: "Search space (nb201).") var space = "nb201"
+  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
+  @Option(help: "Ground truth: test or valid.") var target = "test"
+  @Option(help: "Only rows with this seed.") var seed: Int?
+  @Option(name: .customLong("batch-size"), help: "Only rows with this batch size.") var batchSize: Int?
+  @Flag(help: "Print JSON instead of a table.") var json = false
+  @Option(help: "Folder with the shipped data.") var datasets: String?
+
+  func run() throws {
+    guard space == "nb201" else { throw ValidationError("--space: expected nb201, found '\(space)'") }
+    guard let kind = ImageDatasetKind(rawValue: dataset) else {
+      throw ValidationError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
+    }
+    guard target == "test" || target == "valid" else { throw ValidationError("--target: expected test or valid, found '\(target)'") }
+    guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store \(store): no such store; run `zcnas score` first") }
+    let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
+    let prefix = kind == .imagenet16 ? "imagenet16" : kind.rawValue
+    let column = "\(prefix)_\(target)_acc"
+    guard let truth = table.columns[column] else { throw ValidationError("the NAS-Bench-201 table has no column \(column)") }
+    let rows = try ScoreStore(path: store).rows(space: space, dataset: kind.rawValue, seed: seed, batchSize: batchSize)
+    guard !rows.isEmpty else { throw ValidationError("--store \(store): no \(space)/\(kind.rawValue) scores stored") }
+    let report = CorrelationReport.make(rows: rows, truth: truth)
+    if json {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+      print(String(decoding: try enc.encode(CorrelationReport.JSON(space: space, dataset: kind.rawValue, target: column, metrics: report)), as: UTF8.self))
+      return
+    }
+    print("\(space) \(kind.rawValue): proxies against \(column) (percent); n = architectures used, missing = skipped")
+    print("proxy        higher?     n  missing    Spearman ρ   Kendall τ")
+    for e in report {
+      let dir = proxy(named: e.metric)?.direction.rawValue ?? "?"
+      print(String(format: "%@ %@ %5d %8d %12@ %11@", e.metric.padding(toLength: 12, withPad: " ", startingAt: 0), dir.padding(toLength: 7, withPad: " ", startingAt: 0),
+                   e.n, e.missing, e.spearman.map { String(format: "%+.4f", $0) } ?? "-", e.kendall.map { String(format: "%+.4f", $0) } ?? "-"))
+    }
+  }
+}
+
+/// Correlations per metric.
+enum CorrelationReport {
+  struct Entry: Codable {
+    let metric: String
+    let n: Int
+    let missing: Int
+    let spearman: Double?
+    let kendall: Double?
+  }
+  struct JSON: Codable {
+    let space: String
+    let dataset: String
+    let target: String
+    let metrics: [Entry]
+  }
+
+  static func make(rows: [ScoreRow], truth: [Double]) -> [Entry] {
+    var byMetric: [String: [Int: [Double]]] = [:]
+    var missing: [String: Set<Int>] = [:]
+    for r in rows {
+      if let v = r.value { byMetric[r.metric, default: [:]][r.archIndex, default: []].append(v) } else { missing[r.metric, default: []].insert(r.archIndex) }
+    }
+    let metrics = Set(byMetric.keys).union(missing.keys)
+    let order = allProxies.map(\.name)
+    return metrics.sorted { (order.firstIndex(of: $0) ?? 99, $0) < (order.firstIndex(of: $1) ?? 99, $1) }.map { m in
+      let vals = byMetric[m] ?? [:]
+      let idx = vals.keys.sorted().filter { truth[$0].isFinite }
+      let x = idx.map { vals[$0]!.reduce(0, +) / Double(vals[$0]!.count) }, y = idx.map { truth[$0] }
+      let miss = (missing[m] ?? []).subtracting(vals.keys).count
+      guard idx.count >= 3 else { return Entry(metric: m, n: idx.count, missing: miss, spearman: nil, kendall: nil) }
+      let rho = Statistics.spearman(x, y), tau = Statistics.kendall(x, y)
+      return Entry(metric: m, n: idx.count, missing: miss, spearman: rho.isFinite ? rho : nil, kendall: tau.isFinite ? tau : nil)
+    }
+  }
+}
+
+/// `zcnas metrics`: the registry.
+struct MetricsList: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "metrics", abstract: "List the zero-cost proxies the engine implements.")
+
+  func run() {
+    print("proxy        higher?  needs                                  source")
+    for p in allProxies {
+      print("\(p.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.requirements.names.joined(separator: ",").padding(toLength: 38, withPad: " ", startingAt: 0)) \(p.source)")
+      print("             \(p.summary)")
+    }
+  }
+}

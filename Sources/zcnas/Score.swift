@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Metrics
+import ZCData
+import ZCEngine
+import ZCSpaces
+import ZCTensor
+
+/// `zcnas score`: the main job.
+struct Score: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Score NAS-Bench-201 architectures with zero-cost proxies on one real minibatch; results go to an SQLite store.",
+    discussion: """
+      Each architecture is built with PyTorch's default initialisation (seeded from --seed and its index),
+      fed one minibatch of --batch-size distinct images drawn with --seed, and scored by every proxy in
+      --metrics through shared passes. One row per (space, dataset, architecture, metric, seed, batch size,
+      initialisation) is stored with its value or missing-value reason, seconds and engine version. Each
+      architecture is written in one transaction: re-running skips what is stored, and an interrupted run
+      loses at most the architectures in progress.
+
+      --archs takes: all; sample:N or sample:N:SEED (N distinct indices, drawn with SEED, default --seed);
+      comma-separated arch strings or indices; or a file with one arch string or index per line.
+      """
+  )
+
+  @Option(help: "Search space (nb201).") var space = "nb201"
+  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
+  @Option(help: "Image files in the dataset's binary format (default: the shipped CIFAR subset; required for imagenet16-120).")
+  var data: [String] = []
+  @Option(help: "Comma-separated proxy names, or all (see `zcnas metrics`).") var metrics = "all"
+  @Option(help: "Architectures: all, sample:N[:SEED], arch strings or indices (comma-separated), or a file.") var archs = "sample:100"
+  @Option(name: .customLong("batch-size"), help: "Images per minibatch.") var batchSize = 64
+  @Option(help: "Seed for the minibatch and the initial weights.") var seed = 0
+  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
+  @Option(help: "Also export this run's rows to a .csv or .jsonl file.") var output: String?
+  @Option(help: "Architectures scored in parallel (default: active cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
+  @Option(help: "Network precision: float32 or float64 (synflow always runs in float64).") var dtype = "float32"
+  @Option(help: "Folder with the shipped data (default: found next to the executable or the current directory).") var datasets: String?
+
+  func run() throws {
+    guard space == "nb201" else { throw ValidationError("--space: expected nb201, found '\(space)' (nbnlp is not implemented yet)") }
+    guard let kind = ImageDatasetKind(rawValue: dataset) else {
+      throw ValidationError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
+    }
+    guard let dt = DType(rawValue: dtype) else { throw ValidationError("--dtype: expected float32 or float64, found '\(dtype)'") }
+    guard batchSize >= 2 else { throw ValidationError("--batch-size: expected at least 2, found \(batchSize)") }
+    guard jobs >= 1 else { throw ValidationError("--jobs: expected at least 1, found \(jobs)") }
+    let proxies = try selectProxies(metrics)
+    let root = try DatasetsFolder.resolve(datasets)
+    let table = try NB201Table(path: root + "/nasbench201/nb201.csv")
+    let chosen = try selectArchitectures(archs, table: table, seed: seed)
+    let paths: [String]
+    if !data.isEmpty { paths = data } else if kind == .imagenet16 {
+      throw ValidationError("--dataset imagenet16-120 needs --data FILE...: ImageNet16-120 images cannot be shipped. Expected \(kind.formatDescription)")
+    } else { paths = [root + "/\(kind.rawValue)/train_subset.bin"] }
+    let images = try ImageDataset(kind: kind, paths: paths)
+    let (x, y, _) = try images.sampleBatch(size: batchSize, seed: UInt64(bitPattern: Int64(seed)), dtype: dt)
+    let st = try ScoreStore(path: store)
+    let job = NB201ScoringJob(dataset: kind, archs: chosen, proxies: proxies, images: x, labels: y, seed: seed, dtype: dt, jobs: jobs)
+    let reporter = ProgressReporter()
+    let (scored, skipped) = try job.run(store: st) { done, skipped, total in reporter.update(done: done, skipped: skipped, total: total) }
+    reporter.finish()
+    print(" scored \(scored) architecture(s), \(skipped) already stored; \(proxies.count) proxies; store \(store)")
+    if let output {
+      let wanted = Set(chosen.map(\.0))
+      let rows = try st.rows(space: space, dataset: kind.rawValue, seed: seed, batchSize: batchSize).filter { wanted.contains($0.archIndex) }
+      try Export.write(rows, to: output)
+      print("exported \(rows.count) rows to \(output)")
+    }
+  }
+}
+
+/// Proxies by comma-separated names ("all" for the registry).
+func selectProxies(_ spec: String) throws -> [any ZeroCostProxy] {
+  if spec == "all" { return allProxies }
+  var out: [any ZeroCostProxy] = []
+  for name in spec.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
+    guard let p = proxy(named: name) else {
+      throw ValidationError("--metrics: unknown proxy '\(name)'; available: \(allProxies.map(\.name).joined(separator: ", "))")
+    }
+    if !out.contains(where: { $0.name == p.name }) { out.append(p) }
+  }
+  guard !out.isEmpty else { throw ValidationError("--metrics: no proxy named") }
+  return out
+}
+
+/// Architectures from the --archs grammar, as (official index, architecture).
+func selectArchitectures(_ spec: String, table: NB201Table, seed: Int) throws -> [(Int, NB201Architecture)] {
+  func byIndex(_ i: Int) throws -> (Int, NB201Architecture) {
+    guard i >= 0 && i < table.count else { throw ValidationError("--archs: index \(i) is outside 0..<\(table.count)") }
+    return (i, try NB201Architecture(parsing: table.archs[i]))
+  }
+  func byToken(_ t: String) throws -> (Int, NB201Architecture) {
+    if let i = Int(t) { return try byIndex(i) }
+    let a: NB201Architecture
+    do { a = try NB201Architecture(parsing: t) } catch { throw ValidationError("--archs: \(error)") }
+    guard let i = table.index(of: a.description) else { throw ValidationError("--archs: '\(t)' is not in the NAS-Bench-201 table") }
+    return (i, a)
+  }
+  if spec == "all" { return try (0..<table.count).map(byIndex) }
+  if spec.hasPrefix("sample:") {
+    let parts = spec.dropFirst(7).split(separator: ":")
+    guard let n = parts.first.flatMap({ Int($0) }), n >= 1, n <= table.count, parts.count <= 2 else {
+      throw ValidationError("--archs: expected sample:N or sample:N:SEED with 1 <= N <= \(table.count), found '\(spec)'")
+    }
+    let s = parts.count == 2 ? (Int(parts[1]) ?? seed) : seed
+    var rng = ZCRandom(seed: UInt64(bitPattern: Int64(s)))
+    return try rng.sampleWithoutReplacement(n, from: table.count).sorted().map(byIndex)
+  }
+  if FileManager.default.fileExists(atPath: spec) {
+    guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw ValidationError("--archs: cannot read file \(spec)") }
+    let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+    guard !lines.isEmpty else { throw ValidationError("--archs: file \(spec) has no architectures") }
+    return try lines.map(byToken)
+  }
+  return try spec.split(separator: ",").map { try byToken($0.trimmingCharacters(in: .whitespaces)) }
+}
+
+/// Progress on stderr: a bar with count, rate and ETA on a terminal; a plain line every 10 s otherwise.
+final class ProgressReporter: @unchecked Sendable {
+  private let lock = NSLock()
+  private let start = Date()
+  private var lastPrint = Date.distantPast
+  private let tty = isatty(2) != 0
+
+  func update(done: Int, skipped: Int, total: Int) {
+    lock.lock(); defer { lock.unlock() }
+    let todo = total - skipped
+    let elapsed = Date().timeIntervalSince(start)
+    let rate = elapsed > 0 ? Double(done) / elapsed : 0
+    let eta = rate > 0 ? Double(todo - done) / rate : 0
+    let text = String(format: "%d/%d scored (%d stored before), %.2f arch/s, ETA %.0f s", done, todo, skipped, rate, eta)
+    if tty {
+      let width = 30, filled = todo > 0 ? width * done / todo : width
+      print("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + text, terminator: "", to: &stderrStream)
+    } else if Date().timeIntervalSince(lastPrint) >= 10 || done == todo {
+      print(text, to: &stderrStream)
+      lastPrint = Date()
+    }
+  }
+
+  func finish() { if tty { print("", to: &stderrStream) } }
+}
