@@ -60,14 +60,22 @@ public func negate(_ x: Variable) -> Variable {
 /// max(x, 0). The derivative at 0 is taken as 0 (PyTorch's convention); the second derivative is 0.
 public func relu(_ x: Variable) -> Variable {
   Variable.record("relu", x.value.map(.relu), inputs: [x]) { node, g, _ in
-    [multiply(g, Variable(node.inputs[0].value.map(.reluMask)))]
+    [reluBackward(g, input: node.inputs[0].value, slope: 0)]
+  }
+}
+
+/// g where x > 0, slope·g elsewhere: the backward of (leaky) ReLU as an operation of g alone
+/// (x enters only through its sign, whose derivative is 0), so double backward stores no mask.
+public func reluBackward(_ g: Variable, input x: Tensor, slope: Double) -> Variable {
+  Variable.record("reluBackward", Tensor.reluBackward(g.value, input: x, slope: slope), inputs: [g]) { _, c, _ in
+    [reluBackward(c, input: x, slope: slope)]
   }
 }
 
 /// x if x > 0 else slope·x (PyTorch's `leaky_relu`, default slope 0.01).
 public func leakyRelu(_ x: Variable, slope: Double = 0.01) -> Variable {
   Variable.record("leakyRelu", x.value.map(.leakyRelu(slope: slope)), inputs: [x]) { node, g, _ in
-    [multiply(g, Variable(node.inputs[0].value.map(.leakyReluMask(slope: slope))))]
+    [reluBackward(g, input: node.inputs[0].value, slope: slope)]
   }
 }
 

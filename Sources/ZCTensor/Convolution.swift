@@ -29,7 +29,7 @@ public enum Convolution {
                  "conv2d: input \(x.shape) and weight \(w.shape) do not match")
     let ho = g.outputSize(x.shape[2], kernel: w.shape[2]), wo = g.outputSize(x.shape[3], kernel: w.shape[3])
     precondition(ho > 0 && wo > 0, "conv2d: input \(x.shape) too small for kernel \(w.shape) with \(g)")
-    let y = Tensor(zeros: [x.shape[0], w.shape[0], ho, wo], dtype: x.dtype)
+    let y = Tensor(uninitialized: [x.shape[0], w.shape[0], ho, wo], dtype: x.dtype)
     switch x.dtype {
     case .float32: convForward(x, w, y, g, Float.self)
     case .float64: convForward(x, w, y, g, Double.self)

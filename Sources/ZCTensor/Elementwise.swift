@@ -27,7 +27,7 @@ public enum BinaryFunction: Sendable, Equatable {
 extension Tensor {
   /// `f` applied to every element. Shape and dtype are kept.
   public func map(_ f: UnaryFunction) -> Tensor {
-    let out = Tensor(zeros: shape, dtype: dtype)
+    let out = Tensor(uninitialized: shape, dtype: dtype)
     switch dtype {
     case .float32: unaryKernel(self, out, f, Float.self)
     case .float64: unaryKernel(self, out, f, Double.self)
@@ -54,7 +54,7 @@ extension Tensor {
     guard let shape = broadcastShape(a.shape, b.shape) else {
       preconditionFailure("shapes \(a.shape) and \(b.shape) do not broadcast")
     }
-    let out = Tensor(zeros: shape, dtype: a.dtype)
+    let out = Tensor(uninitialized: shape, dtype: a.dtype)
     switch a.dtype {
     case .float32: binaryKernel(a, b, out, f, Float.self)
     case .float64: binaryKernel(a, b, out, f, Double.self)
@@ -79,7 +79,7 @@ extension Tensor {
   public func broadcast(to target: [Int]) -> Tensor {
     if target == shape { return self }
     precondition(Tensor.broadcastShape(shape, target) == target, "cannot broadcast \(shape) to \(target)")
-    let out = Tensor(zeros: target, dtype: dtype)
+    let out = Tensor(uninitialized: target, dtype: dtype)
     switch dtype {
     case .float32: broadcastKernel(self, out, Float.self)
     case .float64: broadcastKernel(self, out, Double.self)
@@ -262,5 +262,28 @@ private func broadcastKernel<T: TensorScalar>(_ x: Tensor, _ out: Tensor, _: T.T
   let px = x.pointer(T.self), pd = out.mutablePointer(T.self)
   plan.forEachRun { od, ox, _, n, _, sx, _ in
     for i in 0..<n { pd[od + i] = px[ox + i * sx] }
+  }
+}
+
+extension Tensor {
+  /// Backward of (leaky) ReLU: gy where x > 0, slope·gy elsewhere (slope 0 for ReLU; the
+  /// derivative at 0 is taken as slope, as PyTorch does). gy and x have the same shape.
+  public static func reluBackward(_ gy: Tensor, input x: Tensor, slope: Double = 0) -> Tensor {
+    precondition(gy.shape == x.shape && gy.dtype == x.dtype, "relu backward: gradient \(gy.shape) for input \(x.shape)")
+    let out = Tensor(uninitialized: x.shape, dtype: x.dtype)
+    switch x.dtype {
+    case .float32: reluBackwardKernel(gy, x, out, Float(slope))
+    case .float64: reluBackwardKernel(gy, x, out, slope)
+    }
+    return out
+  }
+}
+
+private func reluBackwardKernel<T: TensorScalar>(_ gy: Tensor, _ x: Tensor, _ out: Tensor, _ slope: T) {
+  let g = gy.pointer(T.self), xv = x.pointer(T.self), o = out.mutablePointer(T.self)
+  if slope == 0 {
+    for i in 0..<x.count { o[i] = xv[i] > 0 ? g[i] : 0 }
+  } else {
+    for i in 0..<x.count { o[i] = xv[i] > 0 ? g[i] : slope * g[i] }
   }
 }

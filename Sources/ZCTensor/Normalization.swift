@@ -15,7 +15,7 @@ public enum BatchNormKernel {
   /// Forward pass. x `[N, C, H, W]` (or `[N, C]`), γ and β `[C]` or nil (no affine) → y like x.
   public static func forward(_ x: Tensor, gamma: Tensor?, beta: Tensor?, eps: Double) -> (Tensor, Statistics) {
     precondition(x.rank >= 2, "batch norm expects [N, C, ...], got \(x.shape)")
-    let y = Tensor(zeros: x.shape, dtype: x.dtype)
+    let y = Tensor(uninitialized: x.shape, dtype: x.dtype)
     switch x.dtype {
     case .float32: return (y, bnForward(x, gamma, beta, eps, y, Float.self))
     case .float64: return (y, bnForward(x, gamma, beta, eps, y, Double.self))
@@ -26,7 +26,7 @@ public enum BatchNormKernel {
   /// gx = γ/√(σ²+ε) · (gy − mean gy − x̂ · mean(gy x̂)), gγ = Σ gy x̂, gβ = Σ gy.
   public static func backward(_ x: Tensor, _ gy: Tensor, gamma: Tensor?, stats: Statistics, eps: Double) -> (Tensor, Tensor, Tensor) {
     let c = x.shape[1]
-    let gx = Tensor(zeros: x.shape, dtype: x.dtype)
+    let gx = Tensor(uninitialized: x.shape, dtype: x.dtype)
     let gg = Tensor(zeros: [c], dtype: x.dtype), gb = Tensor(zeros: [c], dtype: x.dtype)
     switch x.dtype {
     case .float32: bnBackward(x, gy, gamma, stats, eps, gx, gg, gb, Float.self)
@@ -109,7 +109,7 @@ extension BatchNormKernel {
   public static func backwardVJP(_ x: Tensor, _ gy: Tensor, gamma: Tensor?, stats: Statistics, eps: Double,
                                  c: Tensor?, cGamma: Tensor?) -> (Tensor, Tensor, Tensor) {
     let ch = x.shape[1]
-    let dx = Tensor(zeros: x.shape, dtype: x.dtype), dgy = Tensor(zeros: x.shape, dtype: x.dtype)
+    let dx = Tensor(uninitialized: x.shape, dtype: x.dtype), dgy = Tensor(uninitialized: x.shape, dtype: x.dtype)
     let dgamma = Tensor(zeros: [ch], dtype: x.dtype)
     switch x.dtype {
     case .float32: bnBackwardVJP(x, gy, gamma, stats, eps, c, cGamma, dx, dgy, dgamma, Float.self)

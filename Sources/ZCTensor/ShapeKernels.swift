@@ -10,7 +10,7 @@ extension Tensor {
                  "slice \(range) along axis \(axis) of \(shape)")
     var outShape = shape
     outShape[axis] = range.count
-    let out = Tensor(zeros: outShape, dtype: dtype)
+    let out = Tensor(uninitialized: outShape, dtype: dtype)
     let (outer, len, inner) = split(around: axis)
     let eb = dtype.byteSize
     let src = storage.raw + offset * eb, dst = out.storage.raw
@@ -52,7 +52,7 @@ extension Tensor {
     }
     var outShape = first.shape
     outShape[axis] = parts.map { $0.shape[axis] }.reduce(0, +)
-    let out = Tensor(zeros: outShape, dtype: first.dtype)
+    let out = Tensor(uninitialized: outShape, dtype: first.dtype)
     let total = outShape[axis]
     let eb = first.dtype.byteSize
     var start = 0
@@ -75,7 +75,7 @@ extension Tensor {
   public func gatherRows(_ indices: [Int]) -> Tensor {
     precondition(rank == 2, "gatherRows needs a 2-D table, got \(shape)")
     let d = shape[1], eb = dtype.byteSize
-    let out = Tensor(zeros: [indices.count, d], dtype: dtype)
+    let out = Tensor(uninitialized: [indices.count, d], dtype: dtype)
     for (r, i) in indices.enumerated() {
       precondition(i >= 0 && i < shape[0], "row index \(i) out of range 0..<\(shape[0])")
       (out.storage.raw + r * d * eb).copyMemory(from: storage.raw + (offset + i * d) * eb, byteCount: d * eb)
@@ -98,7 +98,7 @@ extension Tensor {
   /// log-softmax along the last axis, computed stably: x − max − log Σ exp(x − max).
   public func logSoftmaxLastAxis() -> Tensor {
     precondition(rank >= 1, "log-softmax of a scalar")
-    let out = Tensor(zeros: shape, dtype: dtype)
+    let out = Tensor(uninitialized: shape, dtype: dtype)
     switch dtype {
     case .float32: logSoftmaxKernel(self, out, Float.self)
     case .float64: logSoftmaxKernel(self, out, Double.self)

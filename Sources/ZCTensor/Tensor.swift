@@ -47,14 +47,15 @@ public final class TensorStorage: @unchecked Sendable {
     #endif
   }()
 
-  /// Allocates `count` elements of `dtype`, filled with zeros.
-  public init(dtype: DType, count: Int) {
+  /// Allocates `count` elements of `dtype`, filled with zeros (or left unset when `zeroed` is
+  /// false, for kernel outputs that write every element).
+  public init(dtype: DType, count: Int, zeroed: Bool = true) {
     TensorStorage.configureAllocator
     self.dtype = dtype
     self.count = count
     let bytes = max(1, count * dtype.byteSize)
     raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-    raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes)
+    if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
   }
 
   deinit { raw.deallocate() }
@@ -99,6 +100,13 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
     self.shape = shape
     self.offset = 0
     self.storage = TensorStorage(dtype: dtype, count: shape.reduce(1, *))
+  }
+
+  /// A tensor whose elements are unset: only for kernel outputs that write every element.
+  init(uninitialized shape: [Int], dtype: DType) {
+    self.shape = shape
+    self.offset = 0
+    self.storage = TensorStorage(dtype: dtype, count: shape.reduce(1, *), zeroed: false)
   }
 
   /// A tensor filled with `value`.
@@ -213,7 +221,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
 
   /// An independent copy with its own storage.
   public func copy() -> Tensor {
-    let out = Tensor(zeros: shape, dtype: dtype)
+    let out = Tensor(uninitialized: shape, dtype: dtype)
     memcpyElements(from: self, to: out)
     return out
   }
@@ -221,7 +229,7 @@ public struct Tensor: @unchecked Sendable, CustomStringConvertible {
   /// This tensor converted to `dtype` (a copy, or `self` when the type already matches).
   public func to(_ target: DType) -> Tensor {
     if target == dtype { return self }
-    let out = Tensor(zeros: shape, dtype: target)
+    let out = Tensor(uninitialized: shape, dtype: target)
     let n = count
     switch (dtype, target) {
     case (.float32, .float64):

@@ -17,8 +17,8 @@ struct Bench: ParsableCommand {
   @Option(help: "Timed repetitions per measurement (median reported).") var repeats = 5
 
   func validate() throws {
-    guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
-    guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+    guard batch >= 1 else { throw CLIError("--batch must be at least 1, got \(batch)") }
+    guard repeats >= 1 else { throw CLIError("--repeats must be at least 1, got \(repeats)") }
   }
 
   func run() throws {

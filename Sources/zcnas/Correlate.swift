@@ -26,18 +26,18 @@ struct Correlate: ParsableCommand {
   @Option(help: "Folder with the shipped data.") var datasets: String?
 
   func run() throws {
-    guard space == "nb201" else { throw ValidationError("--space: expected nb201, found '\(space)'") }
+    guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)'") }
     guard let kind = ImageDatasetKind(rawValue: dataset) else {
-      throw ValidationError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
+      throw CLIError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
     }
-    guard target == "test" || target == "valid" else { throw ValidationError("--target: expected test or valid, found '\(target)'") }
-    guard FileManager.default.fileExists(atPath: store) else { throw ValidationError("--store \(store): no such store; run `zcnas score` first") }
+    guard target == "test" || target == "valid" else { throw CLIError("--target: expected test or valid, found '\(target)'") }
+    guard FileManager.default.fileExists(atPath: store) else { throw CLIError("--store \(store): no such store; run `zcnas score` first") }
     let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
     let prefix = kind == .imagenet16 ? "imagenet16" : kind.rawValue
     let column = "\(prefix)_\(target)_acc"
-    guard let truth = table.columns[column] else { throw ValidationError("the NAS-Bench-201 table has no column \(column)") }
+    guard let truth = table.columns[column] else { throw CLIError("the NAS-Bench-201 table has no column \(column)") }
     let rows = try ScoreStore(path: store).rows(space: space, dataset: kind.rawValue, seed: seed, batchSize: batchSize)
-    guard !rows.isEmpty else { throw ValidationError("--store \(store): no \(space)/\(kind.rawValue) scores stored") }
+    guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space)/\(kind.rawValue) scores stored") }
     let report = CorrelationReport.make(rows: rows, truth: truth)
     if json {
       let enc = JSONEncoder()

@@ -21,10 +21,10 @@ enum Export {
       enc.outputFormatting = [.sortedKeys]
       for r in rows { out += String(decoding: try enc.encode(r), as: UTF8.self) + "\n" }
     } else {
-      throw ValidationError("--output \(path): expected a .csv or .jsonl file name")
+      throw CLIError("--output \(path): expected a .csv or .jsonl file name")
     }
     do { try out.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-      throw ValidationError("--output \(path): cannot write: \(error.localizedDescription)")
+      throw CLIError("--output \(path): cannot write: \(error.localizedDescription)")
     }
   }
 

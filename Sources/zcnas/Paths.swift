@@ -9,11 +9,11 @@ enum DatasetsFolder {
     let fm = FileManager.default
     func ok(_ p: String) -> Bool { fm.fileExists(atPath: p + "/nasbench201/nb201.csv") }
     if let o = option {
-      guard ok(o) else { throw ValidationError("--datasets \(o): expected a folder containing nasbench201/nb201.csv") }
+      guard ok(o) else { throw CLIError("--datasets \(o): expected a folder containing nasbench201/nb201.csv") }
       return o
     }
     if let e = ProcessInfo.processInfo.environment["ZCNAS_DATASETS"] {
-      guard ok(e) else { throw ValidationError("ZCNAS_DATASETS=\(e): expected a folder containing nasbench201/nb201.csv") }
+      guard ok(e) else { throw CLIError("ZCNAS_DATASETS=\(e): expected a folder containing nasbench201/nb201.csv") }
       return e
     }
     var starts = [URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()]
@@ -27,7 +27,7 @@ enum DatasetsFolder {
         dir = dir.deletingLastPathComponent()
       }
     }
-    throw ValidationError("cannot find the Datasets folder (with nasbench201/nb201.csv): pass --datasets DIR or set ZCNAS_DATASETS")
+    throw CLIError("cannot find the Datasets folder (with nasbench201/nb201.csv): pass --datasets DIR or set ZCNAS_DATASETS")
   }
 }
 
@@ -36,3 +36,9 @@ struct StandardError: TextOutputStream {
   mutating func write(_ s: String) { FileHandle.standardError.write(Data(s.utf8)) }
 }
 nonisolated(unsafe) var stderrStream = StandardError()
+
+/// A user-facing error: printed as one line ("Error: ...") with a non-zero exit status.
+struct CLIError: Error, CustomStringConvertible {
+  let description: String
+  init(_ message: String) { description = message }
+}

@@ -36,34 +36,64 @@ struct Score: ParsableCommand {
   @Option(help: "Architectures scored in parallel (default: active cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
   @Option(help: "Network precision: float32 or float64 (synflow always runs in float64).") var dtype = "float32"
   @Option(help: "Folder with the shipped data (default: found next to the executable or the current directory).") var datasets: String?
+  @Option(help: "Load the initial weights (PyTorch state_dict keys) from this safetensors file instead of initialising; one architecture only.")
+  var weights: String?
+  @Option(help: "Take the minibatch (`input`, `labels`) from this safetensors file instead of sampling from the dataset.")
+  var batch: String?
 
   func run() throws {
-    guard space == "nb201" else { throw ValidationError("--space: expected nb201, found '\(space)' (nbnlp is not implemented yet)") }
+    guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)' (nbnlp is not implemented yet)") }
     guard let kind = ImageDatasetKind(rawValue: dataset) else {
-      throw ValidationError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
+      throw CLIError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
     }
-    guard let dt = DType(rawValue: dtype) else { throw ValidationError("--dtype: expected float32 or float64, found '\(dtype)'") }
-    guard batchSize >= 2 else { throw ValidationError("--batch-size: expected at least 2, found \(batchSize)") }
-    guard jobs >= 1 else { throw ValidationError("--jobs: expected at least 1, found \(jobs)") }
+    guard let dt = DType(rawValue: dtype) else { throw CLIError("--dtype: expected float32 or float64, found '\(dtype)'") }
+    guard batchSize >= 2 else { throw CLIError("--batch-size: expected at least 2, found \(batchSize)") }
+    guard jobs >= 1 else { throw CLIError("--jobs: expected at least 1, found \(jobs)") }
     let proxies = try selectProxies(metrics)
     let root = try DatasetsFolder.resolve(datasets)
     let table = try NB201Table(path: root + "/nasbench201/nb201.csv")
     let chosen = try selectArchitectures(archs, table: table, seed: seed)
     let paths: [String]
     if !data.isEmpty { paths = data } else if kind == .imagenet16 {
-      throw ValidationError("--dataset imagenet16-120 needs --data FILE...: ImageNet16-120 images cannot be shipped. Expected \(kind.formatDescription)")
+      throw CLIError("--dataset imagenet16-120 needs --data FILE...: ImageNet16-120 images cannot be shipped. Expected \(kind.formatDescription)")
     } else { paths = [root + "/\(kind.rawValue)/train_subset.bin"] }
-    let images = try ImageDataset(kind: kind, paths: paths)
-    let (x, y, _) = try images.sampleBatch(size: batchSize, seed: UInt64(bitPattern: Int64(seed)), dtype: dt)
+    let x: Tensor, y: [Int]
+    if let batch {
+      (x, y) = try WeightsIO.loadBatch(try SafetensorsFile(path: batch), dtype: dt, imageShape: [3, kind.imageSize, kind.imageSize])
+      if let bad = y.first(where: { $0 < 0 || $0 >= kind.numClasses }) {
+        throw CLIError("--batch \(batch): label \(bad) is outside 0..<\(kind.numClasses) for \(kind.rawValue)")
+      }
+    } else {
+      (x, y, _) = try ImageDataset(kind: kind, paths: paths).sampleBatch(size: batchSize, seed: UInt64(bitPattern: Int64(seed)), dtype: dt)
+    }
+    try score(kind: kind, dt: dt, proxies: proxies, chosen: chosen, x: x, y: y)
+  }
+
+  private func score(kind: ImageDatasetKind, dt: DType, proxies: [any ZeroCostProxy], chosen: [(Int, NB201Architecture)], x: Tensor, y: [Int]) throws {
     let st = try ScoreStore(path: store)
-    let job = NB201ScoringJob(dataset: kind, archs: chosen, proxies: proxies, images: x, labels: y, seed: seed, dtype: dt, jobs: jobs)
+    var job = NB201ScoringJob(dataset: kind, archs: chosen, proxies: proxies, images: x, labels: y, seed: seed, dtype: dt, jobs: jobs)
+    if let weights {
+      guard chosen.count == 1 else { throw CLIError("--weights: expected exactly one architecture in --archs, found \(chosen.count)") }
+      let file = try SafetensorsFile(path: weights)
+      let name = URL(fileURLWithPath: weights).lastPathComponent
+      job.initialisation = "weights:" + name
+      job.makeNetwork = { _, arch in
+        var rng = ZCRandom(seed: 0)
+        let net = NB201Network(arch, numClasses: kind.numClasses, imageSize: kind.imageSize, dtype: dt, rng: &rng)
+        try WeightsIO.load(file, into: net)
+        return net
+      }
+      // Fail now, with the key, rather than inside the worker.
+      _ = try job.makeNetwork!(chosen[0].0, chosen[0].1)
+    }
     let reporter = ProgressReporter()
     let (scored, skipped) = try job.run(store: st) { done, skipped, total in reporter.update(done: done, skipped: skipped, total: total) }
     reporter.finish()
     print(" scored \(scored) architecture(s), \(skipped) already stored; \(proxies.count) proxies; store \(store)")
     if let output {
       let wanted = Set(chosen.map(\.0))
-      let rows = try st.rows(space: space, dataset: kind.rawValue, seed: seed, batchSize: batchSize).filter { wanted.contains($0.archIndex) }
+      let rows = try st.rows(space: space, dataset: kind.rawValue, seed: seed, batchSize: y.count)
+        .filter { wanted.contains($0.archIndex) && $0.initialisation == job.initialisation }
       try Export.write(rows, to: output)
       print("exported \(rows.count) rows to \(output)")
     }
@@ -76,41 +106,41 @@ func selectProxies(_ spec: String) throws -> [any ZeroCostProxy] {
   var out: [any ZeroCostProxy] = []
   for name in spec.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
     guard let p = proxy(named: name) else {
-      throw ValidationError("--metrics: unknown proxy '\(name)'; available: \(allProxies.map(\.name).joined(separator: ", "))")
+      throw CLIError("--metrics: unknown proxy '\(name)'; available: \(allProxies.map(\.name).joined(separator: ", "))")
     }
     if !out.contains(where: { $0.name == p.name }) { out.append(p) }
   }
-  guard !out.isEmpty else { throw ValidationError("--metrics: no proxy named") }
+  guard !out.isEmpty else { throw CLIError("--metrics: no proxy named") }
   return out
 }
 
 /// Architectures from the --archs grammar, as (official index, architecture).
 func selectArchitectures(_ spec: String, table: NB201Table, seed: Int) throws -> [(Int, NB201Architecture)] {
   func byIndex(_ i: Int) throws -> (Int, NB201Architecture) {
-    guard i >= 0 && i < table.count else { throw ValidationError("--archs: index \(i) is outside 0..<\(table.count)") }
+    guard i >= 0 && i < table.count else { throw CLIError("--archs: index \(i) is outside 0..<\(table.count)") }
     return (i, try NB201Architecture(parsing: table.archs[i]))
   }
   func byToken(_ t: String) throws -> (Int, NB201Architecture) {
     if let i = Int(t) { return try byIndex(i) }
     let a: NB201Architecture
-    do { a = try NB201Architecture(parsing: t) } catch { throw ValidationError("--archs: \(error)") }
-    guard let i = table.index(of: a.description) else { throw ValidationError("--archs: '\(t)' is not in the NAS-Bench-201 table") }
+    do { a = try NB201Architecture(parsing: t) } catch { throw CLIError("--archs: \(error)") }
+    guard let i = table.index(of: a.description) else { throw CLIError("--archs: '\(t)' is not in the NAS-Bench-201 table") }
     return (i, a)
   }
   if spec == "all" { return try (0..<table.count).map(byIndex) }
   if spec.hasPrefix("sample:") {
     let parts = spec.dropFirst(7).split(separator: ":")
     guard let n = parts.first.flatMap({ Int($0) }), n >= 1, n <= table.count, parts.count <= 2 else {
-      throw ValidationError("--archs: expected sample:N or sample:N:SEED with 1 <= N <= \(table.count), found '\(spec)'")
+      throw CLIError("--archs: expected sample:N or sample:N:SEED with 1 <= N <= \(table.count), found '\(spec)'")
     }
     let s = parts.count == 2 ? (Int(parts[1]) ?? seed) : seed
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(s)))
     return try rng.sampleWithoutReplacement(n, from: table.count).sorted().map(byIndex)
   }
   if FileManager.default.fileExists(atPath: spec) {
-    guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw ValidationError("--archs: cannot read file \(spec)") }
+    guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw CLIError("--archs: cannot read file \(spec)") }
     let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-    guard !lines.isEmpty else { throw ValidationError("--archs: file \(spec) has no architectures") }
+    guard !lines.isEmpty else { throw CLIError("--archs: file \(spec) has no architectures") }
     return try lines.map(byToken)
   }
   return try spec.split(separator: ",").map { try byToken($0.trimmingCharacters(in: .whitespaces)) }

@@ -20,9 +20,9 @@ struct Verify: ParsableCommand {
   @Option(help: "Engine precision: float32 or float64.") var dtype: String = "float32"
 
   func run() throws {
-    guard let dt = DType(rawValue: dtype) else { throw ValidationError("--dtype must be float32 or float64, got '\(dtype)'") }
+    guard let dt = DType(rawValue: dtype) else { throw CLIError("--dtype must be float32 or float64, got '\(dtype)'") }
     let fixtures = try ReferenceFixture.all(in: folder)
-    guard !fixtures.isEmpty else { throw ValidationError("\(folder): no *.json fixtures found") }
+    guard !fixtures.isEmpty else { throw CLIError("\(folder): no *.json fixtures found") }
     var failures = 0, passes = 0
     for f in fixtures {
       print("\(f.name) (\(f.kind), engine \(dt))")

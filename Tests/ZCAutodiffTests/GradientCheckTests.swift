@@ -181,3 +181,11 @@ final class BatchNormSecondOrderTests: XCTestCase {
     }
   }
 }
+
+final class ReluBackwardTests: XCTestCase {
+  func testReluBackwardOperationGradient() {
+    let x = randomTensor([2, 3, 4], seed: 990, margin: 1e-3)
+    assertGradientsMatch([randomTensor([2, 3, 4], seed: 991)]) { reluBackward($0[0], input: x, slope: 0) }
+    assertGradientsMatch([randomTensor([2, 3, 4], seed: 992)]) { reluBackward($0[0], input: x, slope: 0.05) }
+  }
+}

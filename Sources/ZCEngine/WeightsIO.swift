@@ -1,0 +1,50 @@
+import Foundation
+import ZCData
+import ZCNN
+import ZCTensor
+
+/// Loading and saving a network's state (parameters and batch-norm buffers) as safetensors under
+/// the official PyTorch state_dict keys.
+public enum WeightsIO {
+  /// Loads every parameter and buffer of `module` from `file` by key (strict). Non-model keys of
+  /// a fixture (`input`, `labels`, `input2`, `labels2`, `tokens`, `ref.*`) are ignored.
+  /// - Throws: ``SafetensorsError`` for an unreadable file; ``StateError`` naming the key for a
+  ///   missing or unexpected key or a shape mismatch (with both shapes).
+  public static func load(_ file: SafetensorsFile, into module: some Module) throws {
+    let ignored: Set<String> = ["input", "labels", "input2", "labels2", "tokens"]
+    var floats: [String: Tensor] = [:], ints: [String: Int] = [:]
+    for (key, t) in file.tensors where !ignored.contains(key) && !key.hasPrefix("ref.") {
+      switch t {
+      case let .float(x): floats[key] = x
+      case let .int(v, _): ints[key] = v.first ?? 0
+      }
+    }
+    try module.loadState(floats: floats, integers: ints)
+  }
+
+  /// Writes the state of `module` in state_dict order: parameters and running statistics in the
+  /// module's dtype, `num_batches_tracked` as I64.
+  public static func save(_ module: some Module, to path: String, metadata: [String: String]) throws {
+    var out: [(String, StoredTensor)] = []
+    for (name, m) in module.namedModules() {
+      let prefix = name.isEmpty ? "" : name + "."
+      for (p, param) in m.ownParameters { out.append((prefix + p, .float(param.value))) }
+      if let bn = m as? BatchNorm2d, bn.trackRunningStats {
+        out.append((prefix + "running_mean", .float(bn.runningMean)))
+        out.append((prefix + "running_var", .float(bn.runningVar)))
+        out.append((prefix + "num_batches_tracked", .int([bn.numBatchesTracked], shape: [])))
+      }
+    }
+    try SafetensorsFile.write(out, metadata: metadata, to: path)
+  }
+
+  /// A minibatch from a safetensors file: `input` `[B, C, H, W]` (F32/F64) and `labels` `[B]` (I64).
+  /// - Throws: ``SafetensorsError`` when a key is missing; a ``FixtureError`` when shapes disagree.
+  public static func loadBatch(_ file: SafetensorsFile, dtype: DType, imageShape: [Int]) throws -> (Tensor, [Int]) {
+    let x = try file.floatTensor("input"), y = try file.intTensor("labels")
+    guard x.rank == 4, Array(x.shape.dropFirst()) == imageShape, x.shape[0] == y.count else {
+      throw FixtureError(path: file.path, reason: "input has shape \(x.shape) and labels \(y.count) entries; expected [B] + \(imageShape) and B labels")
+    }
+    return (x.to(dtype), y)
+  }
+}
