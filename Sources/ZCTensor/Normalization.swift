@@ -144,14 +144,34 @@ private func bnBackwardVJP<T: TensorScalar>(
     let m1 = sgy / n, m2 = sgyx / n, mc = sc / n, mcx = scx / n, mcg = scg / n
     let core = mcg - m1 * mc - m2 * mcx
     pdgam[k] = T(s * n * core)
+    // d gy = a(c − mc − x̂ mcx) + cγ x̂ and d x = −γ s² x̂ core − a(m2 T(c) + mcx T(gy)) + cγ T(gy),
+    // expanded into per-element affine forms in (x, gy, c): coefficients computed once per channel.
+    // With x̂ = (x − μ)s, T(c) = s(c − mc − x̂ mcx), T(gy) = s(gy − m1 − x̂ m2):
+    let xs = s  // d x̂ / d x
+    // d gy = a c + (cγ − a mcx) x̂ − a mc
+    let gyC = a, gyXh = cg - a * mcx, gy0 = -a * mc
+    // d x = −a m2 s c + (cγ − a mcx) s gy + [−γ s² core + a m2 s mcx + a mcx s m2 − cγ s m2] x̂ + (a m2 s mc + a mcx s m1 − cγ s m1)
+    let dxC = -a * m2 * s, dxG = (cg - a * mcx) * s
+    let dxXh = -gam * s * s * core + 2 * a * m2 * s * mcx - cg * s * m2
+    let dx0 = a * m2 * s * mc + a * mcx * s * m1 - cg * s * m1
+    // Fold x̂ = (x − μ)s into the constants.
+    let gyX = T(gyXh * xs), gyConst = T(gy0 - gyXh * xs * mu)
+    let dxX = T(dxXh * xs), dxConst = T(dx0 - dxXh * xs * mu)
+    let tgyC = T(gyC), tdxC = T(dxC), tdxG = T(dxG)
     for b in 0..<nb {
       let o = (b * ch + k) * hw
-      for i in 0..<hw {
-        let xh = (Double(px[o + i]) - mu) * s, g = Double(pg[o + i])
-        let cv = pc.map { Double($0[o + i]) } ?? 0
-        let tc = s * (cv - mc - xh * mcx), tg = s * (g - m1 - xh * m2)
-        pdg[o + i] = T(a * (cv - mc - xh * mcx) + cg * xh)
-        pdx[o + i] = T(-gam * s * s * xh * core - a * (m2 * tc + mcx * tg) + cg * tg)
+      let xr = px + o, gr = pg + o, dgr = pdg + o, dxr = pdx + o
+      if let pc {
+        let cr = pc + o
+        for i in 0..<hw {
+          dgr[i] = tgyC * cr[i] + gyX * xr[i] + gyConst
+          dxr[i] = tdxC * cr[i] + tdxG * gr[i] + dxX * xr[i] + dxConst
+        }
+      } else {
+        for i in 0..<hw {
+          dgr[i] = gyX * xr[i] + gyConst
+          dxr[i] = tdxG * gr[i] + dxX * xr[i] + dxConst
+        }
       }
     }
   }
