@@ -86,6 +86,7 @@ let package = Package(
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
+    .testTarget(name: "CLITests", dependencies: ["zcnas"], path: "Tests/CLITests"),
     .testTarget(name: "ZCEngineTests", dependencies: ["ZCEngine", "ZCTensor"], path: "Tests/ZCEngineTests"),
     .testTarget(
       name: "MetricsTests", dependencies: ["Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],

@@ -1,0 +1,103 @@
+import Foundation
+import XCTest
+
+/// End-to-end checks of the `zcnas` executable built by `swift build`/`swift test`: bad input gives a
+/// one-line error and a non-zero exit; a killed scoring run resumes without redoing stored work.
+final class CLITests: XCTestCase {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  private func binary() throws -> String {
+    for config in ["debug", "release"] {
+      let p = Self.root.appendingPathComponent(".build/\(config)/zcnas").path
+      if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    throw XCTSkip("zcnas executable not built")
+  }
+
+  private func tempDir() throws -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+    return d
+  }
+
+  @discardableResult
+  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try binary())
+    p.arguments = args
+    p.currentDirectoryURL = dir
+    var env = ProcessInfo.processInfo.environment
+    env["ZCNAS_DATASETS"] = Self.root.appendingPathComponent("Datasets").path
+    p.environment = env
+    let o = Pipe(), e = Pipe()
+    p.standardOutput = o
+    p.standardError = e
+    try p.run()
+    let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+  }
+
+  func testBadInputGivesOneLineErrorAndNonZeroExit() throws {
+    let dir = try tempDir()
+    let truncated = dir.appendingPathComponent("truncated.bin")
+    try Data(repeating: 7, count: 1000).write(to: truncated)
+    let cases: [([String], String)] = [
+      (["score", "--archs", "|nor_conv_3x3~0|+|conv_5x5~0|none~1|+|none~0|none~1|none~2|"], "found 'conv_5x5'"),
+      (["score", "--metrics", "grad_norm,magic"], "unknown proxy 'magic'"),
+      (["score", "--dataset", "mnist"], "--dataset: expected one of"),
+      (["score", "--data", truncated.path], "not a positive multiple of the 3073-byte record"),
+      (["score", "--archs", "99999"], "index 99999 is outside"),
+      (["score", "--dataset", "imagenet16-120"], "needs --data"),
+      (["correlate", "--store", dir.appendingPathComponent("none.sqlite").path], "no such store"),
+    ]
+    for (args, expected) in cases {
+      let r = try run(args, in: dir)
+      XCTAssertNotEqual(r.status, 0, "\(args)")
+      let lines = r.err.split(separator: "\n").filter { $0.hasPrefix("Error:") }
+      XCTAssertEqual(lines.count, 1, "\(args): \(r.err)")
+      XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
+      XCTAssertFalse(r.err.contains("Usage:"), "\(args): a data error is not a usage error")
+    }
+  }
+
+  func testKilledRunResumesWhereItStopped() throws {
+    let dir = try tempDir()
+    let store = dir.appendingPathComponent("s.sqlite").path
+    let args = ["score", "--archs", "sample:6:3", "--metrics", "synflow,params,nwot,l2_norm", "--jobs", "1", "--store", store]
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try binary())
+    p.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    env["ZCNAS_DATASETS"] = Self.root.appendingPathComponent("Datasets").path
+    p.environment = env
+    p.standardError = Pipe()
+    p.standardOutput = Pipe()
+    try p.run()
+    // Kill it once at least one architecture is stored (or after a few seconds).
+    let deadline = Date().addingTimeInterval(60)
+    while Date() < deadline && p.isRunning {
+      if let d = FileManager.default.contents(atPath: store), d.count > 0,
+         let n = try? rowCount(store), n >= 4 { break }
+      Thread.sleep(forTimeInterval: 0.05)
+    }
+    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    p.waitUntilExit()
+    let before = try rowCount(store)
+    XCTAssertEqual(before % 4, 0, "rows are written per architecture, all or nothing")
+    let r = try run(args, in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    XCTAssertTrue(r.out.contains("\(before / 4) already stored"), r.out)
+    XCTAssertEqual(try rowCount(store), 24)
+    // A third run finds everything stored.
+    XCTAssertTrue(try run(args, in: dir).out.contains("scored 0 architecture(s), 6 already stored"))
+  }
+
+  private func rowCount(_ store: String) throws -> Int {
+    let r = try run(["correlate", "--store", store, "--json"], in: FileManager.default.temporaryDirectory)
+    guard r.status == 0, let d = r.out.data(using: .utf8),
+          let obj = try JSONSerialization.jsonObject(with: d) as? [String: Any], let ms = obj["metrics"] as? [[String: Any]] else { return 0 }
+    return ms.reduce(0) { $0 + (($1["n"] as? Int) ?? 0) + (($1["missing"] as? Int) ?? 0) }
+  }
+}
