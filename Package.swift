@@ -31,9 +31,15 @@ let package = Package(
       path: "Sources/COpenBLAS",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
+    // AVX-512 kernels: compiled for that CPU, called only after a run-time CPU check (ZCTensor).
+    .target(
+      name: "ZCConvAVX512",
+      path: "Sources/ZCConvAVX512",
+      swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"])]
+    ),
     .target(
       name: "ZCTensor",
-      dependencies: ["COpenBLAS", .product(name: "RealModule", package: "swift-numerics")],
+      dependencies: ["COpenBLAS", "ZCConvAVX512", .product(name: "RealModule", package: "swift-numerics")],
       path: "Sources/ZCTensor",
       swiftSettings: optimised
     ),

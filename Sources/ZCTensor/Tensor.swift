@@ -44,6 +44,7 @@ public final class TensorStorage: @unchecked Sendable {
     #if os(Linux)
     _ = mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)  // the largest value glibc accepts on 64-bit
     _ = mallopt(M_TRIM_THRESHOLD, -1)  // -1: never give heap memory back (glibc mallopt(3))
+    _ = mallopt(M_ARENA_MAX, 1)  // worker threads share the main heap (other arenas unmap freed heaps)
     #endif
   }()
 
