@@ -13,6 +13,12 @@ public let allProxies: [any ZeroCostProxy] = [
   L2Norm(),
   Params(),
   Flops(),
+  NTKCond(),
+  NTKTrace(),
+  GradSign(),
+  ZiCo(),
+  EPENAS(),
+  GradMatch(),
 ]
 
 /// The proxy with this name, or nil.

@@ -123,7 +123,6 @@ public func batchNormTraining(_ x: Variable, gamma: Variable?, beta: Variable?, 
   let out = Variable.record("batchNorm", y, inputs: inputs) { node, g, needs in
     let x = node.inputs[0]
     let gammaV = hasGamma ? node.inputs[1] : nil
-    let betaV = hasBeta ? node.inputs[hasGamma ? 2 : 1] : nil
     if GradMode.isEnabled {
       // Double backward: the backward map as differentiable fused operations.
       var result: [Variable?] = [needs[0] ? batchNormInputGradient(x, g, gamma: gammaV, stats: stats, eps: eps) : nil]

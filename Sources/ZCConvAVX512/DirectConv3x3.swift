@@ -16,6 +16,8 @@ public enum DirectConv3x3 {
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
     n: Int, cin: Int, cout: Int, h: Int, w: Int, flipTranspose: Bool
   ) {
+    precondition(cin % 16 == 0 && cout % 16 == 0 && w % 8 == 0 && cin > 0 && cout > 0 && h > 0 && n >= 0,
+                 "DirectConv3x3 needs channels in multiples of 16 and width a multiple of 8")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
     // Pack the input with a zero halo.
     let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cib * hp * wpad * 16)

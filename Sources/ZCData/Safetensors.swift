@@ -84,8 +84,15 @@ public struct SafetensorsFile: Sendable {
       case "F64", "I64": size = 8
       default: throw SafetensorsError.unsupportedDType(path: path, key: key, dtype: dtype)
       }
-      let count = shape.reduce(1, *)
-      guard shape.allSatisfy({ $0 >= 0 }), offs[0] >= 0, offs[1] - offs[0] == count * size else {
+      var count = 1
+      for d in shape {
+        let (c, o) = count.multipliedReportingOverflow(by: d)
+        guard d >= 0, !o, c <= data.count else {
+          throw SafetensorsError.badHeader(path: path, reason: "'\(key)': shape \(shape) is larger than the file")
+        }
+        count = c
+      }
+      guard offs[0] >= 0, offs[1] >= offs[0], offs[1] <= data.count, offs[1] - offs[0] == count * size else {
         throw SafetensorsError.badHeader(path: path, reason: "'\(key)': data_offsets \(offs) do not hold \(dtype) \(shape) (\(count * size) bytes)")
       }
       guard base + offs[1] <= data.count else {
@@ -158,4 +165,18 @@ public struct SafetensorsFile: Sendable {
       throw SafetensorsError.unreadable(path: path, reason: "cannot write: \((error as NSError).localizedDescription)")
     }
   }
+}
+
+/// 64-bit FNV-1a hash of a file's bytes as 16 hex digits: a fingerprint that tells two weight or
+/// batch files apart in the store (not a cryptographic hash).
+/// - Throws: ``SafetensorsError/unreadable(path:reason:)`` when the file cannot be read.
+public func fileFingerprint(_ path: String) throws -> String {
+  guard let d = FileManager.default.contents(atPath: path) else { throw SafetensorsError.unreadable(path: path, reason: "no such file") }
+  var h: UInt64 = 0xCBF2_9CE4_8422_2325
+  for b in d { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+  return String(h, radix: 16).leftPadded(to: 16)
+}
+
+extension String {
+  fileprivate func leftPadded(to n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
 }

@@ -13,9 +13,10 @@ public struct ProxyResult: Sendable {
 /// Computes `proxies` on one network and minibatch, sharing passes through one ``ProxyContext``.
 /// Results are in the order of `proxies`. A proxy that throws is reported as missing with the
 /// error text, so one failure never loses the others.
-public func evaluate(_ proxies: [any ZeroCostProxy], network: any ImageClassifier, images: Tensor, labels: [Int]) -> [ProxyResult] {
+public func evaluate(_ proxies: [any ZeroCostProxy], network: any ImageClassifier, images: Tensor, labels: [Int],
+                     images2: Tensor? = nil, labels2: [Int]? = nil) -> [ProxyResult] {
   let needs = proxies.reduce(ProxyRequirements()) { $0.union($1.requirements) }
-  let context = ProxyContext(network: network, images: images, labels: labels, requirements: needs)
+  let context = ProxyContext(network: network, images: images, labels: labels, requirements: needs, images2: images2, labels2: labels2)
   return proxies.map { p in
     let start = DispatchTime.now().uptimeNanoseconds
     let v: ProxyValue

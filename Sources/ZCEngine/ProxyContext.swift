@@ -28,16 +28,23 @@ public final class ProxyContext {
   public let network: any ImageClassifier
   public let images: Tensor
   public let labels: [Int]
+  /// The second minibatch (ZiCo), when the caller provided one.
+  public let images2: Tensor?
+  public let labels2: [Int]?
   public let requirements: ProxyRequirements
 
   /// Conv and linear layers in module order.
   public let weightLayers: [WeightLayer]
 
-  public init(network: any ImageClassifier, images: Tensor, labels: [Int], requirements: ProxyRequirements) {
+  public init(network: any ImageClassifier, images: Tensor, labels: [Int], requirements: ProxyRequirements,
+              images2: Tensor? = nil, labels2: [Int]? = nil) {
     precondition(images.rank == 4 && images.shape[0] == labels.count, "images \(images.shape) for \(labels.count) labels")
+    precondition(images2 == nil || images2!.shape[0] == labels2?.count, "second batch and labels differ in size")
     self.network = network
     self.images = images
     self.labels = labels
+    self.images2 = images2
+    self.labels2 = labels2
     self.requirements = requirements
     weightLayers = network.namedModules().compactMap { name, m in
       if let c = m as? Conv2d { return WeightLayer(name: name, module: c, weight: c.weight) }
@@ -151,6 +158,87 @@ public final class ProxyContext {
     let j = g.reshaped([images.shape[0], -1])
     jacobianCache = j
     return j
+  }
+
+  // MARK: second batch
+
+  private var secondCache: [Tensor]?
+
+  /// dL/dW per weight layer for the second minibatch (its own training-mode forward and backward),
+  /// or nil when no second batch was given.
+  public func secondBatchWeightGradients() -> [Tensor]? {
+    if let s = secondCache { return s }
+    guard let x2 = images2, let y2 = labels2 else { return nil }
+    let weightVars = weightLayers.map { $0.weight.variable }
+    let loss = GradMode.$isEnabled.withValue(true) { crossEntropy(network(Variable(x2)), labels: y2) }
+    let g = gradientTensors(of: loss, withRespectTo: weightVars)
+    secondCache = g
+    return g
+  }
+
+  private var halvesCache: ([Tensor], [Tensor])?
+
+  /// dL/dW per weight layer for each half of the batch (samples 0..<B/2 and B/2..<B), each half
+  /// run as its own minibatch (training-mode batch norm uses that half's statistics).
+  public func halfBatchWeightGradients() -> ([Tensor], [Tensor]) {
+    if let h = halvesCache { return h }
+    let b = images.shape[0], half = b / 2
+    let weightVars = weightLayers.map { $0.weight.variable }
+    func grads(_ r: Range<Int>) -> [Tensor] {
+      let loss = GradMode.$isEnabled.withValue(true) { crossEntropy(network(Variable(images.rows(r))), labels: Array(labels[r])) }
+      return gradientTensors(of: loss, withRespectTo: weightVars)
+    }
+    let h = (grads(0..<half), grads(half..<(2 * half)))
+    halvesCache = h
+    return h
+  }
+
+  // MARK: per-sample passes
+
+  private var ntkCache: [Double]?
+
+  /// Eigenvalues (ascending) of the empirical NTK Θ = G Gᵀ `[B, B]`, where row i of G is the
+  /// gradient of the sum of sample i's logits w.r.t. every parameter whose name contains
+  /// "weight" (conv, linear and batch-norm weights; no biases), from the shared training-mode
+  /// forward pass (TE-NAS `get_ntk_n`, Chen et al. 2021). Cost: B backward passes (batch norm
+  /// couples the samples, so no cheaper exact route exists). Θ accumulates in Float64.
+  /// - Throws: ``LinalgError`` from dsyevd (for example a non-finite Θ).
+  public func ntkEigenvalues() throws -> [Double] {
+    if let e = ntkCache { return e }
+    let f = forward()
+    let params = network.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
+    let per = perSampleGradients(of: f.logits, withRespectTo: params)
+    let b = images.shape[0]
+    var theta = [Double](repeating: 0, count: b * b)
+    for g in per {
+      let m = g.reshaped([b, -1])
+      let k = Tensor.matmul(m, m, transB: true).doubles
+      for i in 0..<(b * b) { theta[i] += k[i] }
+    }
+    let e = try Linalg.symmetricEigenvalues(Tensor(theta, shape: [b, b]))
+    ntkCache = e
+    return e
+  }
+
+  private var signCache: [[Int]]?
+
+  /// Per conv/linear weight entry, Σ_i sign(∂L_i/∂W) over the samples, where L_i is the
+  /// cross-entropy of sample i run alone as a batch of one (training-mode batch norm then uses
+  /// that image's own statistics). GradSign (Zhang & Jia 2022, zero-cost-nas-code variant).
+  public func perSampleGradientSignSums() -> [[Int]] {
+    if let s = signCache { return s }
+    let weightVars = weightLayers.map { $0.weight.variable }
+    var sums = weightVars.map { [Int](repeating: 0, count: $0.value.count) }
+    for i in 0..<images.shape[0] {
+      let loss = GradMode.$isEnabled.withValue(true) { crossEntropy(network(Variable(images.rows(i..<(i + 1)))), labels: [labels[i]]) }
+      let g = gradientTensors(of: loss, withRespectTo: weightVars)
+      for (k, gk) in g.enumerated() {
+        let v = gk.doubles
+        for j in 0..<v.count where v[j] != 0 && !v[j].isNaN { sums[k][j] += v[j] > 0 ? 1 : -1 }
+      }
+    }
+    signCache = sums
+    return sums
   }
 
   // MARK: synflow

@@ -72,9 +72,19 @@ public struct ReferenceFixture {
   }
 
   /// Input batch `k` (1 or 2): images `[B, 3, H, W]` in `dtype` and integer labels.
+  /// - Throws: ``FixtureError`` when the images are not `[B, 3, H, W]`, the label count differs
+  ///   from B, or a label is outside 0..<num_classes; ``SafetensorsError`` for a missing key.
   public func batch(_ k: Int, dtype: DType) throws -> (Tensor, [Int]) {
     let (xi, yi) = k == 1 ? ("input", "labels") : ("input2", "labels2")
-    return (try tensors.floatTensor(xi).to(dtype), try tensors.intTensor(yi))
+    let x = try tensors.floatTensor(xi), y = try tensors.intTensor(yi)
+    let classes = (json["num_classes"] as? Int) ?? 10
+    guard x.rank == 4, x.shape[1] == 3, x.shape[0] == y.count, x.shape[0] >= 1 else {
+      throw FixtureError(path: tensors.path, reason: "'\(xi)' has shape \(x.shape) for \(y.count) labels; expected [B, 3, H, W] with B labels")
+    }
+    if let bad = y.first(where: { $0 < 0 || $0 >= classes }) {
+      throw FixtureError(path: tensors.path, reason: "'\(yi)' holds label \(bad), outside 0..<\(classes)")
+    }
+    return (x.to(dtype), y)
   }
 
   /// Reference value of `metric` computed in float64 (`value_float64`, or `value` for integers),

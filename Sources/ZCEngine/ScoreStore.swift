@@ -9,12 +9,18 @@ public struct ScoreKey: Hashable, Sendable {
   public var metric: String
   public var seed: Int
   public var batchSize: Int
-  /// How the network was initialised: "pytorch-default" (seeded), or "weights:<file name>".
+  /// How the network was initialised: "pytorch-default" (seeded), or "weights:<file name>@<sha256 prefix>".
   public var initialisation: String
+  /// Where the minibatch came from: "sampled" (from the dataset with the seed) or "file:<name>@<sha256 prefix>".
+  public var batchSource: String
+  /// Network precision ("float32" or "float64").
+  public var dtype: String
 
-  public init(space: String, dataset: String, archIndex: Int, metric: String, seed: Int, batchSize: Int, initialisation: String) {
+  public init(space: String, dataset: String, archIndex: Int, metric: String, seed: Int, batchSize: Int,
+              initialisation: String, batchSource: String, dtype: String) {
     self.space = space; self.dataset = dataset; self.archIndex = archIndex; self.metric = metric
     self.seed = seed; self.batchSize = batchSize; self.initialisation = initialisation
+    self.batchSource = batchSource; self.dtype = dtype
   }
 }
 
@@ -29,6 +35,7 @@ public struct ScoreRow: Sendable, Codable, FetchableRecord, PersistableRecord {
   public var seed: Int
   public var batchSize: Int
   public var initialisation: String
+  public var batchSource: String
   public var dtype: String
   /// The proxy value (nil when missing).
   public var value: Double?
@@ -43,20 +50,21 @@ public struct ScoreRow: Sendable, Codable, FetchableRecord, PersistableRecord {
 
   enum CodingKeys: String, CodingKey {
     case space, dataset, archIndex = "arch_index", arch, metric, seed, batchSize = "batch_size"
-    case initialisation = "init", dtype, value, missingReason = "missing_reason", seconds
+    case initialisation = "init", batchSource = "batch", dtype, value, missingReason = "missing_reason", seconds
     case engineVersion = "engine_version", createdAt = "created_at"
   }
 
-  public init(key: ScoreKey, arch: String, dtype: String, value: Double?, missingReason: String?, seconds: Double, engineVersion: String) {
+  public init(key: ScoreKey, arch: String, value: ProxyValue, seconds: Double, engineVersion: String) {
     space = key.space; dataset = key.dataset; archIndex = key.archIndex; self.arch = arch; metric = key.metric
-    seed = key.seed; batchSize = key.batchSize; initialisation = key.initialisation; self.dtype = dtype
-    self.value = value; self.missingReason = missingReason; self.seconds = seconds; self.engineVersion = engineVersion
+    seed = key.seed; batchSize = key.batchSize; initialisation = key.initialisation; batchSource = key.batchSource; dtype = key.dtype
+    if case let .missing(r) = value { self.value = nil; missingReason = r } else { self.value = value.number; missingReason = nil }
+    self.seconds = seconds; self.engineVersion = engineVersion
     createdAt = ISO8601DateFormatter().string(from: Date())
   }
 }
 
 /// The SQLite store of scores (GRDB). One row per (space, dataset, architecture index, metric,
-/// seed, batch size, initialisation). Each architecture's rows are written in one transaction, so
+/// seed, batch size, initialisation, batch source, dtype). Each architecture's rows are written in one transaction, so
 /// an interrupted run loses at most the architecture in progress and a re-run skips what is stored.
 public final class ScoreStore: @unchecked Sendable {
   public let path: String
@@ -81,13 +89,14 @@ public final class ScoreStore: @unchecked Sendable {
           t.column("seed", .integer).notNull()
           t.column("batch_size", .integer).notNull()
           t.column("init", .text).notNull()
+          t.column("batch", .text).notNull()
           t.column("dtype", .text).notNull()
           t.column("value", .double)
           t.column("missing_reason", .text)
           t.column("seconds", .double).notNull()
           t.column("engine_version", .text).notNull()
           t.column("created_at", .text).notNull()
-          t.primaryKey(["space", "dataset", "arch_index", "metric", "seed", "batch_size", "init"])
+          t.primaryKey(["space", "dataset", "arch_index", "metric", "seed", "batch_size", "init", "batch", "dtype"])
         }
       }
       try migrator.migrate(db)
@@ -96,26 +105,31 @@ public final class ScoreStore: @unchecked Sendable {
     }
   }
 
-  /// (architecture index, metric) pairs already stored for these settings.
-  public func stored(space: String, dataset: String, seed: Int, batchSize: Int, initialisation: String) throws -> Set<[String]> {
+  /// (architecture index, metric) pairs already stored for the settings of `key` (its
+  /// architecture and metric are ignored).
+  /// - Throws: ``StoreError`` when the database cannot be read.
+  public func stored(like key: ScoreKey) throws -> Set<[String]> {
     do {
       return try db.read { db in
         let rows = try Row.fetchAll(db, sql: """
-          SELECT arch_index, metric FROM scores WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ?
-          """, arguments: [space, dataset, seed, batchSize, initialisation])
+          SELECT arch_index, metric FROM scores
+          WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+          """, arguments: [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype])
         return Set(rows.map { [String(($0["arch_index"] as Int?) ?? -1), ($0["metric"] as String?) ?? ""] })
       }
     } catch { throw StoreError(path: path, reason: "\(error)") }
   }
 
   /// Writes rows in one transaction (all or nothing), replacing rows with the same key.
+  /// - Throws: ``StoreError`` when the write fails (nothing is written then).
   public func write(_ rows: [ScoreRow]) throws {
     do {
       try db.write { db in for r in rows { try r.insert(db, onConflict: .replace) } }
     } catch { throw StoreError(path: path, reason: "\(error)") }
   }
 
-  /// Rows for a space and dataset (every seed, batch size and initialisation unless given).
+  /// Rows for a space and dataset, optionally only one seed and batch size, ordered by
+  /// architecture and metric. - Throws: ``StoreError`` when the database cannot be read.
   public func rows(space: String, dataset: String, seed: Int? = nil, batchSize: Int? = nil) throws -> [ScoreRow] {
     do {
       return try db.read { db in

@@ -21,6 +21,11 @@ public struct NB201ScoringJob: @unchecked Sendable {
   public var jobs: Int
   /// Initialisation label stored with each row ("pytorch-default" for seeded initialisation).
   public var initialisation = "pytorch-default"
+  /// Batch label stored with each row ("sampled", or "file:<name>@<sha256 prefix>").
+  public var batchSource = "sampled"
+  /// Optional second minibatch (for proxies that need one).
+  public var images2: Tensor?
+  public var labels2: [Int]?
   /// Builds the network for an architecture; default: seeded PyTorch-default initialisation.
   public var makeNetwork: (@Sendable (Int, NB201Architecture) throws -> NB201Network)?
 
@@ -44,7 +49,11 @@ public struct NB201ScoringJob: @unchecked Sendable {
   /// - Throws: the first store or network error; architectures written before it stay stored.
   public func run(store: ScoreStore, progress: Progress? = nil) throws -> (scored: Int, skipped: Int) {
     let space = "nb201"
-    let stored = try store.stored(space: space, dataset: dataset.rawValue, seed: seed, batchSize: labels.count, initialisation: initialisation)
+    @Sendable func key(_ index: Int, _ metric: String) -> ScoreKey {
+      ScoreKey(space: space, dataset: dataset.rawValue, archIndex: index, metric: metric, seed: seed, batchSize: labels.count,
+               initialisation: initialisation, batchSource: batchSource, dtype: dtype.rawValue)
+    }
+    let stored = try store.stored(like: key(0, ""))
     let names = proxies.map(\.name)
     let todo = archs.filter { a in names.contains { !stored.contains([String(a.0), $0]) } }
     let skipped = archs.count - todo.count
@@ -60,14 +69,9 @@ public struct NB201ScoringJob: @unchecked Sendable {
             var rng = ZCRandom(seed: Self.initSeed(runSeed: seed, index: index))
             return NB201Network(arch, numClasses: dataset.numClasses, imageSize: dataset.imageSize, dtype: dtype, rng: &rng)
           }()
-          let results = evaluate(missing, network: net, images: images, labels: labels)
-          let rows = results.map { r -> ScoreRow in
-            let key = ScoreKey(space: space, dataset: dataset.rawValue, archIndex: index, metric: r.metric, seed: seed,
-                               batchSize: labels.count, initialisation: initialisation)
-            if case let .missing(reason) = r.value {
-              return ScoreRow(key: key, arch: arch.description, dtype: dtype.rawValue, value: nil, missingReason: reason, seconds: r.seconds, engineVersion: ZeroCostNAS.version)
-            }
-            return ScoreRow(key: key, arch: arch.description, dtype: dtype.rawValue, value: r.value.number, missingReason: nil, seconds: r.seconds, engineVersion: ZeroCostNAS.version)
+          let results = evaluate(missing, network: net, images: images, labels: labels, images2: images2, labels2: labels2)
+          let rows = results.map {
+            ScoreRow(key: key(index, $0.metric), arch: arch.description, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version)
           }
           try store.write(rows)
           progress?(state.finish(), skipped, archs.count)

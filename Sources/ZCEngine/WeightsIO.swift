@@ -38,10 +38,12 @@ public enum WeightsIO {
     try SafetensorsFile.write(out, metadata: metadata, to: path)
   }
 
-  /// A minibatch from a safetensors file: `input` `[B, C, H, W]` (F32/F64) and `labels` `[B]` (I64).
+  /// A minibatch from a safetensors file: `input` `[B, C, H, W]` (F32/F64) and `labels` `[B]` (I64)
+  /// (or the keys given, for example `input2`/`labels2`).
   /// - Throws: ``SafetensorsError`` when a key is missing; a ``FixtureError`` when shapes disagree.
-  public static func loadBatch(_ file: SafetensorsFile, dtype: DType, imageShape: [Int]) throws -> (Tensor, [Int]) {
-    let x = try file.floatTensor("input"), y = try file.intTensor("labels")
+  public static func loadBatch(_ file: SafetensorsFile, dtype: DType, imageShape: [Int],
+                               keys: (String, String) = ("input", "labels")) throws -> (Tensor, [Int]) {
+    let x = try file.floatTensor(keys.0), y = try file.intTensor(keys.1)
     guard x.rank == 4, Array(x.shape.dropFirst()) == imageShape, x.shape[0] == y.count else {
       throw FixtureError(path: file.path, reason: "input has shape \(x.shape) and labels \(y.count) entries; expected [B] + \(imageShape) and B labels")
     }

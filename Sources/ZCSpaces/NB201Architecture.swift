@@ -40,7 +40,7 @@ public struct NB201Architecture: Hashable, Sendable, CustomStringConvertible {
     let trimmed = s.trimmingCharacters(in: .whitespaces)
     let nodes = trimmed.split(separator: "+", omittingEmptySubsequences: false).map(String.init)
     guard nodes.count == 3 else {
-      throw NB201ParseError(input: s, token: "\(nodes.count) node groups", expected: "3 groups separated by '+'")
+      throw NB201ParseError(input: s, token: "\(nodes.count) group(s) separated by '+'", expected: "3 groups |..|+|..|..|+|..|..|..|")
     }
     var ops: [NB201Operation] = []
     for (k, group) in nodes.enumerated() {

@@ -26,6 +26,12 @@ struct BenchSuite: ParsableCommand {
   @Option(help: "Concurrent workers (1 or 2).") var workers = 2
   @Option var datasets: String?
 
+  func validate() throws {
+    guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
+    guard batchSize >= 2 else { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
+    guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
+  }
+
   func run() throws {
     let root = try DatasetsFolder.resolve(datasets)
     let table = try NB201Table(path: root + "/nasbench201/nb201.csv")

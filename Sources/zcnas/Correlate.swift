@@ -22,6 +22,8 @@ struct Correlate: ParsableCommand {
   @Option(help: "Ground truth: test or valid.") var target = "test"
   @Option(help: "Only rows with this seed.") var seed: Int?
   @Option(name: .customLong("batch-size"), help: "Only rows with this batch size.") var batchSize: Int?
+  @Option(help: "Only rows with this initialisation (pytorch-default, or weights:FILE@FINGERPRINT).") var initialisation: String?
+  @Option(help: "Only rows with this precision (float32 or float64).") var dtype: String?
   @Flag(help: "Print JSON instead of a table.") var json = false
   @Option(help: "Folder with the shipped data.") var datasets: String?
 
@@ -37,7 +39,16 @@ struct Correlate: ParsableCommand {
     let column = "\(prefix)_\(target)_acc"
     guard let truth = table.columns[column] else { throw CLIError("the NAS-Bench-201 table has no column \(column)") }
     let rows = try ScoreStore(path: store).rows(space: space, dataset: kind.rawValue, seed: seed, batchSize: batchSize)
-    guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space)/\(kind.rawValue) scores stored") }
+      .filter { r in initialisation.map { r.initialisation == $0 } ?? true }.filter { r in dtype.map { r.dtype == $0 } ?? true }
+    guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space)/\(kind.rawValue) scores stored for these filters") }
+    // Never average unlike runs: one initialisation, minibatch source and precision at a time.
+    let groups = Set(rows.map { "--initialisation \($0.initialisation), batch \($0.batchSource), --dtype \($0.dtype)" })
+    guard groups.count == 1 else {
+      throw CLIError("--store \(store) holds \(groups.count) kinds of run (\(groups.sorted().joined(separator: "; "))); select one with --initialisation and --dtype")
+    }
+    if let bad = rows.first(where: { $0.archIndex < 0 || $0.archIndex >= truth.count }) {
+      throw CLIError("--store \(store): architecture index \(bad.archIndex) is outside the NAS-Bench-201 table (0..<\(truth.count))")
+    }
     let report = CorrelationReport.make(rows: rows, truth: truth)
     if json {
       let enc = JSONEncoder()
@@ -46,11 +57,15 @@ struct Correlate: ParsableCommand {
       return
     }
     print("\(space) \(kind.rawValue): proxies against \(column) (percent); n = architectures used, missing = skipped")
-    print("proxy        higher?     n  missing    Spearman ρ   Kendall τ")
+    print("proxy        higher?     n  missing  Spearman ρ  Kendall τ")
     for e in report {
-      let dir = proxy(named: e.metric)?.direction.rawValue ?? "?"
-      print(String(format: "%@ %@ %5d %8d %12@ %11@", e.metric.padding(toLength: 12, withPad: " ", startingAt: 0), dir.padding(toLength: 7, withPad: " ", startingAt: 0),
-                   e.n, e.missing, e.spearman.map { String(format: "%+.4f", $0) } ?? "-", e.kendall.map { String(format: "%+.4f", $0) } ?? "-"))
+      let rho = (e.spearman.map { String(format: "%+.4f", $0) } ?? "-"), tau = (e.kendall.map { String(format: "%+.4f", $0) } ?? "-")
+      print(e.metric.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
+            + String(format: " %5d %8d  ", e.n, e.missing) + rho.leftPad(10) + " " + tau.leftPad(10))
+    }
+    let reasons = Dictionary(grouping: rows.compactMap { r in r.missingReason.map { (r.metric, $0) } }, by: { $0.0 })
+    for (m, rs) in reasons.sorted(by: { $0.key < $1.key }) {
+      print("missing \(m): \(rs.count) x \"\(rs[0].1)\"" + (Set(rs.map(\.1)).count > 1 ? " (and other reasons)" : ""))
     }
   }
 }
@@ -59,6 +74,8 @@ struct Correlate: ParsableCommand {
 enum CorrelationReport {
   struct Entry: Codable {
     let metric: String
+    /// "higher", "lower" or "-" (from the registry).
+    let direction: String
     let n: Int
     let missing: Int
     let spearman: Double?
@@ -84,9 +101,10 @@ enum CorrelationReport {
       let idx = vals.keys.sorted().filter { truth[$0].isFinite }
       let x = idx.map { vals[$0]!.reduce(0, +) / Double(vals[$0]!.count) }, y = idx.map { truth[$0] }
       let miss = (missing[m] ?? []).subtracting(vals.keys).count
-      guard idx.count >= 3 else { return Entry(metric: m, n: idx.count, missing: miss, spearman: nil, kendall: nil) }
+      let dir = proxy(named: m)?.direction.rawValue ?? "?"
+      guard idx.count >= 3 else { return Entry(metric: m, direction: dir, n: idx.count, missing: miss, spearman: nil, kendall: nil) }
       let rho = Statistics.spearman(x, y), tau = Statistics.kendall(x, y)
-      return Entry(metric: m, n: idx.count, missing: miss, spearman: rho.isFinite ? rho : nil, kendall: tau.isFinite ? tau : nil)
+      return Entry(metric: m, direction: dir, n: idx.count, missing: miss, spearman: rho.isFinite ? rho : nil, kendall: tau.isFinite ? tau : nil)
     }
   }
 }
@@ -102,4 +120,9 @@ struct MetricsList: ParsableCommand {
       print("             \(p.summary)")
     }
   }
+}
+
+extension String {
+  /// Right-aligned in a field of `n` characters.
+  func leftPad(_ n: Int) -> String { String(repeating: " ", count: max(0, n - count)) + self }
 }

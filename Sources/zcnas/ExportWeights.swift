@@ -30,7 +30,10 @@ struct ExportWeights: ParsableCommand {
     }
     guard let dt = DType(rawValue: dtype) else { throw CLIError("--dtype: expected float32 or float64, found '\(dtype)'") }
     let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
-    guard let (index, a) = try selectArchitectures(arch, table: table, seed: seed).first else { throw CLIError("--arch: nothing selected") }
+    let selected = try selectArchitectures(arch, table: table, seed: seed)
+    guard selected.count == 1, let (index, a) = selected.first else {
+      throw CLIError("--arch: expected one architecture, found \(selected.count)")
+    }
     var rng = ZCRandom(seed: NB201ScoringJob.initSeed(runSeed: seed, index: index))
     let net = NB201Network(a, numClasses: kind.numClasses, imageSize: kind.imageSize, dtype: dt, rng: &rng)
     try WeightsIO.save(net, to: output, metadata: ["arch": a.description, "nb201_index": String(index), "seed": String(seed),

@@ -57,26 +57,54 @@ struct Score: ParsableCommand {
     if !data.isEmpty { paths = data } else if kind == .imagenet16 {
       throw CLIError("--dataset imagenet16-120 needs --data FILE...: ImageNet16-120 images cannot be shipped. Expected \(kind.formatDescription)")
     } else { paths = [root + "/\(kind.rawValue)/train_subset.bin"] }
-    let x: Tensor, y: [Int]
+    let needsSecond = proxies.contains { $0.requirements.contains(.secondBatch) }
+    var batches: Batches
     if let batch {
-      (x, y) = try WeightsIO.loadBatch(try SafetensorsFile(path: batch), dtype: dt, imageShape: [3, kind.imageSize, kind.imageSize])
-      if let bad = y.first(where: { $0 < 0 || $0 >= kind.numClasses }) {
-        throw CLIError("--batch \(batch): label \(bad) is outside 0..<\(kind.numClasses) for \(kind.rawValue)")
+      let file = try SafetensorsFile(path: batch)
+      let shape = [3, kind.imageSize, kind.imageSize]
+      let (x, y) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape)
+      batches = Batches(x: x, y: y, source: "file:" + URL(fileURLWithPath: batch).lastPathComponent + "@" + (try fileFingerprint(batch)))
+      if file.tensors["input2"] != nil {
+        let (x2, y2) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape, keys: ("input2", "labels2"))
+        batches.x2 = x2; batches.y2 = y2
       }
+      for labels in [batches.y, batches.y2 ?? []] {
+        if let bad = labels.first(where: { $0 < 0 || $0 >= kind.numClasses }) {
+          throw CLIError("--batch \(batch): label \(bad) is outside 0..<\(kind.numClasses) for \(kind.rawValue)")
+        }
+      }
+      guard batches.y.count >= 2 else { throw CLIError("--batch \(batch): expected at least 2 images, found \(batches.y.count)") }
     } else {
-      (x, y, _) = try ImageDataset(kind: kind, paths: paths).sampleBatch(size: batchSize, seed: UInt64(bitPattern: Int64(seed)), dtype: dt)
+      // Two disjoint batches when a proxy needs a second one; the first is the same either way.
+      let (x, y, _) = try ImageDataset(kind: kind, paths: paths).sampleBatch(size: needsSecond ? 2 * batchSize : batchSize,
+                                                                             seed: UInt64(bitPattern: Int64(seed)), dtype: dt)
+      batches = Batches(x: x.rows(0..<batchSize), y: Array(y.prefix(batchSize)), source: "sampled")
+      if needsSecond { batches.x2 = x.rows(batchSize..<(2 * batchSize)); batches.y2 = Array(y.suffix(batchSize)) }
     }
-    try score(kind: kind, dt: dt, proxies: proxies, chosen: chosen, x: x, y: y)
+    try score(kind: kind, dt: dt, proxies: proxies, chosen: chosen, batches: batches)
   }
 
-  private func score(kind: ImageDatasetKind, dt: DType, proxies: [any ZeroCostProxy], chosen: [(Int, NB201Architecture)], x: Tensor, y: [Int]) throws {
+  /// The minibatch(es) to score with and where they came from.
+  struct Batches {
+    var x: Tensor
+    var y: [Int]
+    var source: String
+    var x2: Tensor? = nil
+    var y2: [Int]? = nil
+  }
+
+  private func score(kind: ImageDatasetKind, dt: DType, proxies: [any ZeroCostProxy], chosen: [(Int, NB201Architecture)], batches: Batches) throws {
     let st = try ScoreStore(path: store)
-    var job = NB201ScoringJob(dataset: kind, archs: chosen, proxies: proxies, images: x, labels: y, seed: seed, dtype: dt, jobs: jobs)
+    let y = batches.y
+    var job = NB201ScoringJob(dataset: kind, archs: chosen, proxies: proxies, images: batches.x, labels: y, seed: seed, dtype: dt, jobs: jobs)
+    job.batchSource = batches.source
+    job.images2 = batches.x2
+    job.labels2 = batches.y2
     if let weights {
       guard chosen.count == 1 else { throw CLIError("--weights: expected exactly one architecture in --archs, found \(chosen.count)") }
       let file = try SafetensorsFile(path: weights)
       let name = URL(fileURLWithPath: weights).lastPathComponent
-      job.initialisation = "weights:" + name
+      job.initialisation = "weights:" + name + "@" + (try fileFingerprint(weights))
       job.makeNetwork = { _, arch in
         var rng = ZCRandom(seed: 0)
         let net = NB201Network(arch, numClasses: kind.numClasses, imageSize: kind.imageSize, dtype: dt, rng: &rng)
@@ -89,11 +117,11 @@ struct Score: ParsableCommand {
     let reporter = ProgressReporter()
     let (scored, skipped) = try job.run(store: st) { done, skipped, total in reporter.update(done: done, skipped: skipped, total: total) }
     reporter.finish()
-    print(" scored \(scored) architecture(s), \(skipped) already stored; \(proxies.count) proxies; store \(store)")
+    print("scored \(scored) architecture(s), \(skipped) already stored; \(proxies.count) prox\(proxies.count == 1 ? "y" : "ies"); store \(store)")
     if let output {
       let wanted = Set(chosen.map(\.0))
       let rows = try st.rows(space: space, dataset: kind.rawValue, seed: seed, batchSize: y.count)
-        .filter { wanted.contains($0.archIndex) && $0.initialisation == job.initialisation }
+        .filter { wanted.contains($0.archIndex) && $0.initialisation == job.initialisation && $0.batchSource == job.batchSource && $0.dtype == dt.rawValue }
       try Export.write(rows, to: output)
       print("exported \(rows.count) rows to \(output)")
     }
@@ -133,7 +161,11 @@ func selectArchitectures(_ spec: String, table: NB201Table, seed: Int) throws ->
     guard let n = parts.first.flatMap({ Int($0) }), n >= 1, n <= table.count, parts.count <= 2 else {
       throw CLIError("--archs: expected sample:N or sample:N:SEED with 1 <= N <= \(table.count), found '\(spec)'")
     }
-    let s = parts.count == 2 ? (Int(parts[1]) ?? seed) : seed
+    var s = seed
+    if parts.count == 2 {
+      guard let v = Int(parts[1]) else { throw CLIError("--archs: sample seed '\(parts[1])' is not an integer") }
+      s = v
+    }
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(s)))
     return try rng.sampleWithoutReplacement(n, from: table.count).sorted().map(byIndex)
   }
@@ -143,7 +175,9 @@ func selectArchitectures(_ spec: String, table: NB201Table, seed: Int) throws ->
     guard !lines.isEmpty else { throw CLIError("--archs: file \(spec) has no architectures") }
     return try lines.map(byToken)
   }
-  return try spec.split(separator: ",").map { try byToken($0.trimmingCharacters(in: .whitespaces)) }
+  let tokens = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+  guard !tokens.isEmpty else { throw CLIError("--archs: no architecture given") }
+  return try tokens.map(byToken)
 }
 
 /// Progress on stderr: a bar with count, rate and ETA on a terminal; a plain line every 10 s otherwise.
@@ -159,7 +193,8 @@ final class ProgressReporter: @unchecked Sendable {
     let elapsed = Date().timeIntervalSince(start)
     let rate = elapsed > 0 ? Double(done) / elapsed : 0
     let eta = rate > 0 ? Double(todo - done) / rate : 0
-    let text = String(format: "%d/%d scored (%d stored before), %.2f arch/s, ETA %.0f s", done, todo, skipped, rate, eta)
+    let etaText = done > 0 ? String(format: "ETA %.0f s", eta) : "ETA -"
+    let text = String(format: "%d/%d scored (%d stored before), %.2f arch/s, %@", done, todo, skipped, rate, etaText)
     if tty {
       let width = 30, filled = todo > 0 ? width * done / todo : width
       print("\r[" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled) + "] " + text, terminator: "", to: &stderrStream)

@@ -29,13 +29,18 @@ struct Verify: ParsableCommand {
       guard f.kind == "nb201" else { print("  skipped: the engine has no \(f.kind) space yet"); continue }
       let net = try f.nb201Network(dtype: dt)
       let (x, y) = try f.batch(1, dtype: dt)
+      let second = f.tensors.tensors["input2"] != nil ? try f.batch(2, dtype: dt) : nil
       let have = allProxies.filter { f.referenceValue($0.name) != nil }
-      let results = evaluate(have, network: net, images: x, labels: y)
+      let results = evaluate(have, network: net, images: x, labels: y, images2: second?.0, labels2: second?.1)
       let snip = results.first { $0.metric == "snip" }?.value.number
       print("  " + ["proxy", "engine", "reference", "rel.err", "tol", "result", "seconds"].map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined(separator: " "))
       for r in results {
         let c = ReferenceFixture.compare(r.metric, engine: r.value, reference: f.referenceValue(r.metric)!, dtype: dt, snip: snip)
-        let engine = r.value.number.map { String(format: "%.6g", $0) } ?? String(describing: r.value).prefix(12).description
+        let engine: String
+        switch r.value {
+        case let .value(v): engine = String(format: "%.6g", v)
+        case let .missing(reason): engine = "missing:" + (reason.split(separator: ":").first.map(String.init) ?? "")
+        }
         let cols = [r.metric, engine, String(format: "%.6g", c.reference), c.relativeError.map { String(format: "%.2e", $0) } ?? "-",
                     String(format: "%.0e", c.tolerance), c.passed ? "pass" : "FAIL", String(format: "%.3f", r.seconds)]
         print("  " + cols.map { $0.padding(toLength: 12, withPad: " ", startingAt: 0) }.joined(separator: " ") + (c.note.isEmpty ? "" : "  " + c.note))

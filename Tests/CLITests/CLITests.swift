@@ -65,7 +65,7 @@ final class CLITests: XCTestCase {
   func testKilledRunResumesWhereItStopped() throws {
     let dir = try tempDir()
     let store = dir.appendingPathComponent("s.sqlite").path
-    let args = ["score", "--archs", "sample:6:3", "--metrics", "synflow,params,nwot,l2_norm", "--jobs", "1", "--store", store]
+    let args = ["score", "--archs", "sample:30:3", "--metrics", "synflow,params,nwot,l2_norm", "--jobs", "1", "--store", store]
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try binary())
     p.arguments = args
@@ -75,23 +75,25 @@ final class CLITests: XCTestCase {
     p.standardError = Pipe()
     p.standardOutput = Pipe()
     try p.run()
-    // Kill it once at least one architecture is stored (or after a few seconds).
-    let deadline = Date().addingTimeInterval(60)
+    // Kill it (SIGKILL, as a crash) once at least one architecture is stored.
+    let deadline = Date().addingTimeInterval(120)
     while Date() < deadline && p.isRunning {
-      if let d = FileManager.default.contents(atPath: store), d.count > 0,
-         let n = try? rowCount(store), n >= 4 { break }
-      Thread.sleep(forTimeInterval: 0.05)
+      if let d = FileManager.default.contents(atPath: store), d.count > 0, let n = try? rowCount(store), n >= 4 { break }
+      Thread.sleep(forTimeInterval: 0.02)
     }
-    if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+    XCTAssertTrue(p.isRunning, "the run finished before it could be killed; the test needs a longer run")
+    kill(p.processIdentifier, SIGKILL)
     p.waitUntilExit()
     let before = try rowCount(store)
+    XCTAssertGreaterThan(before, 0)
+    XCTAssertLessThan(before, 120)
     XCTAssertEqual(before % 4, 0, "rows are written per architecture, all or nothing")
     let r = try run(args, in: dir)
     XCTAssertEqual(r.status, 0, r.err)
-    XCTAssertTrue(r.out.contains("\(before / 4) already stored"), r.out)
-    XCTAssertEqual(try rowCount(store), 24)
+    XCTAssertTrue(r.out.contains("scored \(30 - before / 4) architecture(s), \(before / 4) already stored"), r.out)
+    XCTAssertEqual(try rowCount(store), 120)
     // A third run finds everything stored.
-    XCTAssertTrue(try run(args, in: dir).out.contains("scored 0 architecture(s), 6 already stored"))
+    XCTAssertTrue(try run(args, in: dir).out.contains("scored 0 architecture(s), 30 already stored"))
   }
 
   private func rowCount(_ store: String) throws -> Int {
