@@ -37,3 +37,24 @@ public struct NTKTrace: ZeroCostProxy {
     return .checked((e.reduce(0, +) / Double(max(e.count, 1))).squareRoot(), ifNotFinite: "non-finite NTK")
   }
 }
+
+/// ntk_cond_eval: ntk_cond with batch norm in evaluation mode (running statistics of the initial
+/// network), so samples are independent and each per-sample gradient comes from that sample alone
+/// (B batch-of-one passes, the FLOPs of one batched forward and backward, instead of B full
+/// backward passes). Θ = G Gᵀ in the network's dtype, eigenvalues in Float64.
+/// Lower is better. A variant of TE-NAS's ntk_cond defined by this project; not equal to it,
+/// because training-mode batch norm couples the samples.
+public struct NTKCondEval: ZeroCostProxy {
+  public init() {}
+  public let name = "ntk_cond_eval"
+  public let summary = "ntk_cond with batch norm in evaluation mode (independent samples; variant)"
+  public let direction = ProxyDirection.lowerIsBetter
+  public let requirements: ProxyRequirements = [.evaluationMode]
+  public let source = "this project (variant of Chen et al. 2021 TE-NAS get_ntk_n)"
+
+  public func compute(in context: ProxyContext) throws -> ProxyValue {
+    let e = try context.ntkEvaluationModeEigenvalues()
+    guard let lo = e.first, let hi = e.last else { return .missing(reason: "nan: empty batch") }
+    return .checked(hi / lo, ifNotFinite: "the NTK is zero or singular (lambda_max / lambda_min undefined)")
+  }
+}

@@ -15,6 +15,7 @@ public let allProxies: [any ZeroCostProxy] = [
   Flops(),
   NTKCond(),
   NTKTrace(),
+  NTKCondEval(),
   GradSign(),
   ZiCo(),
   EPENAS(),

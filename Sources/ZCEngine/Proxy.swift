@@ -32,13 +32,16 @@ public struct ProxyRequirements: OptionSet, Sendable, Hashable {
   public static let reluCodes = ProxyRequirements(rawValue: 1 << 7)
   /// Conv/linear outputs and their loss gradients (Fisher).
   public static let layerActivations = ProxyRequirements(rawValue: 1 << 8)
+  /// A copy of the initial network in evaluation mode (batch norm with its running statistics),
+  /// taken before any training-mode pass updates those statistics.
+  public static let evaluationMode = ProxyRequirements(rawValue: 1 << 9)
 
   /// Human-readable names of the set members.
   public var names: [String] {
     let all: [(ProxyRequirements, String)] = [
       (.labels, "labels"), (.forward, "forward"), (.lossBackward, "backward"), (.hessian, "hessian"),
       (.inputJacobian, "input-jacobian"), (.float64, "float64"), (.secondBatch, "second-batch"),
-      (.reluCodes, "relu-codes"), (.layerActivations, "activations"),
+      (.reluCodes, "relu-codes"), (.layerActivations, "activations"), (.evaluationMode, "eval-mode"),
     ]
     return all.filter { contains($0.0) }.map(\.1)
   }

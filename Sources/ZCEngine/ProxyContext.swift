@@ -35,6 +35,8 @@ public final class ProxyContext {
 
   /// Conv and linear layers in module order.
   public let weightLayers: [WeightLayer]
+  /// The initial network in evaluation mode (a copy made before any pass), when requested.
+  let evaluationNetwork: (any ImageClassifier)?
 
   public init(network: any ImageClassifier, images: Tensor, labels: [Int], requirements: ProxyRequirements,
               images2: Tensor? = nil, labels2: [Int]? = nil) {
@@ -50,6 +52,13 @@ public final class ProxyContext {
       if let c = m as? Conv2d { return WeightLayer(name: name, module: c, weight: c.weight) }
       if let l = m as? Linear { return WeightLayer(name: name, module: l, weight: l.weight) }
       return nil
+    }
+    if requirements.contains(.evaluationMode) {
+      let copy = network.copy(dtype: network.namedParameters().first?.1.value.dtype ?? .float32)
+      copy.setTraining(false)
+      evaluationNetwork = copy
+    } else {
+      evaluationNetwork = nil
     }
   }
 
@@ -217,6 +226,30 @@ public final class ProxyContext {
     }
     let e = try Linalg.symmetricEigenvalues(Tensor(theta, shape: [b, b]))
     ntkCache = e
+    return e
+  }
+
+  private var ntkEvalCache: [Double]?
+
+  /// Eigenvalues (ascending) of the NTK of the initial network in evaluation mode (batch norm
+  /// with running statistics, so samples are independent): row i of G is the gradient of the sum
+  /// of sample i's logits w.r.t. every parameter named "weight", computed from sample i alone
+  /// (one batch-of-one forward and backward per sample: the FLOPs of one batched forward and
+  /// backward). Θ = G Gᵀ by one GEMM in the network's dtype, eigenvalues in Float64.
+  /// Requires `.evaluationMode`.
+  /// - Throws: ``LinalgError`` from dsyevd.
+  public func ntkEvaluationModeEigenvalues() throws -> [Double] {
+    if let e = ntkEvalCache { return e }
+    guard let net = evaluationNetwork else { preconditionFailure("ntkEvaluationModeEigenvalues needs .evaluationMode") }
+    let params = net.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
+    let rows = (0..<images.shape[0]).map { i -> Tensor in
+      let out = GradMode.$isEnabled.withValue(true) { sum(net(Variable(images.rows(i..<(i + 1))))) }
+      return Tensor.concatenate(gradientTensors(of: out, withRespectTo: params).map { $0.reshaped([1, -1]) }, axis: 1)
+    }
+    let g = Tensor.concatenate(rows, axis: 0)  // [B, P] in the network's dtype
+    let theta = Tensor.matmul(g, g, transB: true).to(.float64)
+    let e = try Linalg.symmetricEigenvalues(theta)
+    ntkEvalCache = e
     return e
   }
 

@@ -1,3 +1,4 @@
+import ZCAutodiff
 import Metrics
 import XCTest
 import ZCEngine
@@ -34,5 +35,34 @@ final class GradMatchTests: XCTestCase {
     let r = evaluate([GradMatch()], network: none, images: images, labels: labels)
     guard case let .missing(reason) = r[0].value else { return XCTFail("expected a missing value, got \(r[0].value)") }
     XCTAssertTrue(reason.hasPrefix("nan:"), reason)
+  }
+}
+
+/// ntk_cond_eval's batch-of-one route against the general route (B backward passes through the
+/// batched evaluation-mode forward), which must agree because evaluation-mode samples are independent.
+final class NTKEvalTests: XCTestCase {
+  func testBatchOfOneRouteEqualsBatchedBackwardRoute() throws {
+    var rng = ZCRandom(seed: 21)
+    let net = NB201Network(try NB201Architecture(parsing: "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"),
+                           channels: 4, cellsPerStage: 1, dtype: .float64, rng: &rng)
+    let images = Initializer.normal(mean: 0, std: 1).make(shape: [6, 3, 8, 8], dtype: .float64, rng: &rng)
+    // Non-trivial running statistics, as after some training-mode passes.
+    _ = net(Variable(images))
+    let labels = [0, 1, 2, 3, 4, 5]
+    let got = try ProxyContext(network: net, images: images, labels: labels, requirements: [.evaluationMode]).ntkEvaluationModeEigenvalues()
+    // General route on an evaluation-mode copy.
+    let copy = net.copy(dtype: .float64)
+    copy.setTraining(false)
+    let params = copy.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
+    let per = perSampleGradients(of: copy(Variable(images)), withRespectTo: params)
+    var theta = [Double](repeating: 0, count: 36)
+    for g in per {
+      let m = g.reshaped([6, -1])
+      let k = Tensor.matmul(m, m, transB: true).doubles
+      for i in 0..<36 { theta[i] += k[i] }
+    }
+    let want = try Linalg.symmetricEigenvalues(Tensor(theta, shape: [6, 6]))
+    for (a, b) in zip(got, want) { XCTAssertEqual(a, b, accuracy: 1e-10 * max(1, Swift.abs(b))) }
+    XCTAssertGreaterThan(want.last!, 0)
   }
 }
