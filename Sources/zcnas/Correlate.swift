@@ -57,10 +57,10 @@ struct Correlate: ParsableCommand {
       return
     }
     print("\(space) \(kind.rawValue): proxies against \(column) (percent); n = architectures used, missing = skipped")
-    print("proxy        higher?     n  missing  Spearman ρ  Kendall τ")
+    print("proxy          higher?     n  missing  Spearman ρ  Kendall τ")
     for e in report {
       let rho = (e.spearman.map { String(format: "%+.4f", $0) } ?? "-"), tau = (e.kendall.map { String(format: "%+.4f", $0) } ?? "-")
-      print(e.metric.padding(toLength: 12, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
+      print(e.metric.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
             + String(format: " %5d %8d  ", e.n, e.missing) + rho.leftPad(10) + " " + tau.leftPad(10))
     }
     let reasons = Dictionary(grouping: rows.compactMap { r in r.missingReason.map { (r.metric, $0) } }, by: { $0.0 })
@@ -114,9 +114,9 @@ struct MetricsList: ParsableCommand {
   static let configuration = CommandConfiguration(commandName: "metrics", abstract: "List the zero-cost proxies the engine implements.")
 
   func run() {
-    print("proxy        higher?  needs                                  source")
+    print("proxy          higher?  needs                                  source")
     for p in allProxies {
-      print("\(p.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.requirements.names.joined(separator: ",").padding(toLength: 38, withPad: " ", startingAt: 0)) \(p.source)")
+      print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.requirements.names.joined(separator: ",").padding(toLength: 38, withPad: " ", startingAt: 0)) \(p.source)")
       print("             \(p.summary)")
     }
   }
