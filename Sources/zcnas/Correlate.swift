@@ -117,7 +117,7 @@ struct MetricsList: ParsableCommand {
     print("proxy          higher?  needs                                  source")
     for p in allProxies {
       print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.requirements.names.joined(separator: ",").padding(toLength: 38, withPad: " ", startingAt: 0)) \(p.source)")
-      print("             \(p.summary)")
+      print("               \(p.summary)")
     }
   }
 }
