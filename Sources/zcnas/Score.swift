@@ -76,8 +76,12 @@ struct Score: ParsableCommand {
       guard batches.y.count >= 2 else { throw CLIError("--batch \(batch): expected at least 2 images, found \(batches.y.count)") }
     } else {
       // Two disjoint batches when a proxy needs a second one; the first is the same either way.
-      let (x, y, _) = try ImageDataset(kind: kind, paths: paths).sampleBatch(size: needsSecond ? 2 * batchSize : batchSize,
-                                                                             seed: UInt64(bitPattern: Int64(seed)), dtype: dt)
+      let images = try ImageDataset(kind: kind, paths: paths)
+      if needsSecond && images.count < 2 * batchSize {
+        let who = proxies.filter { $0.requirements.contains(.secondBatch) }.map(\.name).joined(separator: ", ")
+        throw CLIError("--metrics: \(who) needs a second minibatch, so 2 x \(batchSize) distinct images; \(paths.joined(separator: ", ")) holds \(images.count). Use --batch-size \(images.count / 2) or less, or leave \(who) out")
+      }
+      let (x, y, _) = try images.sampleBatch(size: needsSecond ? 2 * batchSize : batchSize, seed: UInt64(bitPattern: Int64(seed)), dtype: dt)
       batches = Batches(x: x.rows(0..<batchSize), y: Array(y.prefix(batchSize)), source: "sampled")
       if needsSecond { batches.x2 = x.rows(batchSize..<(2 * batchSize)); batches.y2 = Array(y.suffix(batchSize)) }
     }
