@@ -13,8 +13,6 @@ public struct GradNorm: ZeroCostProxy {
   public let source = "Abdelfattah et al. 2021; zero-cost-nas grad_norm"
 
   public func compute(in context: ProxyContext) throws -> ProxyValue {
-    let g = context.lossGradients().weights
-    let v = g.reduce(0.0) { acc, t in acc + t.doubles.reduce(0) { $0 + $1 * $1 }.squareRoot() }
-    return .checked(v, ifNotFinite: "non-finite weight gradient")
+    .checked(WeightSums.frobeniusNorms(context.lossGradients().weights), ifNotFinite: "non-finite weight gradient")
   }
 }

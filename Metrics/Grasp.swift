@@ -14,10 +14,7 @@ public struct Grasp: ZeroCostProxy {
   public let source = "Wang et al. 2020; zero-cost-nas grasp"
 
   public func compute(in context: ProxyContext) throws -> ProxyValue {
-    let hg = context.hessianTimesGradient()
-    let v = zip(context.weightLayers, hg).reduce(0.0) { acc, p in
-      acc - zip(p.0.weight.value.doubles, p.1.doubles).reduce(0) { $0 + $1.0 * $1.1 }
-    }
-    return .checked(v, ifNotFinite: "non-finite Hessian-gradient product")
+    .checked(-WeightSums.products(context.weights, context.hessianTimesGradient(), absolute: false),
+             ifNotFinite: "non-finite Hessian-gradient product")
   }
 }

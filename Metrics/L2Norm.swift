@@ -12,7 +12,6 @@ public struct L2Norm: ZeroCostProxy {
   public let source = "NASLib l2_norm"
 
   public func compute(in context: ProxyContext) throws -> ProxyValue {
-    .checked(context.weightLayers.reduce(0.0) { $0 + $1.weight.value.doubles.reduce(0) { $0 + $1 * $1 }.squareRoot() },
-             ifNotFinite: "non-finite weight")
+    .checked(WeightSums.frobeniusNorms(context.weights), ifNotFinite: "non-finite weight")
   }
 }

@@ -12,10 +12,7 @@ public struct Plain: ZeroCostProxy {
   public let source = "zero-cost-nas plain"
 
   public func compute(in context: ProxyContext) throws -> ProxyValue {
-    let g = context.lossGradients().weights
-    let v = zip(context.weightLayers, g).reduce(0.0) { acc, p in
-      acc + zip(p.0.weight.value.doubles, p.1.doubles).reduce(0) { $0 + $1.0 * $1.1 }
-    }
-    return .checked(v, ifNotFinite: "non-finite weight gradient")
+    .checked(WeightSums.products(context.weights, context.lossGradients().weights, absolute: false),
+             ifNotFinite: "non-finite weight gradient")
   }
 }

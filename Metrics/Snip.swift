@@ -12,10 +12,7 @@ public struct Snip: ZeroCostProxy {
   public let source = "Lee et al. 2019; zero-cost-nas snip"
 
   public func compute(in context: ProxyContext) throws -> ProxyValue {
-    let g = context.lossGradients().weights
-    let v = zip(context.weightLayers, g).reduce(0.0) { acc, p in
-      acc + zip(p.0.weight.value.doubles, p.1.doubles).reduce(0) { $0 + Swift.abs($1.0 * $1.1) }
-    }
-    return .checked(v, ifNotFinite: "non-finite weight gradient")
+    .checked(WeightSums.products(context.weights, context.lossGradients().weights, absolute: true),
+             ifNotFinite: "non-finite weight gradient")
   }
 }

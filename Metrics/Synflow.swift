@@ -16,7 +16,6 @@ public struct Synflow: ZeroCostProxy {
 
   public func compute(in context: ProxyContext) throws -> ProxyValue {
     let (w, g) = context.synflowGradients()
-    let v = zip(w, g).reduce(0.0) { acc, p in acc + zip(p.0.doubles, p.1.doubles).reduce(0) { $0 + Swift.abs($1.0 * $1.1) } }
-    return .checked(v, ifNotFinite: "synflow overflowed float64")
+    return .checked(WeightSums.products(w, g, absolute: true), ifNotFinite: "synflow overflowed float64")
   }
 }

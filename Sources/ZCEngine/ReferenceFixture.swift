@@ -59,15 +59,7 @@ public struct ReferenceFixture {
     var rng = ZCRandom(seed: 0)
     let net = NB201Network(arch, channels: (json["C"] as? Int) ?? 16, cellsPerStage: (json["N"] as? Int) ?? 5,
                            numClasses: (json["num_classes"] as? Int) ?? 10, dtype: dtype, rng: &rng)
-    var floats: [String: Tensor] = [:], ints: [String: Int] = [:]
-    for key in stateKeys {
-      switch tensors.tensors[key] {
-      case let .float(t)?: floats[key] = t
-      case let .int(v, _)?: ints[key] = v.first ?? 0
-      case nil: throw StateError.missingKey(key)
-      }
-    }
-    try net.loadState(floats: floats, integers: ints)
+    try WeightsIO.load(tensors, into: net)
     return net
   }
 
