@@ -100,6 +100,12 @@ public final class ScoreStore: @unchecked Sendable {
         }
       }
       try migrator.migrate(db)
+      let columns = try db.read { db in try db.columns(in: "scores").map(\.name) }
+      guard columns.contains("batch") && columns.contains("dtype") else {
+        throw StoreError(path: path, reason: "written by an earlier development version of zcnas (no batch/dtype key columns); score into a new store")
+      }
+    } catch let e as StoreError {
+      throw e
     } catch {
       throw StoreError(path: path, reason: "\(error)")
     }
