@@ -37,7 +37,10 @@ struct BenchSuite: ParsableCommand {
     let table = try NB201Table(path: root + "/nasbench201/nb201.csv")
     let chosen = try selectArchitectures(archs, table: table, seed: 0)
     let proxies = try selectProxies(metrics)
-    let (x, y, _) = try ImageDataset(kind: .cifar10, paths: [root + "/cifar10/train_subset.bin"]).sampleBatch(size: batchSize, seed: 0)
+    // Two disjoint batches (the second for zico), drawn as `zcnas score` draws them.
+    let (xx, yy, _) = try ImageDataset(kind: .cifar10, paths: [root + "/cifar10/train_subset.bin"]).sampleBatch(size: 2 * batchSize, seed: 0)
+    let x = xx.rows(0..<batchSize), y = Array(yy.prefix(batchSize))
+    let x2 = xx.rows(batchSize..<(2 * batchSize)), y2 = Array(yy.suffix(batchSize))
     print("proxies: \(proxies.map(\.name).joined(separator: ",")); batch \(batchSize); workers \(workers); OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s)")
     for (index, arch) in chosen {
       let acc = Accumulator()
@@ -48,7 +51,7 @@ struct BenchSuite: ParsableCommand {
           var rng = ZCRandom(seed: NB201ScoringJob.initSeed(runSeed: 0, index: index))
           let net = NB201Network(arch, dtype: .float32, rng: &rng)
           let start = DispatchTime.now().uptimeNanoseconds
-          last = evaluate(proxies, network: net, images: x, labels: y)
+          last = evaluate(proxies, network: net, images: x, labels: y, images2: x2, labels2: y2)
           let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
           if r > 0 { times.append(t) }  // the first run warms up
         }
