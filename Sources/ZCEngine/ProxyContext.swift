@@ -38,6 +38,13 @@ public final class ProxyContext {
   /// The initial network in evaluation mode (a copy made before any pass), when requested.
   let evaluationNetwork: (any ImageClassifier)?
 
+  /// A context for one network and minibatch.
+  /// - Parameters:
+  ///   - network: the initialised network (training mode); its weights are never changed here.
+  ///   - images: `[B, C, H, W]` in the network's dtype; labels: B integers in 0..<numClasses.
+  ///   - requirements: the union of the requested proxies' requirements (decides what the shared
+  ///     passes record, for example the ReLU inputs or a double-backward graph).
+  ///   - images2, labels2: an optional second minibatch (ZiCo).
   public init(network: any ImageClassifier, images: Tensor, labels: [Int], requirements: ProxyRequirements,
               images2: Tensor? = nil, labels2: [Int]? = nil) {
     precondition(images.rank == 4 && images.shape[0] == labels.count, "images \(images.shape) for \(labels.count) labels")
@@ -73,6 +80,8 @@ public final class ProxyContext {
 
   private var forwardCache: Forward?
 
+  /// The shared training-mode forward pass (run on first use): logits `[B, K]`, with the input as
+  /// a leaf that requires a gradient when `.inputJacobian` is requested.
   public func forward() -> Forward {
     if let f = forwardCache { return f }
     let input = Variable(images, requiresGrad: requirements.contains(.inputJacobian))
@@ -98,6 +107,8 @@ public final class ProxyContext {
   private var lossCache: LossGradients?
   private var lossGraph: (loss: Variable, grads: [Variable?])?
 
+  /// The shared loss backward (run on first use): mean cross-entropy of the batch and its
+  /// gradients w.r.t. the conv/linear weights (and their outputs, for Fisher).
   public func lossGradients() -> LossGradients {
     if let g = lossCache { return g }
     let f = forward()
