@@ -96,3 +96,86 @@ public enum DirectConv3x3 {
     }
   }
 }
+
+extension DirectConv3x3 {
+  /// Weight gradient of the 3×3, stride-1, padding-1 convolution:
+  /// dW[co][ci][kh][kw] = Σ_n Σ_{h,w} gy[n][co][h][w] · x[n][ci][h+kh−1][w+kw−1] (zero outside),
+  /// NCHW inputs, dW `[C_out, C_in, 3, 3]`. Same layout requirements as ``run(x:weight:y:n:cin:cout:h:w:flipTranspose:)``.
+  /// Per (output block, input block, image, kernel position) 16 SIMD16 accumulators (one per
+  /// input channel, lanes = output channels) sweep the image's pixels, so each image's packed
+  /// planes stay in cache across the 9 kernel positions.
+  public static func weightGradient(
+    x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
+    n: Int, cin: Int, cout: Int, h: Int, w: Int
+  ) {
+    precondition(cin % 16 == 0 && cout % 16 == 0 && cin > 0 && cout > 0 && h > 0 && w > 0 && n >= 0,
+                 "DirectConv3x3.weightGradient needs channels in multiples of 16")
+    let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
+    let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cib * hp * wpad * 16)
+    defer { xp.deallocate() }
+    xp.update(repeating: 0, count: n * cib * hp * wpad * 16)
+    for b in 0..<n {
+      for c in 0..<cin {
+        let src = x + (b * cin + c) * h * w
+        let dst = xp + ((b * cib + c / 16) * hp * wpad) * 16 + c % 16
+        for r in 0..<h {
+          let d = dst + ((r + 1) * wpad + 1) * 16, s = src + r * w
+          for q in 0..<w { d[q * 16] = s[q] }
+        }
+      }
+    }
+    // gy packed as [N][C_out/16][H][W][16].
+    let gp = UnsafeMutablePointer<Float>.allocate(capacity: n * cob * h * w * 16)
+    defer { gp.deallocate() }
+    for b in 0..<n {
+      for c in 0..<cout {
+        let src = gy + (b * cout + c) * h * w
+        let dst = gp + ((b * cob + c / 16) * h * w) * 16 + c % 16
+        for p in 0..<(h * w) { dst[p * 16] = src[p] }
+      }
+    }
+    // acc[(ob, ib, k, ci)] as SIMD16 over output channels.
+    let acc = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: cob * cib * 9 * 16)
+    defer { acc.deallocate() }
+    acc.initialize(repeating: SIMD16<Float>(), count: cob * cib * 9 * 16)
+    for ob in 0..<cob {
+      for ib in 0..<cib {
+        for b in 0..<n {
+          let gplane = gp + ((b * cob + ob) * h * w) * 16
+          let xplane = xp + ((b * cib + ib) * hp * wpad) * 16
+          for k in 0..<9 {
+            let kh = k / 3, kw = k % 3
+            let a = acc + ((ob * cib + ib) * 9 + k) * 16
+            var a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7]
+            var a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12], a13 = a[13], a14 = a[14], a15 = a[15]
+            for r in 0..<h {
+              let grow = gplane + r * w * 16
+              let xrow = xplane + ((r + kh) * wpad + kw) * 16
+              for q in 0..<w {
+                let g = UnsafeRawPointer(grow + q * 16).loadUnaligned(as: SIMD16<Float>.self)
+                let xs = xrow + q * 16
+                a0 = a0.addingProduct(xs[0], g); a1 = a1.addingProduct(xs[1], g)
+                a2 = a2.addingProduct(xs[2], g); a3 = a3.addingProduct(xs[3], g)
+                a4 = a4.addingProduct(xs[4], g); a5 = a5.addingProduct(xs[5], g)
+                a6 = a6.addingProduct(xs[6], g); a7 = a7.addingProduct(xs[7], g)
+                a8 = a8.addingProduct(xs[8], g); a9 = a9.addingProduct(xs[9], g)
+                a10 = a10.addingProduct(xs[10], g); a11 = a11.addingProduct(xs[11], g)
+                a12 = a12.addingProduct(xs[12], g); a13 = a13.addingProduct(xs[13], g)
+                a14 = a14.addingProduct(xs[14], g); a15 = a15.addingProduct(xs[15], g)
+              }
+            }
+            a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7
+            a[8] = a8; a[9] = a9; a[10] = a10; a[11] = a11; a[12] = a12; a[13] = a13; a[14] = a14; a[15] = a15
+          }
+        }
+        for k in 0..<9 {
+          let a = acc + ((ob * cib + ib) * 9 + k) * 16
+          for ci in 0..<16 {
+            let v = a[ci]
+            for lane in 0..<16 { dw[((ob * 16 + lane) * cin + ib * 16 + ci) * 9 + k] = v[lane] }
+          }
+        }
+      }
+    }
+  }
+}

@@ -20,8 +20,8 @@ public struct Conv2DGeometry: Sendable, Equatable, Hashable {
 }
 
 /// Convolution kernels in NCHW. On AVX-512 CPUs, Float32 3×3 stride-1 convolutions with channel
-/// counts in multiples of 16 (NAS-Bench-201's cells) run a direct channel-blocked SIMD16 kernel
-/// (forward and input gradient). Everything else works one image at a time: im2col into a
+/// counts in multiples of 16 (NAS-Bench-201's cells) run direct channel-blocked SIMD16 kernels
+/// (forward, input gradient and weight gradient). Everything else works one image at a time: im2col into a
 /// `[C_in·kh·kw, H_out·W_out]` buffer that fits in cache, then one GEMM (1×1 convolutions with
 /// stride 1 and no padding skip im2col). Single-threaded; the engine parallelises above.
 ///
@@ -220,6 +220,11 @@ private func convBackwardData<T: TensorScalar>(_ gy: Tensor, _ w: Tensor, _ gx: 
 
 private func convBackwardWeight<T: TensorScalar>(_ x: Tensor, _ gy: Tensor, _ gw: Tensor, _ g: Conv2DGeometry, _: T.Type) {
   let s = ConvShape(x: x.shape, w: gw.shape, y: gy.shape, g)
+  if useDirect3x3(s, x.dtype) {
+    DirectConv3x3.weightGradient(x: x.pointer(Float.self), gy: gy.pointer(Float.self), dw: gw.mutablePointer(Float.self),
+                                 n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w)
+    return
+  }
   let px = x.pointer(T.self), pgy = gy.pointer(T.self), pgw = gw.mutablePointer(T.self)
   if s.isPointwise {
     for b in 0..<s.n {

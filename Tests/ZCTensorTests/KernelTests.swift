@@ -87,6 +87,9 @@ final class KernelTests: XCTestCase {
       let gx64 = Convolution.backwardData(gy, w, inputSize: (xs[2], xs[3]), g)
       let gx32 = Convolution.backwardData(gy.to(.float32), w.to(.float32), inputSize: (xs[2], xs[3]), g)
       for (a, b) in zip(gx32.doubles, gx64.doubles) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, Swift.abs(b))) }
+      let gw64 = Convolution.backwardWeight(x, gy, kernelSize: (3, 3), g)
+      let gw32 = Convolution.backwardWeight(x.to(.float32), gy.to(.float32), kernelSize: (3, 3), g)
+      for (a, b) in zip(gw32.doubles, gw64.doubles) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, Swift.abs(b))) }
     }
   }
 
