@@ -19,20 +19,8 @@ public enum DirectConv3x3 {
     precondition(cin % 16 == 0 && cout % 16 == 0 && w % 8 == 0 && cin > 0 && cout > 0 && h > 0 && n >= 0,
                  "DirectConv3x3 needs channels in multiples of 16 and width a multiple of 8")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
-    // Pack the input with a zero halo.
-    let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cib * hp * wpad * 16)
+    let xp = packWithHalo(x, n: n, c: cin, h: h, w: w)
     defer { xp.deallocate() }
-    xp.update(repeating: 0, count: n * cib * hp * wpad * 16)
-    for b in 0..<n {
-      for c in 0..<cin {
-        let src = x + (b * cin + c) * h * w
-        let dst = xp + ((b * cib + c / 16) * hp * wpad) * 16 + c % 16
-        for r in 0..<h {
-          let d = dst + ((r + 1) * wpad + 1) * 16, s = src + r * w
-          for q in 0..<w { d[q * 16] = s[q] }
-        }
-      }
-    }
     // Pack the weights: for (cob, cib, kh, kw, ci) one vector of 16 output channels.
     let wpk = UnsafeMutablePointer<Float>.allocate(capacity: cob * cib * 9 * 256)
     defer { wpk.deallocate() }
@@ -111,19 +99,8 @@ extension DirectConv3x3 {
     precondition(cin % 16 == 0 && cout % 16 == 0 && cin > 0 && cout > 0 && h > 0 && w > 0 && n >= 0,
                  "DirectConv3x3.weightGradient needs channels in multiples of 16")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
-    let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cib * hp * wpad * 16)
+    let xp = packWithHalo(x, n: n, c: cin, h: h, w: w)
     defer { xp.deallocate() }
-    xp.update(repeating: 0, count: n * cib * hp * wpad * 16)
-    for b in 0..<n {
-      for c in 0..<cin {
-        let src = x + (b * cin + c) * h * w
-        let dst = xp + ((b * cib + c / 16) * hp * wpad) * 16 + c % 16
-        for r in 0..<h {
-          let d = dst + ((r + 1) * wpad + 1) * 16, s = src + r * w
-          for q in 0..<w { d[q * 16] = s[q] }
-        }
-      }
-    }
     // gy packed as [N][C_out/16][H][W][16].
     let gp = UnsafeMutablePointer<Float>.allocate(capacity: n * cob * h * w * 16)
     defer { gp.deallocate() }
@@ -178,4 +155,22 @@ extension DirectConv3x3 {
       }
     }
   }
+}
+
+/// NCHW → [N][C/16][H+2][W+2][16] with a zero halo of one pixel (caller deallocates).
+private func packWithHalo(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) -> UnsafeMutablePointer<Float> {
+  let cb = c / 16, hp = h + 2, wpad = w + 2
+  let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cb * hp * wpad * 16)
+  xp.update(repeating: 0, count: n * cb * hp * wpad * 16)
+  for b in 0..<n {
+    for ch in 0..<c {
+      let src = x + (b * c + ch) * h * w
+      let dst = xp + ((b * cb + ch / 16) * hp * wpad) * 16 + ch % 16
+      for r in 0..<h {
+        let d = dst + ((r + 1) * wpad + 1) * 16, s = src + r * w
+        for q in 0..<w { d[q * 16] = s[q] }
+      }
+    }
+  }
+  return xp
 }
