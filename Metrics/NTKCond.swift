@@ -16,8 +16,7 @@ public struct NTKCond: ZeroCostProxy {
 
   public func compute(in context: ProxyContext) throws -> ProxyValue {
     let e = try context.ntkEigenvalues()
-    guard let lo = e.first, let hi = e.last else { return .missing(reason: "nan: empty batch") }
-    return .checked(hi / lo, ifNotFinite: "the NTK is zero or singular (lambda_max / lambda_min undefined)")
+    return conditionNumber(e)
   }
 }
 
@@ -54,7 +53,12 @@ public struct NTKCondEval: ZeroCostProxy {
 
   public func compute(in context: ProxyContext) throws -> ProxyValue {
     let e = try context.ntkEvaluationModeEigenvalues()
-    guard let lo = e.first, let hi = e.last else { return .missing(reason: "nan: empty batch") }
-    return .checked(hi / lo, ifNotFinite: "the NTK is zero or singular (lambda_max / lambda_min undefined)")
+    return conditionNumber(e)
   }
+}
+
+/// λ_max / λ_min of ascending eigenvalues, missing when not finite (shared by ntk_cond and ntk_cond_eval).
+func conditionNumber(_ ascending: [Double]) -> ProxyValue {
+  guard let lo = ascending.first, let hi = ascending.last else { return .missing(reason: "nan: empty batch") }
+  return .checked(hi / lo, ifNotFinite: "the NTK is zero or singular (lambda_max / lambda_min undefined)")
 }

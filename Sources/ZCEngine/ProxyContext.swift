@@ -55,17 +55,22 @@ public final class ProxyContext {
     self.images2 = images2
     self.labels2 = labels2
     self.requirements = requirements
-    weightLayers = network.namedModules().compactMap { name, m in
-      if let c = m as? Conv2d { return WeightLayer(name: name, module: c, weight: c.weight) }
-      if let l = m as? Linear { return WeightLayer(name: name, module: l, weight: l.weight) }
-      return nil
-    }
+    weightLayers = Self.weightLayers(of: network)
     if requirements.contains(.evaluationMode) {
       let copy = network.copy(dtype: network.namedParameters().first?.1.value.dtype ?? .float32)
       copy.setTraining(false)
       evaluationNetwork = copy
     } else {
       evaluationNetwork = nil
+    }
+  }
+
+  /// The conv and linear layers of `network` in module order (PyTorch's `net.modules()` order).
+  public static func weightLayers(of network: some Module) -> [WeightLayer] {
+    network.namedModules().compactMap { name, m in
+      if let c = m as? Conv2d { return WeightLayer(name: name, module: c, weight: c.weight) }
+      if let l = m as? Linear { return WeightLayer(name: name, module: l, weight: l.weight) }
+      return nil
     }
   }
 
@@ -297,7 +302,7 @@ public final class ProxyContext {
     let copy = network.copy(dtype: .float64)
     for (_, p) in copy.namedParameters() { p.value = p.value.map(.abs) }
     for (_, m) in copy.namedModules() { (m as? BatchNorm2d)?.bypassed = true }
-    let layers = ProxyContext(network: copy, images: images, labels: labels, requirements: []).weightLayers
+    let layers = Self.weightLayers(of: copy)
     let ones = Variable(Tensor(repeating: 1, shape: [1] + network.inputShape, dtype: .float64))
     let out = GradMode.$isEnabled.withValue(true) { sum(copy(ones)) }
     let grads = gradientTensors(of: out, withRespectTo: layers.map { $0.weight.variable })

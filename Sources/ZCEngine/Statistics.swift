@@ -30,7 +30,8 @@ public enum Statistics {
 
   /// −Σ_i (log(v_i + k) + 1/(v_i + k)) over the eigenvalues v of a symmetric matrix (dsyevd):
   /// the jacob_cov (Mellor et al. v1) and hidden-covariance (Serianni & Kalita 2023) score.
-  /// Returns NaN when some v_i + k ≤ 0.
+  /// Returns NaN when some v_i + k ≤ 0. Input `[n, n]` Float64.
+  /// - Throws: ``LinalgError`` from dsyevd (non-square, non-finite or non-converging input).
   public static func eigenScore(_ c: Tensor, k: Double = 1e-5) throws -> Double {
     let v = try Linalg.symmetricEigenvalues(c)
     return -v.reduce(0) { acc, e in acc + Double.log(e + k) + 1 / (e + k) }
