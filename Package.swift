@@ -31,6 +31,7 @@ let package = Package(
       path: "Sources/COpenBLAS",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
+    .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
     // AVX-512 kernels: compiled for that CPU, called only after a run-time CPU check (ZCTensor).
     .target(
       name: "ZCConvAVX512",
@@ -57,7 +58,7 @@ let package = Package(
     ),
     .target(
       name: "ZCData",
-      dependencies: ["ZCTensor"],
+      dependencies: ["ZCTensor", "CZlib"],
       path: "Sources/ZCData",
       swiftSettings: optimised
     ),
@@ -80,10 +81,16 @@ let package = Package(
       exclude: ["README.md"],
       swiftSettings: optimised
     ),
+    .target(
+      name: "ZCSearch",
+      dependencies: ["ZCEngine", "ZCSpaces", "ZCTensor"],
+      path: "Sources/ZCSearch",
+      swiftSettings: optimised
+    ),
     .executableTarget(
       name: "zcnas",
       dependencies: [
-        "ZCTensor", "ZCAutodiff", "ZCNN", "ZCData", "ZCSpaces", "ZCEngine", "Metrics",
+        "ZCTensor", "ZCAutodiff", "ZCNN", "ZCData", "ZCSpaces", "ZCEngine", "Metrics", "ZCSearch",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/zcnas",
@@ -93,6 +100,7 @@ let package = Package(
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
     .testTarget(name: "CLITests", dependencies: ["zcnas"], path: "Tests/CLITests"),
+    .testTarget(name: "ZCSearchTests", dependencies: ["ZCSearch", "ZCEngine", "ZCTensor"], path: "Tests/ZCSearchTests"),
     .testTarget(name: "ZCEngineTests", dependencies: ["ZCEngine", "ZCTensor"], path: "Tests/ZCEngineTests"),
     .testTarget(
       name: "MetricsTests", dependencies: ["Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],

@@ -99,6 +99,7 @@ public final class ScoreStore: @unchecked Sendable {
           t.primaryKey(["space", "dataset", "arch_index", "metric", "seed", "batch_size", "init", "batch", "dtype"])
         }
       }
+      SearchStepRow.migrate(&migrator)
       try migrator.migrate(db)
       let columns = try db.read { db in try db.columns(in: "scores").map(\.name) }
       guard columns.contains("batch") && columns.contains("dtype") else {

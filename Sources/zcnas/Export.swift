@@ -2,33 +2,75 @@ import ArgumentParser
 import Foundation
 import ZCEngine
 
-/// CSV or JSON-lines export of store rows (chosen by the file extension).
+/// CSV (optionally gzip-compressed) or JSON-lines export of store rows, chosen by the file extension.
 enum Export {
-  static let columns = ["space", "dataset", "arch_index", "arch", "metric", "seed", "batch_size", "init", "dtype", "value", "missing_reason", "seconds", "engine_version"]
-
   static func write(_ rows: [ScoreRow], to path: String) throws {
-    var out = ""
-    if path.hasSuffix(".csv") {
-      out = columns.joined(separator: ",") + "\n"
-      for r in rows {
-        let fields: [String] = [r.space, r.dataset, String(r.archIndex), r.arch, r.metric, String(r.seed), String(r.batchSize),
-                                r.initialisation, r.dtype, r.value.map { "\($0)" } ?? "", csvQuote(r.missingReason ?? ""),
-                                String(format: "%.6f", r.seconds), r.engineVersion]
-        out += fields.joined(separator: ",") + "\n"
+    do {
+      if path.hasSuffix(".csv") || path.hasSuffix(".csv.gz") {
+        try ScoreTable.write(rows, to: path)
+      } else if path.hasSuffix(".jsonl") {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        var out = ""
+        for r in rows { out += String(decoding: try enc.encode(r), as: UTF8.self) + "\n" }
+        try out.write(toFile: path, atomically: true, encoding: .utf8)
+      } else {
+        throw CLIError("--output \(path): expected a .csv, .csv.gz or .jsonl file name")
       }
-    } else if path.hasSuffix(".jsonl") {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.sortedKeys]
-      for r in rows { out += String(decoding: try enc.encode(r), as: UTF8.self) + "\n" }
-    } else {
-      throw CLIError("--output \(path): expected a .csv or .jsonl file name")
-    }
-    do { try out.write(toFile: path, atomically: true, encoding: .utf8) } catch {
-      throw CLIError("--output \(path): cannot write: \(error.localizedDescription)")
+    } catch let e as CLIError { throw e } catch {
+      throw CLIError("--output \(path): cannot write: \(error)")
     }
   }
+}
 
-  static func csvQuote(_ s: String) -> String {
-    s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+/// `zcnas export`: store rows to a file.
+struct ExportTable: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "export",
+    abstract: "Write the scores a store holds for a space and dataset to .csv, .csv.gz or .jsonl (importable with `zcnas import`).")
+
+  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
+  @Option(help: "Search space.") var space = "nb201"
+  @Option(help: "Dataset.") var dataset = "cifar10"
+  @Option(help: "Only rows with this seed.") var seed: Int?
+  @Option(name: .customLong("batch-size"), help: "Only rows with this batch size.") var batchSize: Int?
+  @Option(help: "Only these comma-separated proxies (default: all stored).") var metrics: String?
+  @Option(help: "Output file: .csv, .csv.gz or .jsonl.") var output: String
+
+  func run() throws {
+    guard FileManager.default.fileExists(atPath: store) else { throw CLIError("--store \(store): no such store") }
+    var rows = try ScoreStore(path: store).rows(space: space, dataset: dataset, seed: seed, batchSize: batchSize)
+    if let metrics {
+      let wanted = Set(metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+      rows = rows.filter { wanted.contains($0.metric) }
+    }
+    guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space)/\(dataset) rows for these filters") }
+    try Export.write(rows, to: output)
+    print("exported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures) to \(output)")
+  }
+}
+
+/// `zcnas import`: rows from an exported table into a store.
+struct ImportTable: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "import",
+    abstract: "Load a .csv or .csv.gz score table (e.g. the precomputed tables in Datasets/nb201-scores) into a store.",
+    discussion: "All rows are written in one transaction; rows with the same key are replaced. Importing the same table twice is harmless.")
+
+  @Argument(help: "Table files written by `zcnas export` or `zcnas score --output`.") var tables: [String]
+  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
+  @Option(help: "Folder with the shipped data, for table names relative to it.") var datasets: String?
+
+  func run() throws {
+    let st = try ScoreStore(path: store)
+    for t in tables {
+      var path = t
+      if !FileManager.default.fileExists(atPath: path), let root = try? DatasetsFolder.resolve(datasets),
+         FileManager.default.fileExists(atPath: root + "/" + t) { path = root + "/" + t }
+      let rows: [ScoreRow]
+      do { rows = try ScoreTable.read(path) } catch { throw CLIError("\(error)") }
+      try st.write(rows)
+      print("imported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures, metrics \(Set(rows.map(\.metric)).sorted().joined(separator: ","))) from \(path) into \(store)")
+    }
   }
 }
