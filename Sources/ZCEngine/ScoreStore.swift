@@ -135,12 +135,13 @@ public final class ScoreStore: @unchecked Sendable {
     } catch { throw StoreError(path: path, reason: "\(error)") }
   }
 
-  /// Rows for a space and dataset, optionally only one seed and batch size, ordered by
+  /// Rows for a space and dataset, optionally only one seed, batch size and architecture, ordered by
   /// architecture and metric. - Throws: ``StoreError`` when the database cannot be read.
-  public func rows(space: String, dataset: String, seed: Int? = nil, batchSize: Int? = nil) throws -> [ScoreRow] {
+  public func rows(space: String, dataset: String, seed: Int? = nil, batchSize: Int? = nil, archIndex: Int? = nil) throws -> [ScoreRow] {
     do {
       return try db.read { db in
         var req = ScoreRow.filter(Column("space") == space && Column("dataset") == dataset)
+        if let archIndex { req = req.filter(Column("arch_index") == archIndex) }
         if let seed { req = req.filter(Column("seed") == seed) }
         if let batchSize { req = req.filter(Column("batch_size") == batchSize) }
         return try req.order(Column("arch_index"), Column("metric")).fetchAll(db)

@@ -32,7 +32,8 @@ public enum ScoreTable {
     var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
     guard !lines.isEmpty else { throw TableError.badHeader(path: source, missing: columns) }
     let header = splitFields(lines.removeFirst())
-    let missing = columns.filter { !header.contains($0) }
+    // Exports of zcnas 0.1.0 have no `batch` column: their minibatches were all sampled.
+    let missing = columns.filter { !header.contains($0) && $0 != "batch" }
     guard missing.isEmpty else { throw TableError.badHeader(path: source, missing: missing) }
     let at = Dictionary(header.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
     var rows: [ScoreRow] = []
@@ -43,7 +44,7 @@ public enum ScoreTable {
       guard f.count == header.count else {
         throw TableError.badRow(path: source, line: lineNo, reason: "\(f.count) fields, expected \(header.count)")
       }
-      func field(_ c: String) -> String { f[at[c]!] }
+      func field(_ c: String) -> String { at[c].map { f[$0] } ?? "sampled" }
       func int(_ c: String) throws -> Int {
         guard let v = Int(field(c)) else { throw TableError.badRow(path: source, line: lineNo, reason: "\(c) is '\(field(c))', not an integer") }
         return v

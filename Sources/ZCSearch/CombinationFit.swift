@@ -8,7 +8,9 @@ import ZCTensor
 /// (`zcnas fit`). Ours; the ranking objective follows the evaluation protocol of Abdelfattah et al.
 /// (ICLR 2021, "Zero-Cost Proxies for Lightweight NAS").
 public struct CombinationFit: Sendable {
+  /// Evaluations of the training ρ in all (at least 2M + `initialPoints`).
   public var iterations: Int
+  /// Random starting points, besides the 2M single-proxy starts (±1 on one proxy).
   public var initialPoints: Int
   public var candidates = 2000
   public var gpRestarts = 3
@@ -30,8 +32,13 @@ public struct CombinationFit: Sendable {
       return r.isFinite ? r : -1
     }
     var xs: [[Double]] = [], ys: [Double] = []
+    // Start from every single proxy with either sign, so the fit is never worse on the training
+    // split than the best single proxy, then from random points.
+    for j in 0..<m {
+      for sign in [1.0, -1.0] { let w = (0..<m).map { $0 == j ? sign : 0 }; xs.append(w); ys.append(rho(w)) }
+    }
     for _ in 0..<max(1, initialPoints) { let w = (0..<m).map { _ in rng.nextUniform(-1, 1) }; xs.append(w); ys.append(rho(w)) }
-    while xs.count < max(iterations, initialPoints) {
+    while xs.count < max(iterations, 2 * m + initialPoints) {
       let gp = try GaussianProcess.fit(x: xs, y: ys, restarts: gpRestarts, rng: &rng)
       let w = try Acquisition.ucb(kappa: 2.576).maximise(gp, lower: lower, upper: upper, candidates: candidates, rng: &rng).x
       xs.append(w); ys.append(rho(w))

@@ -12,18 +12,14 @@ struct Correlate: ParsableCommand {
       Ground truth: test accuracy after 200 epochs, mean over seeds (<dataset>_test_acc), or validation
       accuracy with --target valid (<dataset>_valid_acc; for cifar10 the cifar10-valid run). Rows with a
       missing value are skipped and counted. When several seeds or batch sizes are stored for an architecture,
-      their values are averaged unless --seed/--batch-size select one.
+      their values are averaged unless --score-seed/--batch-size select one.
       """
   )
 
-  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
+  @OptionGroup var selection: RunSelection
   @Option(help: "Search space (nb201).") var space = "nb201"
   @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
   @Option(help: "Ground truth: test or valid.") var target = "test"
-  @Option(help: "Only rows with this seed.") var seed: Int?
-  @Option(name: .customLong("batch-size"), help: "Only rows with this batch size.") var batchSize: Int?
-  @Option(help: "Only rows with this initialisation (pytorch-default, or weights:FILE@FINGERPRINT).") var initialisation: String?
-  @Option(help: "Only rows with this precision (float32 or float64).") var dtype: String?
   @Flag(help: "Print JSON instead of a table.") var json = false
   @Option(help: "Folder with the shipped data.") var datasets: String?
 
@@ -33,19 +29,12 @@ struct Correlate: ParsableCommand {
       throw CLIError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
     }
     guard target == "test" || target == "valid" else { throw CLIError("--target: expected test or valid, found '\(target)'") }
-    guard FileManager.default.fileExists(atPath: store) else { throw CLIError("--store \(store): no such store; run `zcnas score` first") }
     let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
     let prefix = kind == .imagenet16 ? "imagenet16" : kind.rawValue
     let column = "\(prefix)_\(target)_acc"
     guard let truth = table.columns[column] else { throw CLIError("the NAS-Bench-201 table has no column \(column)") }
-    let rows = try ScoreStore(path: store).rows(space: space, dataset: kind.rawValue, seed: seed, batchSize: batchSize)
-      .filter { r in initialisation.map { r.initialisation == $0 } ?? true }.filter { r in dtype.map { r.dtype == $0 } ?? true }
-    guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space)/\(kind.rawValue) scores stored for these filters") }
-    // Never average unlike runs: one initialisation, minibatch source and precision at a time.
-    let groups = Set(rows.map { "--initialisation \($0.initialisation), batch \($0.batchSource), --dtype \($0.dtype)" })
-    guard groups.count == 1 else {
-      throw CLIError("--store \(store) holds \(groups.count) kinds of run (\(groups.sorted().joined(separator: "; "))); select one with --initialisation and --dtype")
-    }
+    let rows = try selection.rows(space: space, dataset: kind.rawValue)
+    let store = selection.store
     if let bad = rows.first(where: { $0.archIndex < 0 || $0.archIndex >= truth.count }) {
       throw CLIError("--store \(store): architecture index \(bad.archIndex) is outside the NAS-Bench-201 table (0..<\(truth.count))")
     }

@@ -40,6 +40,7 @@ struct Score: ParsableCommand {
   var weights: String?
   @Option(help: "Take the minibatch (`input`, `labels`) from this safetensors file instead of sampling from the dataset.")
   var batch: String?
+  @Flag(help: .hidden) var quiet = false
 
   func run() throws {
     guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)' (nbnlp is not implemented yet)") }
@@ -119,7 +120,8 @@ struct Score: ParsableCommand {
       _ = try job.makeNetwork!(chosen[0].0, chosen[0].1)
     }
     let reporter = ProgressReporter()
-    let (scored, skipped) = try job.run(store: st) { done, skipped, total in reporter.update(done: done, skipped: skipped, total: total) }
+    let (scored, skipped) = try job.run(store: st) { done, skipped, total in if !quiet { reporter.update(done: done, skipped: skipped, total: total) } }
+    if quiet { return }
     reporter.finish()
     print("scored \(scored) architecture(s), \(skipped) already stored; \(proxies.count) prox\(proxies.count == 1 ? "y" : "ies"); store \(store)")
     if let output {

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Metrics
+import ZCData
+import ZCEngine
+import ZCSearch
+import ZCTensor
+
+/// `zcnas fit`: combination weights fitted on a training split, judged on a held-out split.
+struct Fit: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Fit proxy-combination weights to NAS-Bench-201 ground truth on a training split; report Spearman rho and Kendall tau on the held-out split next to each single proxy.",
+    discussion: """
+      The architectures the store holds scores of all --metrics for are split at random (--split-seed) into a
+      training part (--train-fraction) and a held-out part. Weights w in [-1, 1]^M of the min-max normalised
+      proxies (normalised over the training part) are chosen by GP-UCB Bayesian optimisation of the training
+      Spearman rho (--iterations evaluations). Single proxies are reported raw (their sign shows whether higher
+      is better); a single proxy's missing values are skipped, while the combination counts them as 0.
+      """
+  )
+
+  @OptionGroup var selection: RunSelection
+  @Option(help: "Search space (nb201).") var space = "nb201"
+  @Option(help: "Dataset of the stored scores: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
+  @Option(help: "Comma-separated proxies to combine.") var metrics = "grad_norm,snip,grasp,fisher,synflow,jacob_cov"
+  @Option(help: "Ground truth column of the NAS-Bench-201 table (default: the dataset's test accuracy).") var target: String?
+  @Option(name: .customLong("train-fraction"), help: "Fraction of the pool used for fitting.") var trainFraction = 0.5
+  @Option(name: .customLong("split-seed"), help: "Seed of the train/held-out split and of the optimiser.") var splitSeed = 0
+  @Option(help: "Evaluations of the training rho.") var iterations = 60
+  @Option(name: .customLong("save-weights"), help: "Write the fitted combination as JSON (for `zcnas search --weights`).") var saveWeights: String?
+  @Option(help: "Folder with the shipped data.") var datasets: String?
+
+  func run() throws {
+    guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)'") }
+    guard trainFraction > 0 && trainFraction < 1 else { throw CLIError("--train-fraction: expected a number strictly between 0 and 1, found \(trainFraction)") }
+    guard iterations >= 1 else { throw CLIError("--iterations: expected at least 1, found \(iterations)") }
+    let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
+    let prefix = dataset == "imagenet16-120" ? "imagenet16" : dataset
+    let column = target ?? "\(prefix)_test_acc"
+    guard let truth = table.columns[column] else {
+      throw CLIError("--target: the NAS-Bench-201 table has no column '\(column)'; numeric columns: \(table.columns.keys.sorted().joined(separator: ", "))")
+    }
+    let metricList = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    guard !metricList.isEmpty else { throw CLIError("--metrics: no proxy named") }
+    let pool: ProxyPool
+    do { pool = try ProxyPool(rows: try selection.rows(space: space, dataset: dataset), metrics: metricList) } catch let e as PoolError {
+      throw CLIError("--store \(selection.store): \(e)")
+    }
+    let usable = pool.archIndices.indices.filter { truth[pool.archIndices[$0]].isFinite }
+    var rng = ZCRandom(seed: UInt64(bitPattern: Int64(splitSeed)))
+    let nTrain = Int((Double(usable.count) * trainFraction).rounded())
+    guard nTrain >= 3 && usable.count - nTrain >= 3 else {
+      throw CLIError("--train-fraction: the pool has \(usable.count) architectures with ground truth; both parts need at least 3")
+    }
+    let shuffled = rng.sampleWithoutReplacement(usable.count, from: usable.count).map { usable[$0] }
+    let trainPos = Array(shuffled.prefix(nTrain)).sorted(), testPos = Array(shuffled.dropFirst(nTrain)).sorted()
+    func subpool(_ pos: [Int]) -> ProxyPool {
+      ProxyPool(archIndices: pos.map { pool.archIndices[$0] }, metrics: pool.metrics, values: pos.map { pool.values[$0] })
+    }
+    let train = subpool(trainPos), test = subpool(testPos)
+    let yTrain = train.archIndices.map { truth[$0] }, yTest = test.archIndices.map { truth[$0] }
+    let fitted: (combination: Combination, trainRho: Double)
+    do { fitted = try CombinationFit(iterations: iterations).fit(train: train, targets: yTrain, seed: splitSeed) } catch let e as SearchError { throw CLIError("\(e)") }
+    var c = fitted.combination
+    c.source = "zcnas fit --dataset \(dataset) --target \(column) --train-fraction \(trainFraction) --split-seed \(splitSeed) --iterations \(iterations); pool \(pool.count)"
+    print("nb201 \(dataset): \(train.count) training and \(test.count) held-out architectures; ground truth \(column)")
+    print("predictor                 train ρ   held-out n  held-out ρ  held-out τ")
+    func row(_ name: String, _ trRho: Double, _ n: Int, _ rho: Double, _ tau: Double) {
+      print(name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "  %+.4f   %10d     %+.4f     %+.4f", trRho, n, rho, tau))
+    }
+    for (m, name) in pool.metrics.enumerated() {
+      func pairs(_ p: ProxyPool, _ y: [Double]) -> ([Double], [Double]) {
+        let idx = p.values.indices.filter { p.values[$0][m] != nil }
+        return (idx.map { p.values[$0][m]! }, idx.map { y[$0] })
+      }
+      let (a, ya) = pairs(train, yTrain), (b, yb) = pairs(test, yTest)
+      row(name, Statistics.spearman(a, ya), b.count, Statistics.spearman(b, yb), Statistics.kendall(b, yb))
+    }
+    let sTest = test.values.map { c.score($0) }
+    row("combination (fitted)", fitted.trainRho, test.count, Statistics.spearman(sTest, yTest), Statistics.kendall(sTest, yTest))
+    print("weights: " + zip(c.metrics, c.weights).map { String(format: "%@ %+.3f", $0.0, $0.1) }.joined(separator: ", "))
+    if let saveWeights {
+      let enc = JSONEncoder()
+      enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+      do { try enc.encode(c).write(to: URL(fileURLWithPath: saveWeights)) } catch { throw CLIError("--save-weights \(saveWeights): cannot write: \(error)") }
+      print("combination written to \(saveWeights)")
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import ArgumentParser
+import Foundation
+import ZCEngine
+
+/// The options that pick one kind of scoring run from a store (shared by correlate, robot, fit, search).
+struct RunSelection: ParsableArguments {
+  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
+  @Option(name: .customLong("score-seed"), help: "Only scores computed with this seed.") var scoreSeed: Int?
+  @Option(name: .customLong("batch-size"), help: "Only scores computed with this batch size.") var batchSize: Int?
+  @Option(help: "Only rows with this initialisation (pytorch-default, or weights:FILE@FINGERPRINT).") var initialisation: String?
+  @Option(help: "Only rows with this precision (float32 or float64).") var dtype: String?
+
+  /// Rows of one kind of run for (space, dataset); refuses to mix initialisations, minibatch sources
+  /// or precisions, which must never be averaged together.
+  /// - Throws: ``CLIError`` naming the store when it is missing, empty for these filters, or mixed.
+  func rows(space: String, dataset: String) throws -> [ScoreRow] {
+    guard FileManager.default.fileExists(atPath: store) else { throw CLIError("--store \(store): no such store; run `zcnas score` or `zcnas import` first") }
+    let rows = try ScoreStore(path: store).rows(space: space, dataset: dataset, seed: scoreSeed, batchSize: batchSize)
+      .filter { r in initialisation.map { r.initialisation == $0 } ?? true }.filter { r in dtype.map { r.dtype == $0 } ?? true }
+    guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space)/\(dataset) scores stored for these filters") }
+    let groups = Set(rows.map { "--initialisation \($0.initialisation), batch \($0.batchSource), --dtype \($0.dtype)" })
+    guard groups.count == 1 else {
+      throw CLIError("--store \(store) holds \(groups.count) kinds of run (\(groups.sorted().joined(separator: "; "))); select one with --initialisation and --dtype")
+    }
+    return rows
+  }
+}
