@@ -1,0 +1,126 @@
+import Foundation
+import XCTest
+
+/// `zcnas import`, `robot`, `fit` and `search` end to end on the committed 300-architecture export
+/// (Notebooks/data/cifar10_sample.csv): deterministic trajectories stored in the store, the
+/// best-so-far never decreasing, clear errors for bad input.
+final class SearchCommandTests: XCTestCase {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  private func binary() throws -> String {
+    for config in ["debug", "release"] {
+      let p = Self.root.appendingPathComponent(".build/\(config)/zcnas").path
+      if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    throw XCTSkip("zcnas executable not built")
+  }
+
+  @discardableResult
+  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try binary())
+    p.arguments = args
+    p.currentDirectoryURL = dir
+    var env = ProcessInfo.processInfo.environment
+    env["ZCNAS_DATASETS"] = Self.root.appendingPathComponent("Datasets").path
+    p.environment = env
+    let o = Pipe(), e = Pipe()
+    p.standardOutput = o
+    p.standardError = e
+    try p.run()
+    let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+  }
+
+  /// A temporary folder with a store holding the committed sample.
+  private func storeWithSample() throws -> (URL, String) {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-search-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+    let store = d.appendingPathComponent("s.sqlite").path
+    let r = try run(["import", Self.root.appendingPathComponent("Notebooks/data/cifar10_sample.csv").path, "--store", store], in: d)
+    XCTAssertEqual(r.status, 0, r.err)
+    XCTAssertTrue(r.out.contains("imported 3300 rows (300 architectures"), r.out)
+    return (d, store)
+  }
+
+  func testRobotAndBaselinesAreDeterministicAndStored() throws {
+    let (dir, store) = try storeWithSample()
+    let csv = dir.appendingPathComponent("t.csv").path
+    let a = try run(["robot", "--store", store, "--seeds", "10..11", "--budget", "10", "--output", csv, "--save-weights", dir.appendingPathComponent("w.json").path], in: dir)
+    XCTAssertEqual(a.status, 0, a.err)
+    XCTAssertTrue(a.out.contains("pool: 300 architectures"), a.out)
+    XCTAssertTrue(a.out.contains("missing values (contribute 0): jacob_cov 13"), a.out)
+    XCTAssertTrue(a.out.contains("robot, 2 seeds, mean ± std"), a.out)
+    let b = try run(["robot", "--store", store, "--seeds", "10..11", "--budget", "10"], in: dir)
+    XCTAssertEqual(a.out.split(separator: "\n").filter { $0.hasPrefix("  1") }, b.out.split(separator: "\n").filter { $0.hasPrefix("  1") })
+    // The trajectory file: 2 seeds x 10 distinct queries, best-so-far never decreasing.
+    let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n").dropFirst()
+    XCTAssertEqual(lines.count, 20)
+    var last: [String: Double] = [:]
+    for l in lines {
+      let f = l.split(separator: ",", omittingEmptySubsequences: false)
+      let seed = String(f[1]), best = Double(f[6])!
+      XCTAssertGreaterThanOrEqual(best, last[seed] ?? -1)
+      last[seed] = best
+    }
+    for strategy in ["random", "rea"] {
+      let r = try run(["robot", "--store", store, "--strategy", strategy, "--seeds", "3", "--budget", "10"], in: dir)
+      XCTAssertEqual(r.status, 0, r.err)
+      XCTAssertTrue(r.out.contains("\(strategy), 1 seeds"), r.out)
+    }
+    // Greedy search with the saved RoBoT weights, from the store only.
+    let s = try run(["search", "--store", store, "--weights", dir.appendingPathComponent("w.json").path, "--budget", "20", "--seeds", "0..2", "--no-scoring"], in: dir)
+    XCTAssertEqual(s.status, 0, s.err)
+    XCTAssertTrue(s.out.contains("architectures scored during this run: 0"), s.out)
+  }
+
+  func testFitReportsHeldOutCorrelations() throws {
+    let (dir, store) = try storeWithSample()
+    let r = try run(["fit", "--store", store, "--iterations", "20", "--metrics", "synflow,nwot,params"], in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    XCTAssertTrue(r.out.contains("150 training and 150 held-out"), r.out)
+    let comb = r.out.split(separator: "\n").first { $0.hasPrefix("combination (fitted)") }
+    XCTAssertNotNil(comb, r.out)
+    // The held-out rho of the combination must be a real positive correlation.
+    let rho = comb.flatMap { Double($0.split(separator: " ").filter { !$0.isEmpty }[4]) }
+    XCTAssertNotNil(rho); XCTAssertGreaterThan(rho ?? 0, 0.5)
+  }
+
+  func testGreedySearchScoresOnTheFlyAndResumes() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-greedy-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+    let args = ["search", "--proxy", "params", "--budget", "12", "--seeds", "5", "--batch-size", "8", "--store", dir.appendingPathComponent("g.sqlite").path]
+    let a = try run(args, in: dir)
+    XCTAssertEqual(a.status, 0, a.err)
+    XCTAssertTrue(a.out.contains("architectures scored during this run: 12"), a.out)
+    let b = try run(args, in: dir)
+    XCTAssertTrue(b.out.contains("architectures scored during this run: 0"), b.out)
+    XCTAssertEqual(a.out.split(separator: "\n").first { $0.hasPrefix("   5") }, b.out.split(separator: "\n").first { $0.hasPrefix("   5") })
+  }
+
+  func testBadSearchInputGivesOneLineError() throws {
+    let (dir, store) = try storeWithSample()
+    let bad = dir.appendingPathComponent("bad.csv")
+    try "space,dataset\nnb201,cifar10\n".write(to: bad, atomically: true, encoding: .utf8)
+    let cases: [([String], String)] = [
+      (["robot", "--store", store, "--budget", "301"], "at most the pool size 300"),
+      (["robot", "--store", store, "--strategy", "bohb"], "--strategy: expected robot, random or rea"),
+      (["robot", "--store", store, "--metrics", "synflow,zen"], "no zen scores"),
+      (["robot", "--store", store, "--objective", "cifar10_magic"], "no column 'cifar10_magic'"),
+      (["robot", "--store", store, "--seeds", "5..2"], "--seeds: expected"),
+      (["fit", "--store", store, "--train-fraction", "1.5"], "--train-fraction"),
+      (["search", "--store", store, "--budget", "5"], "exactly one of them"),
+      (["search", "--store", store, "--weights", bad.path], "expected the JSON"),
+      (["import", bad.path, "--store", store], "header lacks"),
+    ]
+    for (args, expected) in cases {
+      let r = try run(args, in: dir)
+      XCTAssertNotEqual(r.status, 0, "\(args)")
+      XCTAssertEqual(r.err.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count, 1, "\(args): \(r.err)")
+      XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
+    }
+  }
+}
