@@ -3,9 +3,9 @@
 # the Swift test suite. Installs what a fresh Debian machine lacks (system libraries, Python packages).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! dpkg -s libopenblas-dev liblapacke-dev libsqlite3-dev >/dev/null 2>&1; then
+if ! dpkg -s libopenblas-dev liblapacke-dev libsqlite3-dev zlib1g-dev >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq libopenblas-dev liblapacke-dev libsqlite3-dev
+  apt-get update -qq && apt-get install -y -qq libopenblas-dev liblapacke-dev libsqlite3-dev zlib1g-dev
 fi
 if ! python3 -c "import nbclient, nbformat, ipykernel, matplotlib, scipy, numpy" >/dev/null 2>&1; then
   python3 -m pip install -q nbclient nbformat ipykernel matplotlib scipy numpy

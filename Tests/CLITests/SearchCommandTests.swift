@@ -123,4 +123,22 @@ final class SearchCommandTests: XCTestCase {
       XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
     }
   }
+
+  /// The trajectories committed for Notebooks/search.ipynb are exactly what `zcnas robot` gives on the
+  /// shipped table (scripts/search-data.sh), so they can never go stale.
+  func testCommittedTrajectoriesAreReproduced() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-traj-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+    let store = dir.appendingPathComponent("s.sqlite").path
+    let table = Self.root.appendingPathComponent("Datasets/nb201-scores/nb201_cifar10_seed0_b64.csv.gz").path
+    XCTAssertEqual(try run(["import", table, "--store", store], in: dir).status, 0)
+    for s in ["robot", "rea", "random"] {
+      let out = dir.appendingPathComponent("\(s).csv").path
+      let r = try run(["robot", "--store", store, "--dataset", "cifar10", "--strategy", s, "--seeds", "10..19", "--budget", "20", "--output", out], in: dir)
+      XCTAssertEqual(r.status, 0, r.err)
+      let committed = try String(contentsOfFile: Self.root.appendingPathComponent("Notebooks/data/search_cifar10_\(s).csv").path, encoding: .utf8)
+      XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), committed, "rerun scripts/search-data.sh after changing the shipped table or the search")
+    }
+  }
 }
