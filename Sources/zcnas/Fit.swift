@@ -37,15 +37,8 @@ struct Fit: ParsableCommand {
     let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
     let prefix = dataset == "imagenet16-120" ? "imagenet16" : dataset
     let column = target ?? "\(prefix)_test_acc"
-    guard let truth = table.columns[column] else {
-      throw CLIError("--target: the NAS-Bench-201 table has no column '\(column)'; numeric columns: \(table.columns.keys.sorted().joined(separator: ", "))")
-    }
-    let metricList = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    guard !metricList.isEmpty else { throw CLIError("--metrics: no proxy named") }
-    let pool: ProxyPool
-    do { pool = try ProxyPool(rows: try selection.rows(space: space, dataset: dataset), metrics: metricList) } catch let e as PoolError {
-      throw CLIError("--store \(selection.store): \(e)")
-    }
+    let truth = try tableColumn(table, column, option: "--target")
+    let pool = try selection.pool(space: space, dataset: dataset, metrics: metrics)
     let usable = pool.archIndices.indices.filter { truth[pool.archIndices[$0]].isFinite }
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(splitSeed)))
     let nTrain = Int((Double(usable.count) * trainFraction).rounded())

@@ -47,15 +47,8 @@ struct Robot: ParsableCommand {
     guard kappa >= 0 else { throw CLIError("--kappa: expected a non-negative number, found \(kappa)") }
     let seedList = try parseSeeds(seeds)
     let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
-    guard let truth = table.columns[objective] else {
-      throw CLIError("--objective: the NAS-Bench-201 table has no column '\(objective)'; numeric columns: \(table.columns.keys.sorted().joined(separator: ", "))")
-    }
-    let metricList = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    guard !metricList.isEmpty else { throw CLIError("--metrics: no proxy named") }
-    let pool: ProxyPool
-    do { pool = try ProxyPool(rows: try selection.rows(space: space, dataset: dataset), metrics: metricList) } catch let e as PoolError {
-      throw CLIError("--store \(selection.store): \(e)")
-    }
+    let truth = try tableColumn(table, objective, option: "--objective")
+    let pool = try selection.pool(space: space, dataset: dataset, metrics: metrics)
     guard budget <= pool.count else { throw CLIError("--budget: expected at most the pool size \(pool.count), found \(budget)") }
     let objectiveOf: (Int) -> Double = { i in truth[i].isFinite ? truth[i] : -Double.infinity }
     let neighbours: @Sendable (Int) -> [Int] = { i in

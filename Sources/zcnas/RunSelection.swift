@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import ZCData
 import ZCEngine
+import ZCSearch
 
 /// The options that pick one kind of scoring run from a store (shared by correlate, robot, fit, search).
 struct RunSelection: ParsableArguments {
@@ -24,4 +26,25 @@ struct RunSelection: ParsableArguments {
     }
     return rows
   }
+}
+
+extension RunSelection {
+  /// The pool of architectures with stored scores of all `metrics` (comma-separated).
+  /// - Throws: ``CLIError`` naming --metrics or the store.
+  func pool(space: String, dataset: String, metrics: String) throws -> ProxyPool {
+    let names = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    guard !names.isEmpty else { throw CLIError("--metrics: no proxy named") }
+    do { return try ProxyPool(rows: try rows(space: space, dataset: dataset), metrics: names) } catch let e as PoolError {
+      throw CLIError("--store \(store): \(e)")
+    }
+  }
+}
+
+/// A numeric column of the NAS-Bench-201 table, named by the option `option`.
+/// - Throws: ``CLIError`` listing the numeric columns when there is no such column.
+func tableColumn(_ table: NB201Table, _ name: String, option: String) throws -> [Double] {
+  guard let c = table.columns[name] else {
+    throw CLIError("\(option): the NAS-Bench-201 table has no column '\(name)'; numeric columns: \(table.columns.keys.sorted().joined(separator: ", "))")
+  }
+  return c
 }

@@ -4,43 +4,11 @@ import XCTest
 /// End-to-end checks of the `zcnas` executable built by `swift build`/`swift test`: bad input gives a
 /// one-line error and a non-zero exit; a killed scoring run resumes without redoing stored work.
 final class CLITests: XCTestCase {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-  private func binary() throws -> String {
-    for config in ["debug", "release"] {
-      let p = Self.root.appendingPathComponent(".build/\(config)/zcnas").path
-      if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    throw XCTSkip("zcnas executable not built")
-  }
-
-  private func tempDir() throws -> URL {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-cli-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-    return d
-  }
-
   @discardableResult
-  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try binary())
-    p.arguments = args
-    p.currentDirectoryURL = dir
-    var env = ProcessInfo.processInfo.environment
-    env["ZCNAS_DATASETS"] = Self.root.appendingPathComponent("Datasets").path
-    p.environment = env
-    let o = Pipe(), e = Pipe()
-    p.standardOutput = o
-    p.standardError = e
-    try p.run()
-    let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-  }
+  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) { try ZCNASRunner.run(args, in: dir) }
 
   func testBadInputGivesOneLineErrorAndNonZeroExit() throws {
-    let dir = try tempDir()
+    let dir = try temporaryFolder()
     let truncated = dir.appendingPathComponent("truncated.bin")
     try Data(repeating: 7, count: 1000).write(to: truncated)
     let cases: [([String], String)] = [
@@ -63,15 +31,10 @@ final class CLITests: XCTestCase {
   }
 
   func testKilledRunResumesWhereItStopped() throws {
-    let dir = try tempDir()
+    let dir = try temporaryFolder()
     let store = dir.appendingPathComponent("s.sqlite").path
     let args = ["score", "--archs", "sample:30:3", "--metrics", "synflow,params,nwot,l2_norm", "--jobs", "1", "--store", store]
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try binary())
-    p.arguments = args
-    var env = ProcessInfo.processInfo.environment
-    env["ZCNAS_DATASETS"] = Self.root.appendingPathComponent("Datasets").path
-    p.environment = env
+    let p = try ZCNASRunner.process(args, in: dir)
     p.standardError = Pipe()
     p.standardOutput = Pipe()
     try p.run()

@@ -5,39 +5,14 @@ import XCTest
 /// (Notebooks/data/cifar10_sample.csv): deterministic trajectories stored in the store, the
 /// best-so-far never decreasing, clear errors for bad input.
 final class SearchCommandTests: XCTestCase {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-  private func binary() throws -> String {
-    for config in ["debug", "release"] {
-      let p = Self.root.appendingPathComponent(".build/\(config)/zcnas").path
-      if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    throw XCTSkip("zcnas executable not built")
-  }
+  static let root = ZCNASRunner.root
 
   @discardableResult
-  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try binary())
-    p.arguments = args
-    p.currentDirectoryURL = dir
-    var env = ProcessInfo.processInfo.environment
-    env["ZCNAS_DATASETS"] = Self.root.appendingPathComponent("Datasets").path
-    p.environment = env
-    let o = Pipe(), e = Pipe()
-    p.standardOutput = o
-    p.standardError = e
-    try p.run()
-    let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-  }
+  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) { try ZCNASRunner.run(args, in: dir) }
 
   /// A temporary folder with a store holding the committed sample.
   private func storeWithSample() throws -> (URL, String) {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-search-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+    let d = try temporaryFolder("zcnas-search")
     let store = d.appendingPathComponent("s.sqlite").path
     let r = try run(["import", Self.root.appendingPathComponent("Notebooks/data/cifar10_sample.csv").path, "--store", store], in: d)
     XCTAssertEqual(r.status, 0, r.err)
@@ -89,9 +64,7 @@ final class SearchCommandTests: XCTestCase {
   }
 
   func testGreedySearchScoresOnTheFlyAndResumes() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-greedy-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("zcnas-greedy")
     let args = ["search", "--proxy", "params", "--budget", "12", "--seeds", "5", "--batch-size", "8", "--store", dir.appendingPathComponent("g.sqlite").path]
     let a = try run(args, in: dir)
     XCTAssertEqual(a.status, 0, a.err)
@@ -127,9 +100,7 @@ final class SearchCommandTests: XCTestCase {
   /// The trajectories committed for Notebooks/search.ipynb are exactly what `zcnas robot` gives on the
   /// shipped table (scripts/search-data.sh), so they can never go stale.
   func testCommittedTrajectoriesAreReproduced() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-traj-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("zcnas-traj")
     let store = dir.appendingPathComponent("s.sqlite").path
     let table = Self.root.appendingPathComponent("Datasets/nb201-scores/nb201_cifar10_seed0_b64.csv.gz").path
     XCTAssertEqual(try run(["import", table, "--store", store], in: dir).status, 0)
