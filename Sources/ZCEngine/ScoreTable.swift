@@ -84,7 +84,8 @@ public enum ScoreTable {
     if path.hasSuffix(".gz") { try Gzip.write(Data(text.utf8), to: path) } else { try text.write(toFile: path, atomically: true, encoding: .utf8) }
   }
 
-  static func quote(_ s: String) -> String {
+  /// `s` as one CSV field: quoted, with doubled quotes, when it holds a comma, quote or newline.
+  public static func quote(_ s: String) -> String {
     s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
   }
 

@@ -69,12 +69,15 @@ extension ScoreStore {
     } catch { throw StoreError(path: path, reason: "\(error)") }
   }
 
-  /// Stored trajectories of one run (all seeds), ordered by seed and query.
+  /// Stored trajectories of one run (all seeds), or of every run when `run` is nil, ordered by run,
+  /// seed and query.
   /// - Throws: ``StoreError`` when the database cannot be read.
-  public func searchSteps(run: String) throws -> [SearchStepRow] {
+  public func searchSteps(run: String? = nil) throws -> [SearchStepRow] {
     do {
       return try db.read { db in
-        try SearchStepRow.filter(Column("run") == run).order(Column("seed"), Column("query")).fetchAll(db)
+        var req = SearchStepRow.all()
+        if let run { req = req.filter(Column("run") == run) }
+        return try req.order(Column("run"), Column("seed"), Column("query")).fetchAll(db)
       }
     } catch { throw StoreError(path: path, reason: "\(error)") }
   }

@@ -36,9 +36,11 @@ struct ExportTable: ParsableCommand {
   @Option(name: .customLong("batch-size"), help: "Only rows with this batch size.") var batchSize: Int?
   @Option(help: "Only these comma-separated proxies (default: all stored).") var metrics: String?
   @Option(help: "Output file: .csv, .csv.gz or .jsonl.") var output: String
+  @Flag(help: "Export the stored search trajectories (`zcnas robot`) as CSV instead of scores.") var searches = false
 
   func run() throws {
     guard FileManager.default.fileExists(atPath: store) else { throw CLIError("--store \(store): no such store") }
+    if searches { return try exportSearches() }
     var rows = try ScoreStore(path: store).rows(space: space, dataset: dataset, seed: seed, batchSize: batchSize)
     if let metrics {
       let wanted = Set(metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
@@ -47,6 +49,20 @@ struct ExportTable: ParsableCommand {
     guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space)/\(dataset) rows for these filters") }
     try Export.write(rows, to: output)
     print("exported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures) to \(output)")
+  }
+
+  private func exportSearches() throws {
+    guard output.hasSuffix(".csv") else { throw CLIError("--output \(output): --searches writes a .csv file") }
+    let steps = try ScoreStore(path: store).searchSteps()
+    guard !steps.isEmpty else { throw CLIError("--store \(store): no search trajectories stored; run `zcnas robot` first") }
+    var out = "run,strategy,seed,query,arch_index,arch,objective,best_objective,best_arch_index,phase,weights\n"
+    for s in steps {
+      let fields = [ScoreTable.quote(s.run), s.strategy, String(s.seed), String(s.query), String(s.archIndex), s.arch, "\(s.objective)",
+                    "\(s.bestObjective)", String(s.bestArchIndex), s.phase, ScoreTable.quote(s.weights ?? "")]
+      out += fields.joined(separator: ",") + "\n"
+    }
+    do { try out.write(toFile: output, atomically: true, encoding: .utf8) } catch { throw CLIError("--output \(output): cannot write: \(error)") }
+    print("exported \(steps.count) search steps (\(Set(steps.map(\.run)).count) runs) to \(output)")
   }
 }
 

@@ -45,6 +45,9 @@ final class SearchCommandTests: XCTestCase {
       XCTAssertEqual(r.status, 0, r.err)
       XCTAssertTrue(r.out.contains("\(strategy), 1 seeds"), r.out)
     }
+    // Stored trajectories export: 20 robot steps + 10 random + 10 rea.
+    let ex = try run(["export", "--store", store, "--searches", "--output", dir.appendingPathComponent("all.csv").path], in: dir)
+    XCTAssertTrue(ex.out.contains("exported 40 search steps (3 runs)"), ex.out + ex.err)
     // Greedy search with the saved RoBoT weights, from the store only.
     let s = try run(["search", "--store", store, "--weights", dir.appendingPathComponent("w.json").path, "--budget", "20", "--seeds", "0..2", "--no-scoring"], in: dir)
     XCTAssertEqual(s.status, 0, s.err)
