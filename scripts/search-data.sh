@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 zcnas=${1:-.build/release/zcnas}
-store=$(mktemp -d)/search.sqlite
+tmp=$(mktemp -d)
+store=$tmp/search.sqlite
 "$zcnas" import Datasets/nb201-scores/nb201_cifar10_seed0_b64.csv.gz --store "$store"
 for s in robot rea random; do
   "$zcnas" robot --store "$store" --dataset cifar10 --strategy "$s" --seeds 10..19 --budget 20 --output "Notebooks/data/search_cifar10_$s.csv"
 done
-rm -f "$store"
+rm -rf "$tmp"

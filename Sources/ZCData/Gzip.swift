@@ -17,19 +17,22 @@ public enum Gzip {
   public static func read(_ path: String) throws -> Data {
     guard FileManager.default.fileExists(atPath: path) else { throw GzipError(path: path, reason: "no such file") }
     guard let f = gzopen(path, "rb") else { throw GzipError(path: path, reason: "cannot open for reading") }
-    defer { gzclose(f) }
     var out = Data()
     var chunk = [UInt8](repeating: 0, count: 1 << 16)
     while true {
       let n = chunk.withUnsafeMutableBytes { gzread(f, $0.baseAddress, UInt32($0.count)) }
-      if n < 0 {
-        var errnum: Int32 = 0
-        let msg = gzerror(f, &errnum).map { String(cString: $0) } ?? "unknown error"
-        throw GzipError(path: path, reason: "corrupt gzip data (\(msg))")
+      // A truncated stream ends with a short read and 0, not -1: zlib then records Z_BUF_ERROR.
+      var errnum: Int32 = 0
+      let msg = gzerror(f, &errnum).map { String(cString: $0) } ?? "unknown error"
+      if n < 0 || (errnum != Z_OK && errnum != Z_STREAM_END) {
+        gzclose(f)
+        throw GzipError(path: path, reason: errnum == Z_BUF_ERROR ? "truncated gzip data (\(msg))" : "corrupt gzip data (\(msg))")
       }
       if n == 0 { break }
       out.append(contentsOf: chunk[0..<Int(n)])
     }
+    let closed = gzclose(f)
+    guard closed == Z_OK else { throw GzipError(path: path, reason: closed == Z_BUF_ERROR ? "truncated gzip data" : "gzip error \(closed) on close") }
     return out
   }
 

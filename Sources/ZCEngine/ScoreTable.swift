@@ -84,9 +84,11 @@ public enum ScoreTable {
     if path.hasSuffix(".gz") { try Gzip.write(Data(text.utf8), to: path) } else { try text.write(toFile: path, atomically: true, encoding: .utf8) }
   }
 
-  /// `s` as one CSV field: quoted, with doubled quotes, when it holds a comma, quote or newline.
+  /// `s` as one CSV field on one line: line breaks become spaces (every field is one line in these
+  /// tables); quoted, with doubled quotes, when it holds a comma or a quote.
   public static func quote(_ s: String) -> String {
-    s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    let s = s.contains(where: \.isNewline) ? String(s.map { $0.isNewline ? " " : $0 }) : s
+    return s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
   }
 
   /// Splits one CSV line, honouring double-quoted fields with doubled quotes inside.

@@ -7,7 +7,7 @@ public enum Acquisition: Sendable, Equatable {
   /// BayesianOptimization package's default.
   case ucb(kappa: Double)
   /// Expected improvement over the best observation y⁺ (Jones et al. 1998):
-  /// with z = (μ − y⁺ − ξ) / σ, EI = (μ − y⁺ − ξ) Φ(z) + σ φ(z), and 0 where σ = 0.
+  /// with z = (μ − y⁺ − ξ) / σ, EI = (μ − y⁺ − ξ) Φ(z) + σ φ(z), and max(μ − y⁺ − ξ, 0) where σ = 0.
   case expectedImprovement(xi: Double)
 
   /// The acquisition value for posterior mean `mean`, variance `variance`, best observation `best`.
@@ -39,7 +39,7 @@ public enum Acquisition: Sendable, Equatable {
     for _ in 0..<Swift.max(candidates, 1) { points.append((0..<d).map { lower[$0] + rng.nextUniform() * (upper[$0] - lower[$0]) }) }
     let post = try gp.predict(points)
     let vals = post.map { value(mean: $0.mean, variance: $0.variance, best: best) }
-    let top = vals.indices.sorted { vals[$0] > vals[$1] }.prefix(refine)
+    let top = vals.indices.sorted { vals[$0] > vals[$1] }.prefix(Swift.max(refine, 1))
     var result = (x: points[top.first!], value: vals[top.first!])
     for i in top {
       let r = NelderMead.minimise({ p in

@@ -8,7 +8,7 @@ import ZCTensor
 /// (`zcnas fit`). Ours; the ranking objective follows the evaluation protocol of Abdelfattah et al.
 /// (ICLR 2021, "Zero-Cost Proxies for Lightweight NAS").
 public struct CombinationFit: Sendable {
-  /// Evaluations of the training ρ in all (at least 2M + `initialPoints`).
+  /// Evaluations of the training ρ in all; at least 2M + `initialPoints` (the starts) are made.
   public var iterations: Int
   /// Random starting points, besides the 2M single-proxy starts (±1 on one proxy).
   public var initialPoints: Int
@@ -23,7 +23,8 @@ public struct CombinationFit: Sendable {
   /// - Returns: the fitted combination (normalised over `train`) and its training ρ.
   /// - Throws: ``SearchError`` when the split is too small; GP errors.
   public func fit(train: ProxyPool, targets: [Double], seed: Int) throws -> (combination: Combination, trainRho: Double) {
-    guard train.count >= 3, targets.count == train.count else { throw SearchError("fit: need at least 3 training architectures with ground truth, found \(train.count)") }
+    guard targets.count == train.count else { throw SearchError("fit: \(targets.count) targets for \(train.count) training architectures") }
+    guard train.count >= 3 else { throw SearchError("fit: need at least 3 training architectures with ground truth, found \(train.count)") }
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(seed)))
     let m = train.metrics.count
     let lower = [Double](repeating: -1, count: m), upper = [Double](repeating: 1, count: m)
@@ -32,8 +33,9 @@ public struct CombinationFit: Sendable {
       return r.isFinite ? r : -1
     }
     var xs: [[Double]] = [], ys: [Double] = []
-    // Start from every single proxy with either sign, so the fit is never worse on the training
-    // split than the best single proxy, then from random points.
+    // Start from every single proxy with either sign (one-hot weights), so the fit is never worse on
+    // the training split than the best single proxy under the combination's missing-value rule,
+    // then from random points.
     for j in 0..<m {
       for sign in [1.0, -1.0] { let w = (0..<m).map { $0 == j ? sign : 0 }; xs.append(w); ys.append(rho(w)) }
     }

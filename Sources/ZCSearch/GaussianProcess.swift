@@ -37,12 +37,14 @@ public enum GPError: Error, CustomStringConvertible, Equatable {
   case noData
   case shapeMismatch(String)
   case notPositiveDefinite
+  case nonFinite(String)
 
   public var description: String {
     switch self {
     case .noData: return "Gaussian process: no observations"
     case let .shapeMismatch(s): return "Gaussian process: \(s)"
     case .notPositiveDefinite: return "Gaussian process: the covariance matrix is not positive definite even with jitter"
+    case let .nonFinite(s): return "Gaussian process: \(s)"
     }
   }
 }
@@ -80,12 +82,15 @@ public struct GaussianProcess: Sendable {
   ///   - x: `[n][d]` inputs, n ≥ 1.
   ///   - y: `[n]` targets.
   ///   - normalise: standardise the targets (default); otherwise mean 0, scale 1.
-  /// - Throws: ``GPError`` for empty or ragged input or a covariance that stays indefinite after jitter.
+  /// - Throws: ``GPError`` for empty, ragged or non-finite input, or a covariance that stays
+  ///   indefinite after jitter.
   public init(x: [[Double]], y: [Double], hyperparameters h: GPHyperparameters, normalise: Bool = true) throws {
     guard !x.isEmpty else { throw GPError.noData }
     guard x.count == y.count else { throw GPError.shapeMismatch("\(x.count) inputs but \(y.count) targets") }
     let d = x[0].count
     guard x.allSatisfy({ $0.count == d }) else { throw GPError.shapeMismatch("inputs of different lengths") }
+    if let i = y.firstIndex(where: { !$0.isFinite }) { throw GPError.nonFinite("target \(i) is \(y[i])") }
+    if let i = x.firstIndex(where: { $0.contains { !$0.isFinite } }) { throw GPError.nonFinite("input \(i) has a non-finite coordinate") }
     guard h.lengthScales.count == 1 || h.lengthScales.count == d else {
       throw GPError.shapeMismatch("\(h.lengthScales.count) length scales for \(d) input dimensions")
     }
@@ -163,6 +168,8 @@ public struct GaussianProcess: Sendable {
   public static func fit(x: [[Double]], y: [Double], ard: Bool = false, restarts: Int = 5, bounds: Bounds = Bounds(),
                          rng: inout ZCRandom) throws -> GaussianProcess {
     guard !x.isEmpty else { throw GPError.noData }
+    // Validate once, so that a bad input is an error rather than a fit that silently failed everywhere.
+    _ = try GaussianProcess(x: x, y: y, hyperparameters: GPHyperparameters(lengthScales: [1], signalVariance: 1, noiseVariance: 1e-4))
     let d = x[0].count
     let nl = ard ? d : 1
     let lo = [Double](repeating: Foundation.log(bounds.lengthScale.lowerBound), count: nl)

@@ -19,8 +19,9 @@ public struct GreedyStep: Codable, Equatable, Sendable {
 /// unscored one-edit neighbours (24 per NAS-Bench-201 architecture), moves to the best neighbour
 /// when it beats the current architecture, and restarts from a new random architecture at a local
 /// optimum, until `budget` distinct architectures are scored. The answer is the best-scoring
-/// architecture seen. This is the neighbourhood-greedy scheme of training-free searches such as
-/// TE-NAS's pruning and NASWOT's sampling, reduced to its simplest form; it is ours.
+/// architecture seen. Plain hill climbing with random restarts over the benchmark's edit graph;
+/// the scheme is ours (NASWOT samples N random architectures and TE-NAS prunes a supernet; neither
+/// climbs), so compare it with them at an equal number of scored architectures.
 public struct GreedySearch: Sendable {
   /// Number of architectures in the space (indices 0..<spaceSize).
   public var spaceSize: Int
@@ -39,7 +40,7 @@ public struct GreedySearch: Sendable {
   /// - Returns: the steps (one per move, restart and the start) and all scores seen.
   /// - Throws: ``SearchError`` for a budget outside 1...spaceSize; whatever `score` throws.
   public func run(seed: Int, score: ([Int]) throws -> [Double?]) throws -> (steps: [GreedyStep], scores: [Int: Double?]) {
-    guard budget >= 1 && budget <= spaceSize else { throw SearchError("--budget: expected 1...\(spaceSize), found \(budget)") }
+    guard budget >= 1 && budget <= spaceSize else { throw SearchError("budget: expected 1...\(spaceSize), found \(budget)") }
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(seed)))
     var known: [Int: Double?] = [:]
     var order: [Int] = []

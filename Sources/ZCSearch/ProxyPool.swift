@@ -32,6 +32,7 @@ public struct ProxyPool: Sendable {
       seen[r.metric, default: []].insert(r.archIndex)
       if let v = r.value, v.isFinite { byMetric[r.metric, default: [:]][r.archIndex, default: []].append(v) }
     }
+    guard !metrics.isEmpty else { throw PoolError("no proxy named") }
     for m in metrics where seen[m] == nil { throw PoolError("the store holds no \(m) scores for this space and dataset") }
     var common = seen[metrics[0]]!
     for m in metrics.dropFirst() { common.formIntersection(seen[m]!) }
@@ -39,6 +40,12 @@ public struct ProxyPool: Sendable {
     let archs = common.sorted()
     let vals = archs.map { a in metrics.map { m in byMetric[m]?[a].map { $0.reduce(0, +) / Double($0.count) } } }
     self.init(archIndices: archs, metrics: metrics, values: vals)
+  }
+
+  /// The same pool restricted to the positions `keep` (ascending), e.g. a train/held-out split or the
+  /// architectures with ground truth. Minima and maxima are recomputed over the subset.
+  public func subset(_ keep: [Int]) -> ProxyPool {
+    ProxyPool(archIndices: keep.map { archIndices[$0] }, metrics: metrics, values: keep.map { values[$0] })
   }
 
   /// A pool from explicit values (tests, `zcnas fit` splits).
@@ -69,7 +76,9 @@ public struct ProxyPool: Sendable {
   }
 
   /// The pool position with the highest combined score (ties: lower architecture index).
+  /// The pool must not be empty.
   public func best(_ weights: [Double]) -> Int {
+    precondition(count > 0, "ProxyPool.best on an empty pool")
     let s = scores(weights)
     var b = 0
     for i in 1..<s.count where s[i] > s[b] { b = i }

@@ -20,9 +20,12 @@ public struct RoBoT: Sendable {
   /// Consecutive BO evaluations without a new architecture before exploitation starts (nil: never).
   public var patience: Int?
   public var acquisition: Acquisition = .ucb(kappa: 2.576)
-  /// Random candidates for the acquisition maximiser, and GP hyperparameter restarts.
-  public var candidates = 2000
-  public var gpRestarts = 3
+  /// Random candidates and Nelder–Mead refinements of the acquisition maximiser, and GP
+  /// hyperparameter restarts (the BayesianOptimization package RoBoT uses: 10,000 random points,
+  /// 10 L-BFGS-B refinements, 5 restarts).
+  public var candidates = 10_000
+  public var refinements = 10
+  public var gpRestarts = 5
 
   public init(pool: ProxyPool, budget: Int, boIterations: Int? = nil, patience: Int? = nil) {
     self.pool = pool; self.budget = budget; self.boIterations = boIterations ?? budget; self.patience = patience
@@ -31,10 +34,13 @@ public struct RoBoT: Sendable {
   /// Runs one search.
   /// - Parameters:
   ///   - seed: seeds the first weight vector, the GP restarts and the acquisition candidates.
-  ///   - objective: ground truth of an architecture index (higher is better).
-  /// - Throws: ``SearchError`` for a budget outside 1...pool size; GP errors.
+  ///   - objective: ground truth of an architecture index (higher is better; finite for every pool member).
+  /// - Returns: the trajectory (one step per distinct architecture, phase "bo" or "greedy"), the
+  ///   weights with the best f found by BO (which also rank the exploitation phase) and the number
+  ///   of BO evaluations.
+  /// - Throws: ``SearchError`` for a budget outside 1...pool size or a non-finite objective; GP errors.
   public func run(seed: Int, objective: (Int) -> Double) throws -> SearchResult {
-    guard budget >= 1 && budget <= pool.count else { throw SearchError("--budget: expected 1...\(pool.count) (the pool size), found \(budget)") }
+    guard budget >= 1 && budget <= pool.count else { throw SearchError("budget: expected 1...\(pool.count) (the pool size), found \(budget)") }
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(seed)))
     let m = pool.metrics.count
     let lower = [Double](repeating: -1, count: m), upper = [Double](repeating: 1, count: m)
@@ -43,18 +49,19 @@ public struct RoBoT: Sendable {
     var queried = Set<Int>()
     var bestW: [Double] = [], bestF = -Double.infinity
     var sinceNew = 0
-    func evaluate(_ w: [Double]) {
+    func evaluate(_ w: [Double]) throws {
       let arch = pool.archIndices[pool.best(w)]
       let f = objective(arch)
+      guard f.isFinite else { throw SearchError("objective of architecture \(arch) is \(f); drop it from the pool") }
       xs.append(w); ys.append(f)
       if f >= bestF { bestF = f; bestW = w }
       if queried.insert(arch).inserted { result.record(arch, f, phase: "bo", weights: w); sinceNew = 0 } else { sinceNew += 1 }
       result.boEvaluations += 1
     }
-    evaluate((0..<m).map { _ in rng.nextUniform(-1, 1) })
+    try evaluate((0..<m).map { _ in rng.nextUniform(-1, 1) })
     while result.boEvaluations < boIterations && queried.count < budget && sinceNew < (patience ?? Int.max) {
       let gp = try GaussianProcess.fit(x: xs, y: ys, restarts: gpRestarts, rng: &rng)
-      evaluate(try acquisition.maximise(gp, lower: lower, upper: upper, candidates: candidates, rng: &rng).x)
+      try evaluate(try acquisition.maximise(gp, lower: lower, upper: upper, candidates: candidates, refine: refinements, rng: &rng).x)
     }
     result.weights = bestW
     for i in pool.ranking(bestW) where queried.count < budget {
@@ -73,7 +80,7 @@ public struct RandomSearch: Sendable {
 
   /// - Throws: ``SearchError`` for a budget outside 1...domain size.
   public func run(seed: Int, objective: (Int) -> Double) throws -> SearchResult {
-    guard budget >= 1 && budget <= domain.count else { throw SearchError("--budget: expected 1...\(domain.count) (the pool size), found \(budget)") }
+    guard budget >= 1 && budget <= domain.count else { throw SearchError("budget: expected 1...\(domain.count) (the pool size), found \(budget)") }
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(seed)))
     var result = SearchResult(strategy: "random", seed: seed)
     for i in rng.sampleWithoutReplacement(budget, from: domain.count) { result.record(domain[i], objective(domain[i]), phase: "random") }
@@ -84,7 +91,11 @@ public struct RandomSearch: Sendable {
 /// Regularised evolution (Real et al., AAAI 2019, "Regularized Evolution for Image Classifier
 /// Architecture Search", Algorithm 1): a population of `population` architectures, initially
 /// random; each cycle samples `sampleSize` members, mutates the best of them (one random
-/// one-edit neighbour not yet queried), adds the child and removes the oldest member.
+/// one-edit neighbour not yet queried), adds the child and removes the oldest member. When every
+/// neighbour of the parent is queried or outside the domain (a sampled pool), the child is a random
+/// unqueried architecture, recorded with phase "rea-random" so that its share is visible.
+/// (RoBoT's script calls a different scheme "REA": T/3 random starts, always mutating the best
+/// member, no tournament or ageing.)
 public struct RegularisedEvolution: Sendable {
   public var domain: [Int]
   public var budget: Int
@@ -99,9 +110,9 @@ public struct RegularisedEvolution: Sendable {
 
   /// - Throws: ``SearchError`` for a budget outside 1...domain size or a bad population/sample size.
   public func run(seed: Int, objective: (Int) -> Double) throws -> SearchResult {
-    guard budget >= 1 && budget <= domain.count else { throw SearchError("--budget: expected 1...\(domain.count) (the pool size), found \(budget)") }
+    guard budget >= 1 && budget <= domain.count else { throw SearchError("budget: expected 1...\(domain.count) (the pool size), found \(budget)") }
     guard population >= 1, sampleSize >= 1, sampleSize <= population else {
-      throw SearchError("--population/--sample-size: expected 1 <= sample size <= population, found \(sampleSize) and \(population)")
+      throw SearchError("population and sample size: expected 1 <= sample size <= population, found \(sampleSize) and \(population)")
     }
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(seed)))
     let inDomain = Set(domain)
@@ -118,13 +129,13 @@ public struct RegularisedEvolution: Sendable {
       for p in picks.dropFirst() where members[p].fitness > parent.fitness { parent = members[p] }
       let options = neighbours(parent.arch).filter { inDomain.contains($0) && !queried.contains($0) }
       let child: Int
+      let phase: String
       if options.isEmpty {
-        // Every neighbour is known: take a random unqueried architecture instead.
         let rest = domain.filter { !queried.contains($0) }
-        child = rest[rng.nextInt(below: rest.count)]
-      } else { child = options[rng.nextInt(below: options.count)] }
+        child = rest[rng.nextInt(below: rest.count)]; phase = "rea-random"
+      } else { child = options[rng.nextInt(below: options.count)]; phase = "rea" }
       let f = objective(child)
-      queried.insert(child); members.append((child, f)); result.record(child, f, phase: "rea")
+      queried.insert(child); members.append((child, f)); result.record(child, f, phase: phase)
       if members.count > population { members.removeFirst() }
     }
     return result

@@ -9,7 +9,7 @@ public struct SearchStep: Codable, Equatable, Sendable {
   public var bestObjective: Double
   public var bestArchIndex: Int
   /// How it was chosen: "bo" (RoBoT's Bayesian optimisation), "greedy" (RoBoT's exploitation),
-  /// "random", "rea-init" or "rea" (mutation).
+  /// "random", "rea-init", "rea" (mutation) or "rea-random" (no unqueried neighbour in the domain).
   public var phase: String
   /// The weight vector that selected it (RoBoT only).
   public var weights: [Double]?
@@ -22,7 +22,8 @@ public struct SearchResult: Sendable {
   public var steps: [SearchStep]
   /// Architecture with the best objective among those queried (the first one on ties).
   public var bestArchIndex: Int { steps.last?.bestArchIndex ?? -1 }
-  /// RoBoT: the weights that found the best objective, and the number of BO evaluations
+  /// RoBoT: the weights with the best f(w) in the BO phase (they rank the exploitation phase, whose
+  /// queries may end up holding the best objective), and the number of BO evaluations
   /// (each one a GP fit and an acquisition maximisation; repeats of a known architecture cost no budget).
   public var weights: [Double]?
   public var boEvaluations: Int = 0

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ZCData
 import ZCEngine
 
 /// CSV (optionally gzip-compressed) or JSON-lines export of store rows, chosen by the file extension.
@@ -85,8 +86,25 @@ struct ImportTable: ParsableCommand {
          FileManager.default.fileExists(atPath: root + "/" + t) { path = root + "/" + t }
       let rows: [ScoreRow]
       do { rows = try ScoreTable.read(path) } catch { throw CLIError("\(error)") }
+      try checkArchitectures(rows, table: path)
       try st.write(rows)
       print("imported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures, metrics \(Set(rows.map(\.metric)).sorted().joined(separator: ","))) from \(path) into \(store)")
+    }
+  }
+
+  /// NAS-Bench-201 rows must name the architecture the table has at their index, so that scores
+  /// are never paired with another architecture's ground truth.
+  private func checkArchitectures(_ rows: [ScoreRow], table path: String) throws {
+    let nb201 = rows.filter { $0.space == "nb201" }
+    if nb201.isEmpty { return }
+    let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
+    for (n, r) in nb201.enumerated() {
+      guard r.archIndex >= 0 && r.archIndex < table.count else {
+        throw CLIError("\(path): row \(n + 1): arch_index \(r.archIndex) is outside the NAS-Bench-201 table (0..<\(table.count))")
+      }
+      guard table.archs[r.archIndex] == r.arch else {
+        throw CLIError("\(path): row \(n + 1): arch_index \(r.archIndex) is \(table.archs[r.archIndex]) in the NAS-Bench-201 table, not \(r.arch)")
+      }
     }
   }
 }

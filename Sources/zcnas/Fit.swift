@@ -26,7 +26,7 @@ struct Fit: ParsableCommand {
   @Option(help: "Ground truth column of the NAS-Bench-201 table (default: the dataset's test accuracy).") var target: String?
   @Option(name: .customLong("train-fraction"), help: "Fraction of the pool used for fitting.") var trainFraction = 0.5
   @Option(name: .customLong("split-seed"), help: "Seed of the train/held-out split and of the optimiser.") var splitSeed = 0
-  @Option(help: "Evaluations of the training rho.") var iterations = 60
+  @Option(help: "Evaluations of the training rho (at least 2M + 8: every single proxy with either sign, then 8 random starts).") var iterations = 60
   @Option(name: .customLong("save-weights"), help: "Write the fitted combination as JSON (for `zcnas search --weights`).") var saveWeights: String?
   @Option(help: "Folder with the shipped data.") var datasets: String?
 
@@ -38,8 +38,8 @@ struct Fit: ParsableCommand {
     let prefix = dataset == "imagenet16-120" ? "imagenet16" : dataset
     let column = target ?? "\(prefix)_test_acc"
     let truth = try tableColumn(table, column, option: "--target")
-    let pool = try selection.pool(space: space, dataset: dataset, metrics: metrics)
-    let usable = pool.archIndices.indices.filter { truth[pool.archIndices[$0]].isFinite }
+    let pool = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth).pool
+    let usable = Array(pool.archIndices.indices)
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(splitSeed)))
     let nTrain = Int((Double(usable.count) * trainFraction).rounded())
     guard nTrain >= 3 && usable.count - nTrain >= 3 else {
@@ -47,13 +47,10 @@ struct Fit: ParsableCommand {
     }
     let shuffled = rng.sampleWithoutReplacement(usable.count, from: usable.count).map { usable[$0] }
     let trainPos = Array(shuffled.prefix(nTrain)).sorted(), testPos = Array(shuffled.dropFirst(nTrain)).sorted()
-    func subpool(_ pos: [Int]) -> ProxyPool {
-      ProxyPool(archIndices: pos.map { pool.archIndices[$0] }, metrics: pool.metrics, values: pos.map { pool.values[$0] })
-    }
-    let train = subpool(trainPos), test = subpool(testPos)
+    let train = pool.subset(trainPos), test = pool.subset(testPos)
     let yTrain = train.archIndices.map { truth[$0] }, yTest = test.archIndices.map { truth[$0] }
     let fitted: (combination: Combination, trainRho: Double)
-    do { fitted = try CombinationFit(iterations: iterations).fit(train: train, targets: yTrain, seed: splitSeed) } catch let e as SearchError { throw CLIError("\(e)") }
+    do { fitted = try CombinationFit(iterations: iterations).fit(train: train, targets: yTrain, seed: splitSeed &+ 1) } catch let e as SearchError { throw CLIError("\(e)") }
     var c = fitted.combination
     c.source = "zcnas fit --dataset \(dataset) --target \(column) --train-fraction \(trainFraction) --split-seed \(splitSeed) --iterations \(iterations); pool \(pool.count)"
     print("nb201 \(dataset): \(train.count) training and \(test.count) held-out architectures; ground truth \(column)")
@@ -71,6 +68,7 @@ struct Fit: ParsableCommand {
     }
     let sTest = test.values.map { c.score($0) }
     row("combination (fitted)", fitted.trainRho, test.count, Statistics.spearman(sTest, yTest), Statistics.kendall(sTest, yTest))
+    print("(single proxies skip their missing values; the combination counts a missing value as its worst contribution, min(0, w))")
     print("weights: " + zip(c.metrics, c.weights).map { String(format: "%@ %+.3f", $0.0, $0.1) }.joined(separator: ", "))
     if let saveWeights {
       let enc = JSONEncoder()

@@ -17,8 +17,8 @@ struct Robot: ParsableCommand {
       architectures. The answer is the queried architecture with the best objective; its test accuracy on
       CIFAR-10, CIFAR-100 and ImageNet16-120 (percent, 200 epochs, mean over seeds) is reported, and the
       search cost is the sum of cost_12ep_cifar10valid_s (seconds of benchmark training) over the queries.
-      Proxies are min-max normalised over the pool; a missing value contributes 0 (the pool minimum) and
-      missing counts are reported. Trajectories go to the store (table search_steps) and to --output.
+      Proxies are min-max normalised over the pool; a missing value contributes min(0, w), the worst a present
+      value could, and missing counts are reported. Trajectories go to the store (table search_steps) and to --output.
       """
   )
 
@@ -32,7 +32,9 @@ struct Robot: ParsableCommand {
   @Option(help: "Query signal: a numeric column of the NAS-Bench-201 table (higher is better).") var objective = "cifar10_valid_acc_12ep"
   @Option(name: .customLong("bo-iterations"), help: "RoBoT: evaluations of f(w) in the BO phase (default: the budget).") var boIterations: Int?
   @Option(help: "RoBoT: start exploitation after this many BO evaluations in a row find no new architecture (default: never).") var patience: Int?
+  @Option(help: "RoBoT: acquisition function, ucb or ei.") var acquisition = "ucb"
   @Option(help: "RoBoT: UCB exploration weight κ.") var kappa = 2.576
+  @Option(help: "RoBoT: EI improvement margin ξ.") var xi = 0.0
   @Option(help: "REA: population size.") var population = 10
   @Option(name: .customLong("sample-size"), help: "REA: tournament sample size.") var sampleSize = 3
   @Option(help: "Write the trajectories (every query of every seed) to this .csv file.") var output: String?
@@ -45,22 +47,31 @@ struct Robot: ParsableCommand {
     guard ["robot", "random", "rea"].contains(strategy) else { throw CLIError("--strategy: expected robot, random or rea, found '\(strategy)'") }
     guard budget >= 1 else { throw CLIError("--budget: expected at least 1, found \(budget)") }
     guard kappa >= 0 else { throw CLIError("--kappa: expected a non-negative number, found \(kappa)") }
+    guard xi >= 0 else { throw CLIError("--xi: expected a non-negative number, found \(xi)") }
+    guard acquisition == "ucb" || acquisition == "ei" else { throw CLIError("--acquisition: expected ucb or ei, found '\(acquisition)'") }
+    if let b = boIterations, b < 1 { throw CLIError("--bo-iterations: expected at least 1, found \(b)") }
+    if let p = patience, p < 1 { throw CLIError("--patience: expected at least 1, found \(p)") }
+    guard population >= 1, sampleSize >= 1, sampleSize <= population else {
+      throw CLIError("--population/--sample-size: expected 1 <= sample size <= population, found \(sampleSize) and \(population)")
+    }
     let seedList = try parseSeeds(seeds)
     let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
     let truth = try tableColumn(table, objective, option: "--objective")
-    let pool = try selection.pool(space: space, dataset: dataset, metrics: metrics)
+    let (pool, scoreRun, dropped) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth)
     guard budget <= pool.count else { throw CLIError("--budget: expected at most the pool size \(pool.count), found \(budget)") }
-    let objectiveOf: (Int) -> Double = { i in truth[i].isFinite ? truth[i] : -Double.infinity }
+    let objectiveOf: (Int) -> Double = { truth[$0] }
     let neighbours: @Sendable (Int) -> [Int] = { i in
       (try? NB201Architecture(parsing: table.archs[i]))?.neighbours.compactMap { table.index(of: $0.description) } ?? []
     }
-    print("nb201 \(dataset) pool: \(pool.count) architectures; strategy \(strategy); budget \(budget); objective \(objective)")
+    print("nb201 \(dataset) pool: \(pool.count) architectures\(dropped > 0 ? " (\(dropped) without a finite \(objective) left out)" : ""); strategy \(strategy); budget \(budget); objective \(objective)")
     if strategy == "robot" {
       let miss = zip(pool.metrics, pool.missingCounts).filter { $0.1 > 0 }.map { "\($0.0) \($0.1)" }
-      print("proxies \(pool.metrics.joined(separator: ",")); missing values (contribute 0): \(miss.isEmpty ? "none" : miss.joined(separator: ", "))")
+      print("proxies \(pool.metrics.joined(separator: ",")); missing values (each contributes min(0, w)): \(miss.isEmpty ? "none" : miss.joined(separator: ", "))")
     }
     let runID = "strategy=\(strategy);space=\(space);dataset=\(dataset);objective=\(objective);budget=\(budget);pool=\(pool.count)"
-      + (strategy == "robot" ? ";metrics=\(pool.metrics.joined(separator: ","));bo=\(boIterations ?? budget);patience=\(patience.map(String.init) ?? "none");kappa=\(kappa)" : "")
+      + ";\(scoreRun)"
+      + (strategy == "robot" ? ";metrics=\(pool.metrics.joined(separator: ","));bo=\(boIterations ?? budget);patience=\(patience.map(String.init) ?? "none")"
+         + (acquisition == "ucb" ? ";ucb_kappa=\(kappa)" : ";ei_xi=\(xi)") : "")
       + (strategy == "rea" ? ";population=\(population);sample=\(sampleSize)" : "")
     let st = try ScoreStore(path: selection.store)
     var results: [SearchResult] = []
@@ -71,7 +82,7 @@ struct Robot: ParsableCommand {
         switch strategy {
         case "robot":
           var s = RoBoT(pool: pool, budget: budget, boIterations: boIterations, patience: patience)
-          s.acquisition = .ucb(kappa: kappa)
+          s.acquisition = acquisition == "ucb" ? .ucb(kappa: kappa) : .expectedImprovement(xi: xi)
           r = try s.run(seed: seed, objective: objectiveOf)
         case "random": r = try RandomSearch(domain: pool.archIndices, budget: budget).run(seed: seed, objective: objectiveOf)
         default:
@@ -98,6 +109,11 @@ struct Robot: ParsableCommand {
     print("\(strategy), \(results.count) seeds, mean ± std (population std): test accuracy C10 \(meanStd(bests.map { accuracy(table, "cifar10", $0) })), "
           + "C100 \(meanStd(bests.map { accuracy(table, "cifar100", $0) })), IN16 \(meanStd(bests.map { accuracy(table, "imagenet16", $0) })); "
           + "search cost \(meanStd(results.map { cost(table, $0) })) s")
+    if strategy == "rea" {
+      let mutations = results.flatMap(\.steps).filter { $0.phase.hasPrefix("rea") && $0.phase != "rea-init" }
+      let fallback = mutations.filter { $0.phase == "rea-random" }.count
+      if fallback > 0 { print("rea: \(fallback) of \(mutations.count) children were random (no unqueried one-edit neighbour in the pool)") }
+    }
     print("trajectories stored in \(selection.store) (search_steps, run '\(runID)')")
     if let output { try writeTrajectories(results, table: table, to: output) }
     if let saveWeights, strategy == "robot" {

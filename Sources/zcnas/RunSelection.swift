@@ -29,14 +29,28 @@ struct RunSelection: ParsableArguments {
 }
 
 extension RunSelection {
-  /// The pool of architectures with stored scores of all `metrics` (comma-separated).
-  /// - Throws: ``CLIError`` naming --metrics or the store.
-  func pool(space: String, dataset: String, metrics: String) throws -> ProxyPool {
+  /// The pool of architectures with stored scores of all `metrics` (comma-separated) that also have
+  /// a finite value in `truth` (the ground truth column used), and a description of the scoring run
+  /// (seeds, batch sizes, initialisation, minibatch source, precision) for the search's record.
+  /// - Throws: ``CLIError`` naming --metrics, --dataset or the store (also for architecture indices
+  ///   outside the table).
+  func pool(space: String, dataset: String, metrics: String, truth: [Double]) throws -> (pool: ProxyPool, run: String, dropped: Int) {
+    guard ImageDatasetKind(rawValue: dataset) != nil else {
+      throw CLIError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
+    }
     let names = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     guard !names.isEmpty else { throw CLIError("--metrics: no proxy named") }
-    do { return try ProxyPool(rows: try rows(space: space, dataset: dataset), metrics: names) } catch let e as PoolError {
-      throw CLIError("--store \(store): \(e)")
+    let rows = try rows(space: space, dataset: dataset)
+    if let bad = rows.first(where: { $0.archIndex < 0 || $0.archIndex >= truth.count }) {
+      throw CLIError("--store \(store): architecture index \(bad.archIndex) is outside the NAS-Bench-201 table (0..<\(truth.count))")
     }
+    let full: ProxyPool
+    do { full = try ProxyPool(rows: rows, metrics: names) } catch let e as PoolError { throw CLIError("--store \(store): \(e)") }
+    let keep = full.archIndices.indices.filter { truth[full.archIndices[$0]].isFinite }
+    guard !keep.isEmpty else { throw CLIError("--store \(store): no pool architecture has a ground-truth value") }
+    let r = rows[0]
+    let run = "score_seed=\(Set(rows.map(\.seed)).sorted().map(String.init).joined(separator: "+"));batch_size=\(Set(rows.map(\.batchSize)).sorted().map(String.init).joined(separator: "+"));init=\(r.initialisation);batch=\(r.batchSource);dtype=\(r.dtype)"
+    return (full.subset(keep), run, full.count - keep.count)
   }
 }
 

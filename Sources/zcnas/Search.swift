@@ -65,9 +65,7 @@ struct Search: ParsableCommand {
       do { c = try JSONDecoder().decode(Combination.self, from: data) } catch {
         throw CLIError("--weights \(path): expected the JSON written by `zcnas robot/fit --save-weights` (metrics, weights, minimum, maximum, source): \(error)")
       }
-      guard c.metrics.count == c.weights.count, c.metrics.count == c.minimum.count, c.metrics.count == c.maximum.count, !c.metrics.isEmpty else {
-        throw CLIError("--weights \(path): metrics, weights, minimum and maximum must have the same non-zero length")
-      }
+      if let problem = c.problem() { throw CLIError("--weights \(path): \(problem)") }
       for m in c.metrics where Metrics.proxy(named: m) == nil { throw CLIError("--weights \(path): unknown proxy '\(m)'") }
       metrics = c.metrics
       rank = { v in c.score(v) }

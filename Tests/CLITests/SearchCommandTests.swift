@@ -26,7 +26,7 @@ final class SearchCommandTests: XCTestCase {
     let a = try run(["robot", "--store", store, "--seeds", "10..11", "--budget", "10", "--output", csv, "--save-weights", dir.appendingPathComponent("w.json").path], in: dir)
     XCTAssertEqual(a.status, 0, a.err)
     XCTAssertTrue(a.out.contains("pool: 300 architectures"), a.out)
-    XCTAssertTrue(a.out.contains("missing values (contribute 0): jacob_cov 13"), a.out)
+    XCTAssertTrue(a.out.contains("missing values (each contributes min(0, w)): jacob_cov 13"), a.out)
     XCTAssertTrue(a.out.contains("robot, 2 seeds, mean ± std"), a.out)
     let b = try run(["robot", "--store", store, "--seeds", "10..11", "--budget", "10"], in: dir)
     XCTAssertEqual(a.out.split(separator: "\n").filter { $0.hasPrefix("  1") }, b.out.split(separator: "\n").filter { $0.hasPrefix("  1") })
@@ -81,6 +81,11 @@ final class SearchCommandTests: XCTestCase {
     let (dir, store) = try storeWithSample()
     let bad = dir.appendingPathComponent("bad.csv")
     try "space,dataset\nnb201,cifar10\n".write(to: bad, atomically: true, encoding: .utf8)
+    // A table whose row names another architecture than the benchmark's at that index.
+    let misaligned = dir.appendingPathComponent("misaligned.csv")
+    try ("space,dataset,arch_index,arch,metric,seed,batch_size,init,batch,dtype,value,missing_reason,seconds,engine_version\n"
+         + "nb201,cifar10,0,|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,params,0,64,pytorch-default,sampled,float32,1.0,,0.1,0.1.0\n")
+      .write(to: misaligned, atomically: true, encoding: .utf8)
     let cases: [([String], String)] = [
       (["robot", "--store", store, "--budget", "301"], "at most the pool size 300"),
       (["robot", "--store", store, "--strategy", "bohb"], "--strategy: expected robot, random or rea"),
@@ -91,6 +96,10 @@ final class SearchCommandTests: XCTestCase {
       (["search", "--store", store, "--budget", "5"], "exactly one of them"),
       (["search", "--store", store, "--weights", bad.path], "expected the JSON"),
       (["import", bad.path, "--store", store], "header lacks"),
+      (["import", misaligned.path, "--store", store], "arch_index 0 is |avg_pool_3x3~0|"),
+      (["robot", "--store", store, "--acquisition", "pi"], "--acquisition: expected ucb or ei"),
+      (["robot", "--store", store, "--patience", "0"], "--patience: expected at least 1"),
+      (["robot", "--store", store, "--dataset", "imagenet16"], "--dataset: expected one of"),
     ]
     for (args, expected) in cases {
       let r = try run(args, in: dir)
@@ -100,8 +109,9 @@ final class SearchCommandTests: XCTestCase {
     }
   }
 
-  /// The trajectories committed for Notebooks/search.ipynb are exactly what `zcnas robot` gives on the
-  /// shipped table (scripts/search-data.sh), so they can never go stale.
+  /// Freshness check, not a correctness check: the trajectories committed for Notebooks/search.ipynb
+  /// are what `zcnas robot` gives on the shipped table today (scripts/search-data.sh), so the
+  /// notebook never plots stale data.
   func testCommittedTrajectoriesAreReproduced() throws {
     let dir = try temporaryFolder("zcnas-traj")
     let store = dir.appendingPathComponent("s.sqlite").path
@@ -112,7 +122,13 @@ final class SearchCommandTests: XCTestCase {
       let r = try run(["robot", "--store", store, "--dataset", "cifar10", "--strategy", s, "--seeds", "10..19", "--budget", "20", "--output", out], in: dir)
       XCTAssertEqual(r.status, 0, r.err)
       let committed = try String(contentsOfFile: Self.root.appendingPathComponent("Notebooks/data/search_cifar10_\(s).csv").path, encoding: .utf8)
-      XCTAssertEqual(try String(contentsOfFile: out, encoding: .utf8), committed, "rerun scripts/search-data.sh after changing the shipped table or the search")
+      // Compared without the weights column: its 6-decimal prints are the part most sensitive to
+      // the last bits of libm and LAPACK; the queried architectures and best-so-far are not.
+      func withoutWeights(_ text: String) -> [String] {
+        text.split(separator: "\n").map { line in line.split(separator: ",", maxSplits: 12, omittingEmptySubsequences: false).prefix(12).joined(separator: ",") }
+      }
+      XCTAssertEqual(withoutWeights(try String(contentsOfFile: out, encoding: .utf8)), withoutWeights(committed),
+                     "\(s): rerun scripts/search-data.sh after changing the shipped table or the search")
     }
   }
 }

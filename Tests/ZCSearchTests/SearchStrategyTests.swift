@@ -23,7 +23,8 @@ final class SearchStrategyTests: XCTestCase {
     XCTAssertEqual(p.minimum, [1, 4]); XCTAssertEqual(p.maximum, [3, 8])
     // Normalised: a = [0, 1, 0.5], b = [missing -> 0, 0, 1].
     XCTAssertEqual(p.scores([1, 1]), [0, 1, 1.5])
-    XCTAssertEqual(p.scores([1, -1]), [0, 1, -0.5])
+    // A missing value never helps: under a negative weight it contributes the weight itself.
+    XCTAssertEqual(p.scores([1, -1]), [-1, 1, -0.5])
     XCTAssertEqual(p.ranking([1, 1]), [2, 1, 0])
     XCTAssertFalse(p.scores([0.3, -0.7]).contains { $0.isNaN })
   }
@@ -50,6 +51,12 @@ final class SearchStrategyTests: XCTestCase {
     let b = try RoBoT(pool: pool, budget: 12, patience: 2).run(seed: 4, objective: objective)
     XCTAssertEqual(a.steps, b.steps)
     XCTAssertEqual(a.steps.count, 12)
+    // BO stopped after 2 evaluations in a row without a new architecture, before the budget was spent.
+    let bo = a.steps.filter { $0.phase == "bo" }.count
+    XCTAssertLessThan(bo, 12)
+    XCTAssertGreaterThanOrEqual(a.boEvaluations, bo + 2, "the last two evaluations repeated known architectures")
+    XCTAssertLessThan(a.boEvaluations, 12, "patience, not the BO share (12 evaluations), ended BO")
+    XCTAssertGreaterThan(a.steps.filter { $0.phase == "greedy" }.count, 0)
     // Exploitation queries follow the best weights' ranking.
     let greedy = a.steps.filter { $0.phase == "greedy" }.map(\.archIndex)
     let order = pool.ranking(a.weights!).map { pool.archIndices[$0] }.filter { o in !a.steps.contains { $0.phase == "bo" && $0.archIndex == o } }
@@ -75,6 +82,13 @@ final class SearchStrategyTests: XCTestCase {
     }
     // Evolution climbs this landscape; 120 random queries rarely reach 5 of 6 conv edges.
     XCTAssertGreaterThanOrEqual(e.steps.last!.bestObjective, 5)
+    XCTAssertFalse(e.steps.contains { $0.phase == "rea-random" })
+    // In a sparse domain most parents have no unqueried neighbour: those children are random and say so.
+    let sparse = Array(stride(from: 0, to: all.count, by: 97))
+    let s = try RegularisedEvolution(domain: sparse, budget: 40, neighbours: neighbours).run(seed: 2, objective: convs)
+    XCTAssertEqual(Set(s.steps.map(\.archIndex)).count, 40)
+    XCTAssertTrue(s.steps.allSatisfy { Set(sparse).contains($0.archIndex) })
+    XCTAssertGreaterThan(s.steps.filter { $0.phase == "rea-random" }.count, 0)
   }
 
   func testGreedySearchClimbsToTheGlobalOptimum() throws {

@@ -1,5 +1,4 @@
 import XCTest
-import ZCData
 import ZCEngine
 
 /// Score tables: export/import is lossless (values, missing reasons, quoting), gzip round-trips,
@@ -16,6 +15,7 @@ final class ScoreTableTests: XCTestCase {
       ScoreRow(key: key(4, "nwot"), arch: "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|", value: .missing(reason: "singular K, \"log|det|\" = -inf"),
                seconds: 0.25, engineVersion: "0.1.0"),
       ScoreRow(key: key(5, "grasp"), arch: "a", value: .value(-1.2345678901234567e-300), seconds: 0, engineVersion: "0.1.0"),
+      ScoreRow(key: key(6, "plain"), arch: "a", value: .value(-.infinity), seconds: 0, engineVersion: "0.1.0"),
     ]
     let path = FileManager.default.temporaryDirectory.appendingPathComponent("t-\(UUID().uuidString).csv.gz").path
     defer { try? FileManager.default.removeItem(atPath: path) }
@@ -23,7 +23,8 @@ final class ScoreTableTests: XCTestCase {
     let head = try Data(contentsOf: URL(fileURLWithPath: path)).prefix(2)
     XCTAssertEqual(Array(head), [0x1f, 0x8b], "gzip magic")
     let back = try ScoreTable.read(path)
-    XCTAssertEqual(back.count, 3)
+    XCTAssertEqual(back.count, 4)
+    XCTAssertEqual(back[3].value, -.infinity)
     XCTAssertEqual(back[0].value, 0.30000000000000004)
     XCTAssertEqual(back[1].value, nil)
     XCTAssertEqual(back[1].missingReason, "singular K, \"log|det|\" = -inf")
@@ -44,5 +45,24 @@ final class ScoreTableTests: XCTestCase {
     defer { try? FileManager.default.removeItem(atPath: corrupt) }
     FileManager.default.createFile(atPath: corrupt, contents: Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]))
     XCTAssertThrowsError(try ScoreTable.read(corrupt))
+  }
+
+  /// A gzip file cut short is an error, wherever the cut falls, never a shorter table.
+  func testTruncatedGzipIsAnError() throws {
+    let rows = (0..<2000).map { i in
+      ScoreRow(key: key(i, "synflow"), arch: "a", value: .value(Double(i) * 1.1), seconds: 0.5, engineVersion: "0.1.0")
+    }
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("g-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let full = dir.appendingPathComponent("t.csv.gz").path
+    try ScoreTable.write(rows, to: full)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: full))
+    XCTAssertEqual(try ScoreTable.read(full).count, 2000)
+    for cut in [bytes.count / 3, bytes.count / 2, bytes.count - 9, bytes.count - 1] {
+      let part = dir.appendingPathComponent("cut\(cut).csv.gz").path
+      try bytes.prefix(cut).write(to: URL(fileURLWithPath: part))
+      XCTAssertThrowsError(try ScoreTable.read(part), "cut at \(cut) of \(bytes.count)") { XCTAssertTrue("\($0)".contains("truncated") || "\($0)".contains("corrupt"), "\($0)") }
+    }
   }
 }
