@@ -32,6 +32,14 @@ public final class ProxyContext {
   public let images2: Tensor?
   public let labels2: [Int]?
   public let requirements: ProxyRequirements
+  /// Seed of the run (the same for every architecture scored in it): proxies that draw extra
+  /// inputs (Zen's Gaussian images, the linear-region crops) derive them from this, so every
+  /// architecture of a run sees the same inputs.
+  public let runSeed: UInt64
+  /// Seed of this network (the run seed mixed with the architecture index, as its initial
+  /// weights): proxies that draw their own weights (Zen's re-initialisation, the thin network of
+  /// linear_regions) derive them from this.
+  public let networkSeed: UInt64
 
   /// Conv and linear layers in module order.
   public let weightLayers: [WeightLayer]
@@ -45,8 +53,9 @@ public final class ProxyContext {
   ///   - requirements: the union of the requested proxies' requirements (decides what the shared
   ///     passes record, for example the ReLU inputs or a double-backward graph).
   ///   - images2, labels2: an optional second minibatch (ZiCo).
+  ///   - runSeed, networkSeed: seeds for proxies that draw their own random numbers (see the properties).
   public init(network: any ImageClassifier, images: Tensor, labels: [Int], requirements: ProxyRequirements,
-              images2: Tensor? = nil, labels2: [Int]? = nil) {
+              images2: Tensor? = nil, labels2: [Int]? = nil, runSeed: UInt64 = 0, networkSeed: UInt64 = 0) {
     precondition(images.rank == 4 && images.shape[0] == labels.count, "images \(images.shape) for \(labels.count) labels")
     precondition(images2 == nil || images2!.shape[0] == labels2?.count, "second batch and labels differ in size")
     self.network = network
@@ -55,6 +64,8 @@ public final class ProxyContext {
     self.images2 = images2
     self.labels2 = labels2
     self.requirements = requirements
+    self.runSeed = runSeed
+    self.networkSeed = networkSeed
     weightLayers = Self.weightLayers(of: network)
     if requirements.contains(.evaluationMode) {
       let copy = network.copy(dtype: network.namedParameters().first?.1.value.dtype ?? .float32)
