@@ -260,22 +260,33 @@ public final class ProxyContext {
 
   /// Eigenvalues (ascending) of the NTK of the initial network in evaluation mode (batch norm
   /// with running statistics, so samples are independent): row i of G is the gradient of the sum
-  /// of sample i's logits w.r.t. every parameter named "weight", computed from sample i alone
-  /// (one batch-of-one forward and backward per sample: the FLOPs of one batched forward and
-  /// backward). Θ = G Gᵀ by one GEMM in the network's dtype, eigenvalues in Float64.
-  /// Requires `.evaluationMode`.
+  /// of sample i's logits w.r.t. every parameter named "weight". Computed with one batched forward
+  /// and one batched backward, then per-sample weight gradients from each layer's input and output
+  /// cotangent (``independentPerSampleGradients(of:withRespectTo:)``); when the graph has a
+  /// parameter consumer that route does not support, one batch-of-one forward and backward per
+  /// sample instead. Θ = Σ over parameters of G_p G_pᵀ (GEMMs in the network's dtype, summed in
+  /// Float64), eigenvalues in Float64. Requires `.evaluationMode`.
   /// - Throws: ``LinalgError`` from dsyevd.
   public func ntkEvaluationModeEigenvalues() throws -> [Double] {
     if let e = ntkEvalCache { return e }
     guard let net = evaluationNetwork else { preconditionFailure("ntkEvaluationModeEigenvalues needs .evaluationMode") }
     let params = net.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
-    let rows = (0..<images.shape[0]).map { i -> Tensor in
-      let out = GradMode.$isEnabled.withValue(true) { sum(net(Variable(images.rows(i..<(i + 1))))) }
-      return Tensor.concatenate(gradientTensors(of: out, withRespectTo: params).map { $0.reshaped([1, -1]) }, axis: 1)
+    let b = images.shape[0]
+    let logits = GradMode.$isEnabled.withValue(true) { net(Variable(images)) }
+    let perParameter: [Tensor] = independentPerSampleGradients(of: logits, withRespectTo: params) ?? {
+      let rows = (0..<b).map { i -> [Tensor] in
+        let out = GradMode.$isEnabled.withValue(true) { sum(net(Variable(images.rows(i..<(i + 1))))) }
+        return gradientTensors(of: out, withRespectTo: params).map { $0.reshaped([1, -1]) }
+      }
+      return params.indices.map { k in Tensor.concatenate(rows.map { $0[k] }, axis: 0) }
+    }()
+    var theta = [Double](repeating: 0, count: b * b)
+    for g in perParameter {
+      let m = g.reshaped([b, -1])
+      let k = Tensor.matmul(m, m, transB: true).doubles
+      for i in 0..<(b * b) { theta[i] += k[i] }
     }
-    let g = Tensor.concatenate(rows, axis: 0)  // [B, P] in the network's dtype
-    let theta = Tensor.matmul(g, g, transB: true).to(.float64)
-    let e = try Linalg.symmetricEigenvalues(theta)
+    let e = try Linalg.symmetricEigenvalues(Tensor(theta, shape: [b, b]))
     ntkEvalCache = e
     return e
   }

@@ -168,3 +168,29 @@ final class LinearRegionsZenTests: XCTestCase {
     XCTAssertEqual(before, net.namedParameters().map { $0.1.value.doubles })
   }
 }
+
+/// The one-backward per-sample route (ntk_cond_eval) against B backward passes through the same
+/// batched graph, and its refusal of graphs where samples interact.
+final class IndependentSampleGradientTests: XCTestCase {
+  func testMatchesPerSampleBackwardPassesInEvaluationMode() throws {
+    var rng = ZCRandom(seed: 31)
+    let net = NB201Network(try NB201Architecture(parsing: "|nor_conv_3x3~0|+|avg_pool_3x3~0|nor_conv_1x1~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"),
+                           channels: 4, cellsPerStage: 1, dtype: .float64, rng: &rng)
+    let images = Initializer.normal(mean: 0, std: 1).make(shape: [5, 3, 8, 8], dtype: .float64, rng: &rng)
+    _ = net(Variable(images))  // non-trivial running statistics
+    net.setTraining(false)
+    let params = net.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
+    let logits = net(Variable(images))
+    let fast = try XCTUnwrap(independentPerSampleGradients(of: logits, withRespectTo: params))
+    let slow = perSampleGradients(of: logits, withRespectTo: params)
+    XCTAssertEqual(fast.map(\.shape), slow.map(\.shape))
+    var nonzero = 0
+    for (a, b) in zip(fast, slow) {
+      for (x, y) in zip(a.doubles, b.doubles) { XCTAssertEqual(x, y, accuracy: 1e-11 * max(1, Swift.abs(y))); if y != 0 { nonzero += 1 } }
+    }
+    XCTAssertGreaterThan(nonzero, 1000)
+    // Training-mode batch norm mixes samples: the route must refuse (nil), not return wrong rows.
+    net.setTraining(true)
+    XCTAssertNil(independentPerSampleGradients(of: net(Variable(images)), withRespectTo: params))
+  }
+}

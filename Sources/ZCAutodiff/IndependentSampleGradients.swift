@@ -1,0 +1,85 @@
+import ZCTensor
+
+/// Per-sample gradients from one batched backward pass, for graphs whose samples are independent
+/// (no operation mixes samples: evaluation-mode batch norm, convolutions, pooling, linear layers).
+///
+/// For every sample i of `output` `[B, ...]`: ∂(Σ_j output[i, j…])/∂θ, as ``perSampleGradients(of:withRespectTo:)``,
+/// but computed as follows: one backward of ones gives the cotangent of each operation that
+/// consumes a parameter (because samples are independent, row i of that cotangent is the
+/// cotangent of sample i's outputs alone); then each consumer's own backward function runs once
+/// per sample on row i of its inputs and cotangent, giving the per-sample parameter gradient.
+/// Cost: one forward, one batched backward, and the parameter-gradient kernels of one backward
+/// split into B batch-of-one calls (instead of B backward passes).
+///
+/// Supported consumers of a parameter: `conv2d` (weight), `matmul` (linear weight) and `multiply`
+/// (directly or through a `reshape`, as batch norm's γ); each parameter may be consumed at most
+/// once. Returns nil when the graph has another consumer, so callers can fall back to an exact
+/// general route. The caller guarantees sample independence; this function cannot check it.
+/// - Returns: per parameter a tensor `[B] + parameter.shape` (zeros where there is no dependence), or nil.
+public func independentPerSampleGradients(of output: Variable, withRespectTo parameters: [Variable]) -> [Tensor]? {
+  precondition(output.value.rank >= 1, "per-sample gradients need an output with a batch axis, got \(output.shape)")
+  let b = output.shape[0]
+  let wanted = Dictionary(parameters.enumerated().map { (ObjectIdentifier($0.element), $0.offset) }, uniquingKeysWith: { a, _ in a })
+  // Every node reachable from the output, once.
+  var nodes: [Variable] = []
+  var seen = Set<ObjectIdentifier>([ObjectIdentifier(output)])
+  var stack = [output]
+  while let n = stack.popLast() {
+    nodes.append(n)
+    for c in n.inputs where c.requiresGrad && !seen.contains(ObjectIdentifier(c)) {
+      seen.insert(ObjectIdentifier(c))
+      stack.append(c)
+    }
+  }
+  // A parameter seen through `reshape` nodes: alias id → (parameter index, alias variable).
+  var alias: [ObjectIdentifier: Int] = wanted
+  for n in nodes where n.operation == "reshape" && n.inputs.count == 1 {
+    if let k = wanted[ObjectIdentifier(n.inputs[0])] { alias[ObjectIdentifier(n)] = k }
+  }
+  // The consumer of each parameter: (node, input position).
+  var consumer: [Int: (node: Variable, slot: Int)] = [:]
+  for n in nodes where n.operation != "reshape" || alias[ObjectIdentifier(n)] == nil {
+    for (slot, c) in n.inputs.enumerated() {
+      guard let k = alias[ObjectIdentifier(c)] else { continue }
+      // conv2d(x, W) and matmul(x, Wᵀ) take the parameter second; multiply either way.
+      guard n.inputs.count == 2, consumer[k] == nil, n.operation == "multiply" || (["conv2d", "matmul"].contains(n.operation) && slot == 1)
+      else { return nil }
+      let other = n.inputs[1 - slot]
+      guard other.shape.first == b, alias[ObjectIdentifier(other)] == nil, n.shape.first == b else { return nil }
+      consumer[k] = (n, slot)
+    }
+  }
+  var results = parameters.map { Tensor(zeros: [b] + $0.shape, dtype: $0.dtype) }
+  let order = consumer.keys.sorted()
+  guard !order.isEmpty else { return results }
+  let cotangents = gradients(of: output, withRespectTo: order.map { consumer[$0]!.node })
+  for (k, gy) in zip(order, cotangents) {
+    guard let gy, let backward = consumer[k]!.node.backward else { continue }
+    let (node, slot) = consumer[k]!
+    let other = node.inputs[1 - slot], param = node.inputs[slot]
+    var needs = [false, false]
+    needs[slot] = true
+    let row = param.value.count
+    let dst = results[k]
+    GradMode.$isEnabled.withValue(false) {
+      for i in 0..<b {
+        let sliced = Variable(other.value.rows(i..<(i + 1)))
+        let ins = slot == 0 ? [param, sliced] : [sliced, param]
+        let one = Variable(value: node.value.rows(i..<(i + 1)), operation: node.operation, inputs: ins, backward: backward)
+        guard let g = backward(one, Variable(gy.value.rows(i..<(i + 1))), needs)[slot] else { continue }
+        precondition(g.value.count == row, "\(node.operation): per-sample gradient of \(g.shape) for a parameter of \(param.shape)")
+        copyRow(g.value, into: dst, row: i, length: row)
+      }
+    }
+    results[k] = dst
+  }
+  return results
+}
+
+private func copyRow(_ src: Tensor, into dst: Tensor, row: Int, length: Int) {
+  let s = src.dtype == dst.dtype ? src : src.to(dst.dtype)
+  switch dst.dtype {
+  case .float32: (dst.mutablePointer(Float.self) + row * length).update(from: s.pointer(Float.self), count: length)
+  case .float64: (dst.mutablePointer(Double.self) + row * length).update(from: s.pointer(Double.self), count: length)
+  }
+}
