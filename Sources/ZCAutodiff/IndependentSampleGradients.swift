@@ -46,6 +46,9 @@ public func independentPerSampleGradients(of output: Variable, withRespectTo par
       else { return nil }
       let other = n.inputs[1 - slot]
       guard other.shape.first == b, alias[ObjectIdentifier(other)] == nil, n.shape.first == b else { return nil }
+      // multiply: the parameter must broadcast over the batch (leading 1), so row i of the
+      // product depends on row i of the activation only.
+      if n.operation == "multiply" && !(c.value.rank == other.value.rank && c.shape.first == 1) { return nil }
       consumer[k] = (n, slot)
     }
   }
