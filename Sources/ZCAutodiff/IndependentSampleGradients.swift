@@ -9,7 +9,8 @@ import ZCTensor
 /// cotangent of sample i's outputs alone); then each consumer's own backward function runs once
 /// per sample on row i of its inputs and cotangent, giving the per-sample parameter gradient.
 /// Cost: one forward, one batched backward, and the parameter-gradient kernels of one backward
-/// split into B batch-of-one calls (instead of B backward passes).
+/// split into B batch-of-one calls (instead of B backward passes); a parameter broadcast in a
+/// `multiply` (batch norm's γ) takes one reduction for all samples.
 ///
 /// Supported consumers of a parameter: `conv2d` (weight), `matmul` (linear weight) and `multiply`
 /// (directly or through a `reshape`, as batch norm's γ); each parameter may be consumed at most
@@ -64,6 +65,15 @@ public func independentPerSampleGradients(of output: Variable, withRespectTo par
     needs[slot] = true
     let row = param.value.count
     let dst = results[k]
+    if node.operation == "multiply" {
+      // A parameter broadcast over the batch: row i of Σ_broadcast(gy ⊙ other) is sample i's
+      // gradient, so one reduction to [B] + parameter shape gives every row at once.
+      let perSample = GradMode.$isEnabled.withValue(false) {
+        sum(multiply(Variable(gy.value), Variable(other.value)), toShape: [b] + Array(param.shape.dropFirst())).value
+      }
+      copyRows(perSample, into: dst, count: b * row)
+      continue
+    }
     GradMode.$isEnabled.withValue(false) {
       for i in 0..<b {
         let sliced = Variable(other.value.rows(i..<(i + 1)))
@@ -77,6 +87,11 @@ public func independentPerSampleGradients(of output: Variable, withRespectTo par
     results[k] = dst
   }
   return results
+}
+
+private func copyRows(_ src: Tensor, into dst: Tensor, count: Int) {
+  precondition(src.count == count && dst.count == count, "per-sample gradients: \(src.shape) into \(dst.shape)")
+  copyRow(src, into: dst, row: 0, length: count)
 }
 
 private func copyRow(_ src: Tensor, into dst: Tensor, row: Int, length: Int) {
