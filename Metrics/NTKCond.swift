@@ -38,9 +38,9 @@ public struct NTKTrace: ZeroCostProxy {
 }
 
 /// ntk_cond_eval: ntk_cond with batch norm in evaluation mode (running statistics of the initial
-/// network), so samples are independent and each per-sample gradient comes from that sample alone
-/// (B batch-of-one passes, the FLOPs of one batched forward and backward, instead of B full
-/// backward passes). Θ = G Gᵀ in the network's dtype, eigenvalues in Float64.
+/// network), so samples are independent and the per-sample gradients come from one batched forward
+/// and backward plus per-sample weight-gradient kernels (instead of B full backward passes).
+/// Θ = G Gᵀ summed over parameters in Float64, eigenvalues in Float64.
 /// Lower is better. A variant of TE-NAS's ntk_cond defined by this project; not equal to it,
 /// because training-mode batch norm couples the samples.
 public struct NTKCondEval: ZeroCostProxy {

@@ -20,6 +20,8 @@ public let allProxies: [any ZeroCostProxy] = [
   ZiCo(),
   EPENAS(),
   GradMatch(),
+  LinearRegions(),
+  Zen(),
 ]
 
 /// The proxy with this name, or nil.

@@ -145,11 +145,13 @@ extension DirectConv3x3 {
             a[8] = a8; a[9] = a9; a[10] = a10; a[11] = a11; a[12] = a12; a[13] = a13; a[14] = a14; a[15] = a15
           }
         }
-        for k in 0..<9 {
-          let a = acc + ((ob * cib + ib) * 9 + k) * 16
+        // Write out in dW's memory order: per output channel (lane), its 16 input channels × 9
+        // taps are contiguous (a scattered order costs more than the arithmetic for small images).
+        let a = acc + (ob * cib + ib) * 9 * 16
+        for lane in 0..<16 {
+          let d = dw + ((ob * 16 + lane) * cin + ib * 16) * 9
           for ci in 0..<16 {
-            let v = a[ci]
-            for lane in 0..<16 { dw[((ob * 16 + lane) * cin + ib * 16 + ci) * 9 + k] = v[lane] }
+            for k in 0..<9 { d[ci * 9 + k] = a[k * 16 + ci][lane] }
           }
         }
       }

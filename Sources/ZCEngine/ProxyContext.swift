@@ -32,6 +32,14 @@ public final class ProxyContext {
   public let images2: Tensor?
   public let labels2: [Int]?
   public let requirements: ProxyRequirements
+  /// Seed of the run (the same for every architecture scored in it): proxies that draw extra
+  /// inputs (Zen's Gaussian images, the linear-region crops) derive them from this, so every
+  /// architecture of a run sees the same inputs.
+  public let runSeed: UInt64
+  /// Seed of this network (the run seed mixed with the architecture index, as its initial
+  /// weights): proxies that draw their own weights (Zen's re-initialisation, the thin network of
+  /// linear_regions) derive them from this.
+  public let networkSeed: UInt64
 
   /// Conv and linear layers in module order.
   public let weightLayers: [WeightLayer]
@@ -45,8 +53,9 @@ public final class ProxyContext {
   ///   - requirements: the union of the requested proxies' requirements (decides what the shared
   ///     passes record, for example the ReLU inputs or a double-backward graph).
   ///   - images2, labels2: an optional second minibatch (ZiCo).
+  ///   - runSeed, networkSeed: seeds for proxies that draw their own random numbers (see the properties).
   public init(network: any ImageClassifier, images: Tensor, labels: [Int], requirements: ProxyRequirements,
-              images2: Tensor? = nil, labels2: [Int]? = nil) {
+              images2: Tensor? = nil, labels2: [Int]? = nil, runSeed: UInt64 = 0, networkSeed: UInt64 = 0) {
     precondition(images.rank == 4 && images.shape[0] == labels.count, "images \(images.shape) for \(labels.count) labels")
     precondition(images2 == nil || images2!.shape[0] == labels2?.count, "second batch and labels differ in size")
     self.network = network
@@ -55,6 +64,8 @@ public final class ProxyContext {
     self.images2 = images2
     self.labels2 = labels2
     self.requirements = requirements
+    self.runSeed = runSeed
+    self.networkSeed = networkSeed
     weightLayers = Self.weightLayers(of: network)
     if requirements.contains(.evaluationMode) {
       let copy = network.copy(dtype: network.namedParameters().first?.1.value.dtype ?? .float32)
@@ -249,22 +260,33 @@ public final class ProxyContext {
 
   /// Eigenvalues (ascending) of the NTK of the initial network in evaluation mode (batch norm
   /// with running statistics, so samples are independent): row i of G is the gradient of the sum
-  /// of sample i's logits w.r.t. every parameter named "weight", computed from sample i alone
-  /// (one batch-of-one forward and backward per sample: the FLOPs of one batched forward and
-  /// backward). Θ = G Gᵀ by one GEMM in the network's dtype, eigenvalues in Float64.
-  /// Requires `.evaluationMode`.
+  /// of sample i's logits w.r.t. every parameter named "weight". Computed with one batched forward
+  /// and one batched backward, then per-sample weight gradients from each layer's input and output
+  /// cotangent (``independentPerSampleGradients(of:withRespectTo:)``); when the graph has a
+  /// parameter consumer that route does not support, one batch-of-one forward and backward per
+  /// sample instead. Θ = Σ over parameters of G_p G_pᵀ (GEMMs in the network's dtype, summed in
+  /// Float64), eigenvalues in Float64. Requires `.evaluationMode`.
   /// - Throws: ``LinalgError`` from dsyevd.
   public func ntkEvaluationModeEigenvalues() throws -> [Double] {
     if let e = ntkEvalCache { return e }
     guard let net = evaluationNetwork else { preconditionFailure("ntkEvaluationModeEigenvalues needs .evaluationMode") }
     let params = net.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
-    let rows = (0..<images.shape[0]).map { i -> Tensor in
-      let out = GradMode.$isEnabled.withValue(true) { sum(net(Variable(images.rows(i..<(i + 1))))) }
-      return Tensor.concatenate(gradientTensors(of: out, withRespectTo: params).map { $0.reshaped([1, -1]) }, axis: 1)
+    let b = images.shape[0]
+    let logits = GradMode.$isEnabled.withValue(true) { net(Variable(images)) }
+    let perParameter: [Tensor] = independentPerSampleGradients(of: logits, withRespectTo: params) ?? {
+      let rows = (0..<b).map { i -> [Tensor] in
+        let out = GradMode.$isEnabled.withValue(true) { sum(net(Variable(images.rows(i..<(i + 1))))) }
+        return gradientTensors(of: out, withRespectTo: params).map { $0.reshaped([1, -1]) }
+      }
+      return params.indices.map { k in Tensor.concatenate(rows.map { $0[k] }, axis: 0) }
+    }()
+    var theta = [Double](repeating: 0, count: b * b)
+    for g in perParameter {
+      let m = g.reshaped([b, -1])
+      let k = Tensor.matmul(m, m, transB: true).doubles
+      for i in 0..<(b * b) { theta[i] += k[i] }
     }
-    let g = Tensor.concatenate(rows, axis: 0)  // [B, P] in the network's dtype
-    let theta = Tensor.matmul(g, g, transB: true).to(.float64)
-    let e = try Linalg.symmetricEigenvalues(theta)
+    let e = try Linalg.symmetricEigenvalues(Tensor(theta, shape: [b, b]))
     ntkEvalCache = e
     return e
   }

@@ -69,7 +69,8 @@ public struct NB201ScoringJob: @unchecked Sendable {
             var rng = ZCRandom(seed: Self.initSeed(runSeed: seed, index: index))
             return NB201Network(arch, numClasses: dataset.numClasses, imageSize: dataset.imageSize, dtype: dtype, rng: &rng)
           }()
-          let results = evaluate(missing, network: net, images: images, labels: labels, images2: images2, labels2: labels2)
+          let results = evaluate(missing, network: net, images: images, labels: labels, images2: images2, labels2: labels2,
+                                 runSeed: UInt64(bitPattern: Int64(seed)), networkSeed: Self.initSeed(runSeed: seed, index: index))
           let rows = results.map {
             ScoreRow(key: key(index, $0.metric), arch: arch.description, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version)
           }
