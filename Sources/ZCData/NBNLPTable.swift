@@ -14,6 +14,8 @@ public struct NBNLPTable: Sendable {
     public let finalTestLoss: Double
     /// Test loss at the epoch of best validation loss; NaN when absent.
     public let testLossAtBestVal: Double
+    /// Last-epoch validation loss; NaN for the diverged runs.
+    public let finalValLoss: Double
   }
 
   public let path: String
@@ -42,7 +44,7 @@ public struct NBNLPTable: Sendable {
     }
     let records = Self.parseCSV(text)
     guard let header = records.first else { throw TableError.badHeader(path: path, missing: ["recepie_id"]) }
-    let need = ["recepie_id", "status", "recipe", "num_params", "final_test_loss", "test_loss_at_best_val"]
+    let need = ["recepie_id", "status", "recipe", "num_params", "final_test_loss", "test_loss_at_best_val", "final_val_loss"]
     let missing = need.filter { !header.contains($0) }
     guard missing.isEmpty else { throw TableError.badHeader(path: path, missing: missing) }
     let col = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
@@ -52,7 +54,8 @@ public struct NBNLPTable: Sendable {
       guard let id = Int(r[col["recepie_id"]!]) else { throw TableError.badRow(path: path, line: k + 2, reason: "recepie_id '\(r[col["recepie_id"]!])' is not an integer") }
       func num(_ c: String) -> Double { Double(r[col[c]!]) ?? .nan }
       rows.append(Row(recipeID: id, status: r[col["status"]!], recipe: r[col["recipe"]!], numParams: Int(r[col["num_params"]!]),
-                      finalTestLoss: num("final_test_loss"), testLossAtBestVal: num("test_loss_at_best_val")))
+                      finalTestLoss: num("final_test_loss"), testLossAtBestVal: num("test_loss_at_best_val"),
+                      finalValLoss: num("final_val_loss")))
     }
     guard !rows.isEmpty else { throw TableError.badRow(path: path, line: 2, reason: "no rows") }
     self.path = path

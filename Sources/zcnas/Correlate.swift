@@ -17,8 +17,8 @@ struct Correlate: ParsableCommand {
   )
 
   @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
-  @Option(help: "Search space (nb201).") var space = "nb201"
-  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
+  @Option(help: "Search space: nb201 or nbnlp.") var space = "nb201"
+  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120 (default cifar10); for nbnlp the text the scores used, wikitext2 or ptb (default wikitext2).") var dataset: String?
   @Option(help: "Ground truth: test or valid.") var target = "test"
   @Option(help: "Only rows with this seed.") var seed: Int?
   @Option(name: .customLong("batch-size"), help: "Only rows with this batch size.") var batchSize: Int?
@@ -28,7 +28,9 @@ struct Correlate: ParsableCommand {
   @Option(help: "Folder with the shipped data.") var datasets: String?
 
   func run() throws {
-    guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)'") }
+    if space == "nbnlp" { return try runNBNLP(dataset: dataset ?? "wikitext2") }
+    guard space == "nb201" else { throw CLIError("--space: expected nb201 or nbnlp, found '\(space)'") }
+    let dataset = self.dataset ?? "cifar10"
     guard let kind = ImageDatasetKind(rawValue: dataset) else {
       throw CLIError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
     }

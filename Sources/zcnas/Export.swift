@@ -11,7 +11,7 @@ enum Export {
     if path.hasSuffix(".csv") {
       out = columns.joined(separator: ",") + "\n"
       for r in rows {
-        let fields: [String] = [r.space, r.dataset, String(r.archIndex), r.arch, r.metric, String(r.seed), String(r.batchSize),
+        let fields: [String] = [r.space, r.dataset, String(r.archIndex), csvQuote(r.arch), r.metric, String(r.seed), String(r.batchSize),
                                 r.initialisation, r.dtype, r.value.map { "\($0)" } ?? "", csvQuote(r.missingReason ?? ""),
                                 String(format: "%.6f", r.seconds), r.engineVersion]
         out += fields.joined(separator: ",") + "\n"
