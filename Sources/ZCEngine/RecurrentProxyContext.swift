@@ -76,7 +76,7 @@ public final class RecurrentProxyContext {
   /// weight (``NBNLPNetwork/cellWeights``).
   public func synflowGradients() -> (weights: [Tensor], grads: [Tensor]) {
     if let s = synflowCache { return s }
-    let copy = network.copy(dtype: .float64, transform: { $0.map(.abs) })
+    let copy = network.recurrentCopy(dtype: .float64, transform: { $0.map(.abs) })
     let steps = tokens.steps
     let ones = Variable(Tensor(repeating: 1, shape: [steps, network.size.embeddingSize], dtype: .float64))
     let weights = copy.cellWeights.map(\.1)

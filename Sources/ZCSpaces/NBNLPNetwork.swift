@@ -127,6 +127,22 @@ public final class NBNLPNetwork: Module {
     return c
   }
 
+  /// A copy of the recurrent layers only (every `rnns.*` parameter, converted to `dtype` and
+  /// optionally transformed), with a one-word placeholder embedding: for passes that feed their
+  /// own embedding output (synflow), without copying the `[V, emsize]` table.
+  public func recurrentCopy(dtype: DType, transform: ((Tensor) -> Tensor)? = nil) -> NBNLPNetwork {
+    var none: ZCRandom? = nil
+    var small = size
+    small.vocabulary = 1
+    let c = try! NBNLPNetwork(recipe, size: small, dtype: dtype, optionalRNG: &none)
+    let mine = Dictionary(uniqueKeysWithValues: namedParameters().filter { $0.0.hasPrefix("rnns.") }.map { ($0.0, $0.1) })
+    for (name, p) in c.namedParameters() where name.hasPrefix("rnns.") {
+      let v = mine[name]!.value.to(dtype)
+      p.value = transform?(v) ?? v
+    }
+    return c
+  }
+
   /// Weight tensors of the cells' linear nodes (`rnns.l.cell.components.<node>.weights.<i>`), in
   /// state-dict order; biases excluded.
   public var cellWeights: [(String, Parameter)] {
