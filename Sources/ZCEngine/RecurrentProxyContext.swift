@@ -73,17 +73,32 @@ public final class RecurrentProxyContext {
   /// Synflow's pass for the recurrent model: a float64 copy with every parameter replaced by
   /// |θ|, a batch of one sequence whose embedding output is ones `[T, emsize]` (T = the token
   /// batch's steps), R = Σ of the last layer's outputs. Returns |W| and dR/dW for every cell
-  /// weight (``NBNLPNetwork/cellWeights``).
+  /// weight (``NBNLPNetwork/cellWeights``). The weight gradients are assembled from the
+  /// gradients of the per-step products (one GEMM per weight; same values as differentiating
+  /// w.r.t. W directly, which sums one outer product per step).
   public func synflowGradients() -> (weights: [Tensor], grads: [Tensor]) {
     if let s = synflowCache { return s }
     let copy = network.recurrentCopy(dtype: .float64, transform: { $0.map(.abs) })
     let steps = tokens.steps
     let ones = Variable(Tensor(repeating: 1, shape: [steps, network.size.embeddingSize], dtype: .float64))
     let weights = copy.cellWeights.map(\.1)
-    let out = GradMode.$isEnabled.withValue(true) {
-      sum(copy(TokenBatch(ids: [Int](repeating: 0, count: steps), steps: steps, batch: 1), embedded: ones).output)
+    let (out, terms) = GradMode.$isEnabled.withValue(true) {
+      let f = copy(TokenBatch(ids: [Int](repeating: 0, count: steps), steps: steps, batch: 1), embedded: ones, recordLinearTerms: true)
+      return (sum(f.output), f.trace.linearTerms)
     }
-    let grads = gradientTensors(of: out, withRespectTo: weights.map(\.variable))
+    // dR/dW = Σ over W's terms y = a·Wᵀ of (∂R/∂y)ᵀ a: one GEMM per weight over all steps.
+    let g = gradients(of: out, withRespectTo: terms.map(\.output))
+    var cotangents: [ObjectIdentifier: [Tensor]] = [:], inputs: [ObjectIdentifier: [Tensor]] = [:]
+    for (t, gt) in zip(terms, g) {
+      guard let gt else { continue }
+      cotangents[t.weight, default: []].append(gt.value)
+      inputs[t.weight, default: []].append(t.input)
+    }
+    let grads = weights.map { w -> Tensor in
+      let id = ObjectIdentifier(w)
+      guard let gs = cotangents[id], let xs = inputs[id] else { return Tensor(zeros: w.shape, dtype: .float64) }
+      return Tensor.matmul(Tensor.concatenate(gs, axis: 0), Tensor.concatenate(xs, axis: 0), transA: true)
+    }
     let s = (weights.map(\.value), grads)
     synflowCache = s
     return s

@@ -34,13 +34,31 @@ final class ModuleDict: Module {
   var children: [(String, any Module)] { items }
 }
 
+/// One product input·Wᵀ of a linear node (a "term"), recorded so that dR/dW can be formed as
+/// one GEMM Σ_terms (∂R/∂term)ᵀ·input instead of one outer product per step.
+public struct LinearTerm {
+  /// The weight's ``Parameter`` (identity).
+  public let weight: ObjectIdentifier
+  /// The input `[N, H_in]`.
+  public let input: Tensor
+  /// The product `[N, H_out]`, a node of the tape.
+  public let output: Variable
+}
+
 /// What one recurrent forward pass records for the proxies.
 public struct RecurrentTrace {
   /// Whether activation outputs are kept (NASWOT codes of the recurrent activations).
   public let recordsActivations: Bool
+  /// Whether linear terms are kept (synflow).
+  public let recordsLinearTerms: Bool
   /// Outputs `[B, H]` of every activation node, in evaluation order, step by step, layer by layer.
   public internal(set) var activations: [Tensor] = []
-  public init(recordsActivations: Bool) { self.recordsActivations = recordsActivations }
+  /// Every linear term, in evaluation order.
+  public internal(set) var linearTerms: [LinearTerm] = []
+  public init(recordsActivations: Bool, recordsLinearTerms: Bool = false) {
+    self.recordsActivations = recordsActivations
+    self.recordsLinearTerms = recordsLinearTerms
+  }
 }
 
 /// One NAS-Bench-NLP recurrent cell (`CustomRNNCell`) with its linear nodes' weights under
@@ -77,11 +95,14 @@ public final class NBNLPCell: Module {
   /// Products x·W_iᵀ of every linear input that reads `x`, for all steps at once:
   /// `xs` `[T·B, inputSize]` → per (node, input position) a `[T·B, H]` variable. Equal to the
   /// per-step products (one GEMM instead of T).
-  func inputProjections(_ xs: Variable) -> [String: [Int: Variable]] {
+  func inputProjections(_ xs: Variable, trace: inout RecurrentTrace) -> [String: [Int: Variable]] {
     var out: [String: [Int: Variable]] = [:]
-    for (name, m) in linears {
+    for name in linears.keys.sorted() {
+      let m = linears[name]!
       for (i, input) in recipe.nodes[name]!.inputs.enumerated() where input == "x" {
-        out[name, default: [:]][i] = matmul(xs, m.weights[i].variable, transB: true)
+        let y = matmul(xs, m.weights[i].variable, transB: true)
+        if trace.recordsLinearTerms { trace.linearTerms.append(LinearTerm(weight: ObjectIdentifier(m.weights[i]), input: xs.value, output: y)) }
+        out[name, default: [:]][i] = y
       }
     }
     return out
@@ -99,8 +120,11 @@ public final class NBNLPCell: Module {
       switch node.op {
       case .linear:
         let m = linears[name]!
-        let terms = node.inputs.enumerated().map { i, input in
-          projections[name]?[i] ?? matmul(values[input]!, m.weights[i].variable, transB: true)
+        let terms = node.inputs.enumerated().map { i, input -> Variable in
+          if let p = projections[name]?[i] { return p }
+          let y = matmul(values[input]!, m.weights[i].variable, transB: true)
+          if trace.recordsLinearTerms { trace.linearTerms.append(LinearTerm(weight: ObjectIdentifier(m.weights[i]), input: values[input]!.value, output: y)) }
+          return y
         }
         v = m(terms)
       case .blend:

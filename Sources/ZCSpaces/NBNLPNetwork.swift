@@ -154,15 +154,17 @@ public final class NBNLPNetwork: Module {
   ///   - tokens: `[T, B]` time-major ids.
   ///   - embedded: optional replacement for the embedding output `[T·B, emsize]` (synflow feeds ones).
   ///   - recordActivations: keep every activation node's output in the trace.
-  public func callAsFunction(_ tokens: TokenBatch, embedded: Variable? = nil, recordActivations: Bool = false) -> NBNLPForward {
+  ///   - recordLinearTerms: keep every linear node's input·Wᵀ product in the trace.
+  public func callAsFunction(_ tokens: TokenBatch, embedded: Variable? = nil, recordActivations: Bool = false,
+                             recordLinearTerms: Bool = false) -> NBNLPForward {
     let (t, b) = (tokens.steps, tokens.batch)
     var x = embedded ?? embedding(encoder.weight.variable, tokens.ids)
     precondition(x.shape == [t * b, size.embeddingSize], "embedding output \(x.shape), expected \([t * b, size.embeddingSize])")
-    var trace = RecurrentTrace(recordsActivations: recordActivations)
+    var trace = RecurrentTrace(recordsActivations: recordActivations, recordsLinearTerms: recordLinearTerms)
     var incoming: [Tensor] = []
     for layer in layers {
       let cell = layer.cell
-      let proj = cell.inputProjections(x)
+      let proj = cell.inputProjections(x, trace: &trace)
       var hidden = (0..<cell.recipe.hiddenTupleSize).map { _ in Variable(Tensor(zeros: [b, cell.hiddenSize], dtype: dtype)) }
       var outputs: [Variable] = []
       var entering: [Tensor] = []

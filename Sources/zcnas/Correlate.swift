@@ -121,6 +121,11 @@ struct MetricsList: ParsableCommand {
       print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.requirements.names.joined(separator: ",").padding(toLength: 38, withPad: " ", startingAt: 0)) \(p.source)")
       print("               \(p.summary)")
     }
+    print("recurrent proxies (--space nbnlp):")
+    for p in allRecurrentProxies {
+      print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.source)")
+      print("               \(p.summary)")
+    }
   }
 }
 

@@ -67,6 +67,30 @@ final class RecurrentProxyTests: XCTestCase {
     XCTAssertEqual(try XCTUnwrap(r.number), expected, accuracy: 1e-12 * expected)
   }
 
+  /// The GEMM assembly of synflow's weight gradients equals differentiating w.r.t. each weight
+  /// directly (every op type, 2 layers, 5 steps).
+  func testSynflowGradientAssemblyEqualsDirectGradients() throws {
+    let allOps = #"""
+      {"a":{"op":"linear","input":["x","h_prev_0","h_prev_1"]},"b":{"op":"activation_sigm","input":["a"]},
+       "c":{"op":"linear","input":["x","h_prev_1"]},"d":{"op":"activation_tanh","input":["c"]},
+       "e":{"op":"blend","input":["b","d","h_prev_0"]},"f":{"op":"elementwise_prod","input":["e","d"]},
+       "h_new_0":{"op":"activation_leaky_relu","input":["f"]},"h_new_1":{"op":"elementwise_sum","input":["h_new_0","h_prev_1"]}}
+      """#
+    let net = try network(allOps, size: NBNLPModelSize(vocabulary: 9, embeddingSize: 3, hiddenSize: 4, layers: 2))
+    let tokens = TokenBatch(ids: [1, 2, 3, 4, 5], steps: 5, batch: 1)
+    let fast = RecurrentProxyContext(network: net, tokens: tokens).synflowGradients()
+    let copy = net.recurrentCopy(dtype: .float64, transform: { $0.map(.abs) })
+    let ones = Variable(Tensor(repeating: 1, shape: [5, 3], dtype: .float64))
+    let r = GradMode.$isEnabled.withValue(true) { sum(copy(tokens, embedded: ones).output) }
+    let direct = gradientTensors(of: r, withRespectTo: copy.cellWeights.map(\.1.variable))
+    XCTAssertEqual(fast.grads.count, direct.count)
+    XCTAssertEqual(direct.count, 2 * 5)  // a: 3 weights, c: 2 weights, per layer
+    for (a, b) in zip(fast.grads, direct) {
+      XCTAssertEqual(a.shape, b.shape)
+      for (u, v) in zip(a.doubles, b.doubles) { XCTAssertEqual(u, v, accuracy: 1e-12 * max(1, Swift.abs(v))) }
+    }
+  }
+
   /// Same seed, same scores; another seed, other scores (the store keys include the seed).
   func testScoringJobIsDeterministic() throws {
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zc-nbnlp-\(UUID().uuidString)")
