@@ -13,6 +13,9 @@ struct Correlate: ParsableCommand {
       accuracy with --target valid (<dataset>_valid_acc; for cifar10 the cifar10-valid run). Rows with a
       missing value are skipped and counted. When several seeds or batch sizes are stored for an architecture,
       their values are averaged unless --seed/--batch-size select one.
+
+      --space nbnlp: against the NAS-Bench-NLP WikiText-2 subset's final test loss (--target valid: final
+      validation loss), averaged over a recipe's logs; loss is lower-is-better, so good proxies correlate negatively.
       """
   )
 

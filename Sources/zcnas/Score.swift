@@ -20,6 +20,10 @@ struct Score: ParsableCommand {
 
       --archs takes: all; sample:N or sample:N:SEED (N distinct indices, drawn with SEED, default --seed);
       comma-separated arch strings or indices; or a file with one arch string or index per line.
+
+      --space nbnlp scores NAS-Bench-NLP recipes (--archs: all, sample:N[:SEED], recipe ids or a file of
+      ids, from the WikiText-2 subset) with the recurrent proxies, on the first --bptt x --batch-size test
+      tokens of --dataset wikitext2 or ptb; --emsize, --nhid, --nlayers set the model (benchmark 400/600/3).
       """
   )
 
