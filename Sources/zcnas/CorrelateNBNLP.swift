@@ -37,11 +37,9 @@ extension Correlate {
     let metrics = Set(values.keys).union(missing.keys)
     let order = allRecurrentProxies.map(\.name)
     var entries: [CorrelationReport.Entry] = []
-    var usedIDs = Set<Int>()
     for m in metrics.sorted(by: { (order.firstIndex(of: $0) ?? 99, $0) < (order.firstIndex(of: $1) ?? 99, $1) }) {
       let vals = values[m] ?? [:]
       let ids = vals.keys.sorted().filter { truth[$0] != nil }
-      usedIDs.formUnion(ids)
       let x = ids.map { vals[$0]!.reduce(0, +) / Double(vals[$0]!.count) }, y = ids.map { truth[$0]! }
       // Missing: no value for the recipe, or no finite ground truth (diverged or not in the table).
       let miss = (missing[m] ?? []).subtracting(vals.keys).count + (vals.count - ids.count)
@@ -51,10 +49,12 @@ extension Correlate {
     }
     // Baseline: the benchmark's parameter count over the same recipes.
     let params = Dictionary(table.rows.compactMap { r in r.numParams.map { (r.recipeID, Double($0)) } }, uniquingKeysWith: { a, _ in a })
-    let pids = usedIDs.sorted().filter { params[$0] != nil }
+    // Over every stored recipe with ground truth, whatever the proxies' missing values.
+    let scoredIDs = Set(rows.map(\.archIndex)).filter { truth[$0] != nil }
+    let pids = scoredIDs.sorted().filter { params[$0] != nil }
     if pids.count >= 3 {
       let x = pids.map { params[$0]! }, y = pids.map { truth[$0]! }
-      entries.append(.init(metric: "num_params*", direction: "higher", n: pids.count, missing: usedIDs.count - pids.count,
+      entries.append(.init(metric: "num_params*", direction: "higher", n: pids.count, missing: scoredIDs.count - pids.count,
                            spearman: Statistics.spearman(x, y), kendall: Statistics.kendall(x, y)))
     }
     if json {
@@ -71,7 +71,7 @@ extension Correlate {
       print(e.metric.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
             + String(format: " %5d %8d  ", e.n, e.missing) + rho.leftPad(10) + " " + tau.leftPad(10))
     }
-    print("* num_params: the benchmark's parameter count (table column), a baseline on the same recipes")
+    print("* num_params: the benchmark's parameter count (table column), a baseline over every scored recipe with ground truth")
     for (m, rs) in reasons.sorted(by: { $0.key < $1.key }) {
       print("missing \(m): \(rs.count) x \"\(rs[0])\"" + (Set(rs).count > 1 ? " (and other reasons)" : ""))
     }
