@@ -26,3 +26,15 @@ public let allProxies: [any ZeroCostProxy] = [
 
 /// The proxy with this name, or nil.
 public func proxy(named name: String) -> (any ZeroCostProxy)? { allProxies.first { $0.name == name } }
+
+/// Every proxy for recurrent models (the nbnlp space): one line each.
+public let allRecurrentProxies: [any RecurrentProxy] = [
+  HiddenCov(layer: 1),
+  HiddenCov(layer: 2),
+  HiddenCov(layer: 3),
+  RecurrentNWOT(),
+  RecurrentSynflow(),
+]
+
+/// The recurrent proxy with this name, or nil.
+public func recurrentProxy(named name: String) -> (any RecurrentProxy)? { allRecurrentProxies.first { $0.name == name } }

@@ -16,7 +16,7 @@ public enum ScoreTable {
     var out = columns.joined(separator: ",") + "\n"
     out.reserveCapacity(rows.count * 160)
     for r in rows {
-      let fields: [String] = [r.space, r.dataset, String(r.archIndex), r.arch, r.metric, String(r.seed), String(r.batchSize),
+      let fields: [String] = [r.space, r.dataset, String(r.archIndex), quote(r.arch), r.metric, String(r.seed), String(r.batchSize),
                               quote(r.initialisation), quote(r.batchSource), r.dtype, r.value.map { "\($0)" } ?? "",
                               quote(r.missingReason ?? ""), String(format: "%.6f", r.seconds), r.engineVersion]
       out += fields.joined(separator: ",") + "\n"

@@ -13,18 +13,23 @@ struct Correlate: ParsableCommand {
       accuracy with --target valid (<dataset>_valid_acc; for cifar10 the cifar10-valid run). Rows with a
       missing value are skipped and counted. When several seeds or batch sizes are stored for an architecture,
       their values are averaged unless --score-seed/--batch-size select one.
+
+      --space nbnlp: against the NAS-Bench-NLP WikiText-2 subset's final test loss (--target valid: final
+      validation loss), averaged over a recipe's logs; loss is lower-is-better, so good proxies correlate negatively.
       """
   )
 
   @OptionGroup var selection: RunSelection
-  @Option(help: "Search space (nb201).") var space = "nb201"
-  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
+  @Option(help: "Search space: nb201 or nbnlp.") var space = "nb201"
+  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120 (default cifar10); for nbnlp the text the scores used, wikitext2 or ptb (default wikitext2).") var dataset: String?
   @Option(help: "Ground truth: test or valid.") var target = "test"
   @Flag(help: "Print JSON instead of a table.") var json = false
   @Option(help: "Folder with the shipped data.") var datasets: String?
 
   func run() throws {
-    guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)'") }
+    if space == "nbnlp" { return try runNBNLP(dataset: dataset ?? "wikitext2") }
+    guard space == "nb201" else { throw CLIError("--space: expected nb201 or nbnlp, found '\(space)'") }
+    let dataset = self.dataset ?? "cifar10"
     guard let kind = ImageDatasetKind(rawValue: dataset) else {
       throw CLIError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
     }
@@ -106,6 +111,11 @@ struct MetricsList: ParsableCommand {
     print("proxy          higher?  needs                                  source")
     for p in allProxies {
       print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.requirements.names.joined(separator: ",").padding(toLength: 38, withPad: " ", startingAt: 0)) \(p.source)")
+      print("               \(p.summary)")
+    }
+    print("recurrent proxies (--space nbnlp):")
+    for p in allRecurrentProxies {
+      print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.source)")
       print("               \(p.summary)")
     }
   }

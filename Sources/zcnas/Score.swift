@@ -20,16 +20,20 @@ struct Score: ParsableCommand {
 
       --archs takes: all; sample:N or sample:N:SEED (N distinct indices, drawn with SEED, default --seed);
       comma-separated arch strings or indices; or a file with one arch string or index per line.
+
+      --space nbnlp scores NAS-Bench-NLP recipes (--archs: all, sample:N[:SEED], recipe ids or a file of
+      ids, from the WikiText-2 subset) with the recurrent proxies, on the first --bptt x --batch-size test
+      tokens of --dataset wikitext2 or ptb; --emsize, --nhid, --nlayers set the model (benchmark 400/600/3).
       """
   )
 
-  @Option(help: "Search space (nb201).") var space = "nb201"
-  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
+  @Option(help: "Search space: nb201 or nbnlp (NAS-Bench-NLP recurrent cells).") var space = "nb201"
+  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120 (default cifar10); wikitext2 or ptb for nbnlp (default wikitext2).") var dataset: String?
   @Option(help: "Image files in the dataset's binary format (default: the shipped CIFAR subset; required for imagenet16-120).")
   var data: [String] = []
   @Option(help: "Comma-separated proxy names, or all (see `zcnas metrics`).") var metrics = "all"
   @Option(help: "Architectures: all, sample:N[:SEED], arch strings or indices (comma-separated), or a file.") var archs = "sample:100"
-  @Option(name: .customLong("batch-size"), help: "Images per minibatch.") var batchSize = 64
+  @Option(name: .customLong("batch-size"), help: "Images per minibatch (default 64); token sequences for nbnlp (default 10).") var batchSize: Int?
   @Option(help: "Seed for the minibatch and the initial weights.") var seed = 0
   @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
   @Option(help: "Also export this run's rows to a .csv or .jsonl file.") var output: String?
@@ -41,9 +45,15 @@ struct Score: ParsableCommand {
   @Option(help: "Take the minibatch (`input`, `labels`) from this safetensors file instead of sampling from the dataset.")
   var batch: String?
   @Flag(help: .hidden) var quiet = false
+  @Option(help: "nbnlp: tokens per sequence (time steps).") var bptt = 70
+  @Option(help: "nbnlp: embedding size (benchmark 400).") var emsize = 400
+  @Option(help: "nbnlp: hidden size (benchmark 600).") var nhid = 600
+  @Option(help: "nbnlp: recurrent layers (benchmark 3).") var nlayers = 3
 
   func run() throws {
-    guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)' (nbnlp is not implemented yet)") }
+    if space == "nbnlp" { return try runNBNLP(dataset: dataset ?? "wikitext2", batchSize: batchSize ?? 10) }
+    guard space == "nb201" else { throw CLIError("--space: expected nb201 or nbnlp, found '\(space)'") }
+    let dataset = self.dataset ?? "cifar10", batchSize = self.batchSize ?? 64
     guard let kind = ImageDatasetKind(rawValue: dataset) else {
       throw CLIError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
     }

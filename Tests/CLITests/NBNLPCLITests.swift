@@ -1,0 +1,79 @@
+import Foundation
+import XCTest
+
+/// `zcnas score/correlate/verify --space nbnlp` end to end at small model sizes.
+final class NBNLPCLITests: XCTestCase {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+  private func binary() throws -> String {
+    for config in ["debug", "release"] {
+      let p = Self.root.appendingPathComponent(".build/\(config)/zcnas").path
+      if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    throw XCTSkip("zcnas executable not built")
+  }
+
+  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try binary())
+    p.arguments = args
+    p.currentDirectoryURL = dir
+    var env = ProcessInfo.processInfo.environment
+    env["ZCNAS_DATASETS"] = Self.root.appendingPathComponent("Datasets").path
+    p.environment = env
+    let o = Pipe(), e = Pipe()
+    p.standardOutput = o
+    p.standardError = e
+    try p.run()
+    let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+  }
+
+  private func tempDir() throws -> URL {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-nbnlp-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
+    addTeardownBlock { try? FileManager.default.removeItem(at: d) }
+    return d
+  }
+
+  func testBadInputGivesOneLineError() throws {
+    let dir = try tempDir()
+    let cases: [([String], String)] = [
+      (["score", "--space", "nbnlp", "--dataset", "cifar10"], "expected one of wikitext2, ptb for --space nbnlp, found 'cifar10'"),
+      (["score", "--space", "nbnlp", "--metrics", "hidden_cov,grasp"], "unknown recurrent proxy 'grasp'"),
+      (["score", "--space", "nbnlp", "--archs", "42"], "recipe id 42 is not in the NAS-Bench-NLP WikiText-2 subset"),
+      (["score", "--space", "nbnlp", "--archs", "1000001", "--bptt", "30000"], "--bptt/--batch-size"),
+      (["score", "--space", "rnn"], "--space: expected nb201 or nbnlp, found 'rnn'"),
+      (["correlate", "--space", "nbnlp", "--store", dir.appendingPathComponent("none.sqlite").path], "no such store"),
+    ]
+    for (args, expected) in cases {
+      let r = try run(args, in: dir)
+      XCTAssertNotEqual(r.status, 0, "\(args)")
+      XCTAssertEqual(r.err.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count, 1, "\(args): \(r.err)")
+      XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
+    }
+  }
+
+  /// Score 8 recipes at a tiny size, correlate against the WikiText-2 test loss, verify the fixtures.
+  func testScoreCorrelateVerify() throws {
+    let dir = try tempDir()
+    let store = dir.appendingPathComponent("s.sqlite").path
+    let args = ["score", "--space", "nbnlp", "--dataset", "wikitext2", "--archs", "sample:8:1", "--emsize", "8", "--nhid", "12",
+                "--bptt", "12", "--batch-size", "6", "--store", store]
+    let r = try run(args, in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    XCTAssertTrue(r.out.contains("scored 8 recipe(s), 0 already stored; 5 proxies"), r.out)
+    XCTAssertTrue(try run(args, in: dir).out.contains("scored 0 recipe(s), 8 already stored"))
+    let c = try run(["correlate", "--space", "nbnlp", "--store", store], in: dir)
+    XCTAssertEqual(c.status, 0, c.err)
+    XCTAssertTrue(c.out.contains("LOWER loss is better"), c.out)
+    let line = try XCTUnwrap(c.out.split(separator: "\n").first { $0.hasPrefix("hidden_cov ") }, c.out)
+    let fields = line.split(separator: " ")
+    // 8 recipes drawn from 344 ids; the diverged ones (4) would count as missing.
+    XCTAssertEqual(Int(fields[2])! + Int(fields[3])!, 8, String(line))
+    let v = try run(["verify", Self.root.appendingPathComponent("Tests/Fixtures/nbnlp").path], in: dir)
+    XCTAssertEqual(v.status, 0, v.out + v.err)
+    XCTAssertTrue(v.out.contains("verify: 12 passed, 0 failed"), v.out)
+  }
+}
