@@ -7,8 +7,8 @@ struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure conv2d forward/backward GFLOP/s at NAS-Bench-201 shapes next to sgemm (one thread).",
     discussion: """
-      Shapes: batch N (default 64); C = 16, 32, 64 at 32, 16, 8 pixels; 3x3 (padding 1) and 1x1 kernels,
-      C_in = C_out = C, stride 1. FLOPs = 2 * N * C_out * H * W * C_in * k * k per pass. Each figure is
+      Shapes: batch N (default 64); C = 16, 32, 64 at 32, 16, 8 pixels; 3x3 (padding 1) and 1x1 kernels, \
+      C_in = C_out = C, stride 1. FLOPs = 2 * N * C_out * H * W * C_in * k * k per pass. Each figure is \
       the median of --repeats timed runs after one warm-up. Build with `swift build -c release`.
       """
   )

@@ -12,9 +12,9 @@ struct BenchSuite: ParsableCommand {
     commandName: "bench-suite",
     abstract: "Seconds per architecture for a set of proxies at NAS-Bench-201 sizes (one network per worker).",
     discussion: """
-      For each architecture: build it (seeded), take one CIFAR-10 minibatch, compute the proxies through
-      shared passes, and report the median wall time over --repeats runs. With --workers 2 the same
-      measurement runs on two threads at once (both cores busy, as when scoring) and each thread's
+      For each architecture: build it (seeded), take one CIFAR-10 minibatch, compute the proxies through \
+      shared passes, and report the median wall time over --repeats runs. With --workers 2 the same \
+      measurement runs on two threads at once (both cores busy, as when scoring) and each thread's \
       median is reported.
       """
   )

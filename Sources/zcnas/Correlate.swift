@@ -9,12 +9,12 @@ struct Correlate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Spearman rho and Kendall tau (with sign) of every stored proxy against NAS-Bench-201 accuracy.",
     discussion: """
-      Ground truth: test accuracy after 200 epochs, mean over seeds (<dataset>_test_acc), or validation
-      accuracy with --target valid (<dataset>_valid_acc; for cifar10 the cifar10-valid run). Rows with a
-      missing value are skipped and counted. When several seeds or batch sizes are stored for an architecture,
+      Ground truth: test accuracy after 200 epochs, mean over seeds (<dataset>_test_acc), or validation \
+      accuracy with --target valid (<dataset>_valid_acc; for cifar10 the cifar10-valid run). Rows with a \
+      missing value are skipped and counted. When several seeds or batch sizes are stored for an architecture, \
       their values are averaged unless --score-seed/--batch-size select one.
 
-      --space nbnlp: against the NAS-Bench-NLP WikiText-2 subset's final test loss (--target valid: final
+      --space nbnlp: against the NAS-Bench-NLP WikiText-2 subset's final test loss (--target valid: final \
       validation loss), averaged over a recipe's logs; loss is lower-is-better, so good proxies correlate negatively.
       """
   )

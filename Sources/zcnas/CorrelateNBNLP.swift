@@ -20,7 +20,6 @@ extension Correlate {
     let column = target == "test" ? "final_test_loss" : "final_val_loss"
     let truth = table.groundTruth(target == "test" ? \.finalTestLoss : \.finalValLoss)
     let rows = try selection.rows(space: "nbnlp", dataset: dataset)
-    let store = selection.store
     var values: [String: [Int: [Double]]] = [:], missing: [String: Set<Int>] = [:], reasons: [String: [String]] = [:]
     for r in rows {
       if let v = r.value { values[r.metric, default: [:]][r.archIndex, default: []].append(v) } else {

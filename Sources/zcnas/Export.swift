@@ -79,11 +79,16 @@ struct ImportTable: ParsableCommand {
   @Option(help: "Folder with the shipped data, for table names relative to it.") var datasets: String?
 
   func run() throws {
-    let st = try ScoreStore(path: store)
+    var paths: [String] = []
     for t in tables {
       var path = t
       if !FileManager.default.fileExists(atPath: path), let root = try? DatasetsFolder.resolve(datasets),
          FileManager.default.fileExists(atPath: root + "/" + t) { path = root + "/" + t }
+      guard FileManager.default.fileExists(atPath: path) else { throw CLIError("\(t): no such table file") }
+      paths.append(path)
+    }
+    let st = try ScoreStore(path: store)
+    for path in paths {
       let rows: [ScoreRow]
       do { rows = try ScoreTable.read(path) } catch { throw CLIError("\(error)") }
       try checkArchitectures(rows, table: path)

@@ -11,8 +11,8 @@ struct ExportWeights: ParsableCommand {
     commandName: "export-weights",
     abstract: "Write the engine's initial weights of one NAS-Bench-201 architecture as safetensors under the official state_dict keys.",
     discussion: """
-      The weights are exactly those `zcnas score` uses for the same architecture, --seed and dataset
-      (PyTorch default initialisation drawn from the engine's generator). Load them in PyTorch with
+      The weights are exactly those `zcnas score` uses for the same architecture, --seed and dataset \
+      (PyTorch default initialisation drawn from the engine's generator). Load them in PyTorch with \
       `model.load_state_dict(safetensors.torch.load_file(FILE), strict=True)` on xautodl's TinyNetwork.
       """
   )

@@ -11,10 +11,10 @@ struct Fit: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Fit proxy-combination weights to NAS-Bench-201 ground truth on a training split; report Spearman rho and Kendall tau on the held-out split next to each single proxy.",
     discussion: """
-      The architectures the store holds scores of all --metrics for are split at random (--split-seed) into a
-      training part (--train-fraction) and a held-out part. Weights w in [-1, 1]^M of the min-max normalised
-      proxies (normalised over the training part) are chosen by GP-UCB Bayesian optimisation of the training
-      Spearman rho (--iterations evaluations). Single proxies are reported raw (their sign shows whether higher
+      The architectures the store holds scores of all --metrics for are split at random (--split-seed) into a \
+      training part (--train-fraction) and a held-out part. Weights w in [-1, 1]^M of the min-max normalised \
+      proxies (normalised over the training part) are chosen by GP-UCB Bayesian optimisation of the training \
+      Spearman rho (--iterations evaluations). Single proxies are reported raw (their sign shows whether higher \
       is better); a single proxy's missing values are skipped, while the combination counts them as 0.
       """
   )

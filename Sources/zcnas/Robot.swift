@@ -10,14 +10,14 @@ struct Robot: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Search NAS-Bench-201 with a budget of ground-truth queries: RoBoT (BO over proxy weights + greedy exploitation), random search or regularised evolution.",
     discussion: """
-      The pool is every architecture the store holds scores of all --metrics for (the full space after
-      `zcnas import Datasets/nb201-scores/...`, or a scored sample); all strategies search that pool. Each
-      query reveals the --objective column of the NAS-Bench-201 table (default RoBoT's signal,
-      cifar10_valid_acc_12ep: CIFAR-10 validation accuracy after 12 epochs). The budget counts distinct
-      architectures. The answer is the queried architecture with the best objective; its test accuracy on
-      CIFAR-10, CIFAR-100 and ImageNet16-120 (percent, 200 epochs, mean over seeds) is reported, and the
-      search cost is the sum of cost_12ep_cifar10valid_s (seconds of benchmark training) over the queries.
-      Proxies are min-max normalised over the pool; a missing value contributes min(0, w), the worst a present
+      The pool is every architecture the store holds scores of all --metrics for (the full space after \
+      `zcnas import Datasets/nb201-scores/...`, or a scored sample); all strategies search that pool. Each \
+      query reveals the --objective column of the NAS-Bench-201 table (default RoBoT's signal, \
+      cifar10_valid_acc_12ep: CIFAR-10 validation accuracy after 12 epochs). The budget counts distinct \
+      architectures. The answer is the queried architecture with the best objective; its test accuracy on \
+      CIFAR-10, CIFAR-100 and ImageNet16-120 (percent, 200 epochs, mean over seeds) is reported, and the \
+      search cost is the sum of cost_12ep_cifar10valid_s (seconds of benchmark training) over the queries. \
+      Proxies are min-max normalised over the pool; a missing value contributes min(0, w), the worst a present \
       value could, and missing counts are reported. Trajectories go to the store (table search_steps) and to --output.
       """
   )

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Metrics
 import ZCData
 import ZCEngine
 import ZCSearch
@@ -40,6 +41,9 @@ extension RunSelection {
     }
     let names = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     guard !names.isEmpty else { throw CLIError("--metrics: no proxy named") }
+    if let unknown = names.first(where: { Metrics.proxy(named: $0) == nil }) {
+      throw CLIError("--metrics: unknown proxy '\(unknown)'; available: \(allProxies.map(\.name).joined(separator: ", "))")
+    }
     let rows = try rows(space: space, dataset: dataset)
     if let bad = rows.first(where: { $0.archIndex < 0 || $0.archIndex >= truth.count }) {
       throw CLIError("--store \(store): architecture index \(bad.archIndex) is outside the NAS-Bench-201 table (0..<\(truth.count))")

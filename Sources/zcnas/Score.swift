@@ -11,18 +11,18 @@ struct Score: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Score NAS-Bench-201 architectures with zero-cost proxies on one real minibatch; results go to an SQLite store.",
     discussion: """
-      Each architecture is built with PyTorch's default initialisation (seeded from --seed and its index),
-      fed one minibatch of --batch-size distinct images drawn with --seed, and scored by every proxy in
-      --metrics through shared passes. One row per (space, dataset, architecture, metric, seed, batch size,
-      initialisation) is stored with its value or missing-value reason, seconds and engine version. Each
-      architecture is written in one transaction: re-running skips what is stored, and an interrupted run
+      Each architecture is built with PyTorch's default initialisation (seeded from --seed and its index), \
+      fed one minibatch of --batch-size distinct images drawn with --seed, and scored by every proxy in \
+      --metrics through shared passes. One row per (space, dataset, architecture, metric, seed, batch size, \
+      initialisation) is stored with its value or missing-value reason, seconds and engine version. Each \
+      architecture is written in one transaction: re-running skips what is stored, and an interrupted run \
       loses at most the architectures in progress.
 
-      --archs takes: all; sample:N or sample:N:SEED (N distinct indices, drawn with SEED, default --seed);
+      --archs takes: all; sample:N or sample:N:SEED (N distinct indices, drawn with SEED, default --seed); \
       comma-separated arch strings or indices; or a file with one arch string or index per line.
 
-      --space nbnlp scores NAS-Bench-NLP recipes (--archs: all, sample:N[:SEED], recipe ids or a file of
-      ids, from the WikiText-2 subset) with the recurrent proxies, on the first --bptt x --batch-size test
+      --space nbnlp scores NAS-Bench-NLP recipes (--archs: all, sample:N[:SEED], recipe ids or a file of \
+      ids, from the WikiText-2 subset) with the recurrent proxies, on the first --bptt x --batch-size test \
       tokens of --dataset wikitext2 or ptb; --emsize, --nhid, --nlayers set the model (benchmark 400/600/3).
       """
   )

@@ -11,13 +11,13 @@ struct Search: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Training-free greedy search over NAS-Bench-201 under one proxy or a saved combination; architectures are scored on the fly through the store.",
     discussion: """
-      From a seeded random start, score the unscored one-edit neighbours (24 per architecture), move to the
-      best when it beats the current architecture, restart at random from a local optimum, until --budget
-      distinct architectures are scored. Scores come from the store when present (e.g. after `zcnas import` of a
-      shipped table) and are otherwise computed with the scoring settings given (--score-seed, --batch-size,
-      float32, PyTorch-default initialisation) and stored, so a rerun costs nothing. With --no-scoring,
-      unstored architectures count as missing. Under --proxy, lower-is-better proxies are negated; under
-      --weights (from `zcnas robot` or `zcnas fit`), the combination's own normalisation is used. The ground
+      From a seeded random start, score the unscored one-edit neighbours (24 per architecture), move to the \
+      best when it beats the current architecture, restart at random from a local optimum, until --budget \
+      distinct architectures are scored. Scores come from the store when present (e.g. after `zcnas import` of a \
+      shipped table) and are otherwise computed with the scoring settings given (--score-seed, --batch-size, \
+      float32, PyTorch-default initialisation) and stored, so a rerun costs nothing. With --no-scoring, \
+      unstored architectures count as missing. Under --proxy, lower-is-better proxies are negated; under \
+      --weights (from `zcnas robot` or `zcnas fit`), the combination's own normalisation is used. The ground \
       truth of the found architecture (test accuracy, percent) is printed for evaluation only.
       """
   )
@@ -77,15 +77,17 @@ struct Search: ParsableCommand {
     let key = ScoreKey(space: space, dataset: kind.rawValue, archIndex: 0, metric: "", seed: scoreSeed, batchSize: batchSize,
                        initialisation: "pytorch-default", batchSource: "sampled", dtype: "float32")
     var scoredNow = 0
+    let started = Date()
     let score: ([Int]) throws -> [Double?] = { archs in
       var have = try st.stored(like: key)
       let todo = archs.filter { a in metrics.contains { !have.contains([String(a), $0]) } }
       if !todo.isEmpty && !noScoring {
-        var cmd = try Score.parse(["--dataset", kind.rawValue, "--archs", todo.map(String.init).joined(separator: ","), "--metrics", metrics.joined(separator: ","),
+        let cmd = try Score.parse(["--dataset", kind.rawValue, "--archs", todo.map(String.init).joined(separator: ","), "--metrics", metrics.joined(separator: ","),
                                    "--batch-size", String(batchSize), "--seed", String(scoreSeed), "--store", store, "--jobs", String(jobs),
                                    "--datasets", root, "--quiet"])
         try cmd.run()
         scoredNow += todo.count
+        print("search: \(scoredNow) architecture(s) scored on the fly so far (\(String(format: "%.0f", Date().timeIntervalSince(started))) s)", to: &stderrStream)
         have = try st.stored(like: key)
       }
       return try archs.map { a in
@@ -120,7 +122,7 @@ struct Search: ParsableCommand {
         let m = v.reduce(0, +) / Double(v.count)
         return String(format: "%.2f ± %.2f", m, (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot())
       }
-      print("greedy, \(found.count) seeds, mean ± std: test accuracy C10 \(meanStd(found.map { accuracy(table, "cifar10", $0) })), "
+      print("greedy, \(found.count) seeds, mean ± std (population std): test accuracy C10 \(meanStd(found.map { accuracy(table, "cifar10", $0) })), "
             + "C100 \(meanStd(found.map { accuracy(table, "cifar100", $0) })), IN16 \(meanStd(found.map { accuracy(table, "imagenet16", $0) }))")
     }
     print("architectures scored during this run: \(scoredNow) (the rest came from \(store))")

@@ -9,10 +9,10 @@ struct Verify: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Check the engine against PyTorch reference fixtures (weights, batch and reference proxy values).",
     discussion: """
-      For every <name>.json + <name>.safetensors in DIR: build the network, load the weights by their
-      official state_dict keys and the batch, compute every proxy the fixture has a reference for and the
-      engine implements, and print proxy, engine value, reference (value_float64), relative error,
-      tolerance and pass/fail. Proxies the engine lacks, and engine proxies the fixture has no
+      For every <name>.json + <name>.safetensors in DIR: build the network, load the weights by their \
+      official state_dict keys and the batch, compute every proxy the fixture has a reference for and the \
+      engine implements, and print proxy, engine value, reference (value_float64), relative error, \
+      tolerance and pass/fail. Proxies the engine lacks, and engine proxies the fixture has no \
       reference for, are listed as such. Exit status 1 on any failure.
       """
   )

@@ -9,7 +9,7 @@ struct ZCNAS: ParsableCommand {
     commandName: "zcnas",
     abstract: "ZeroCostNAS: rank neural architectures without training them (zero-cost proxies).",
     discussion: """
-      Builds networks from benchmark search spaces, initialises them, feeds one real minibatch and
+      Builds networks from benchmark search spaces, initialises them, feeds one real minibatch and \
       computes zero-cost proxies. OpenBLAS runs single-threaded (OPENBLAS_NUM_THREADS=1 unless set).
       """,
     version: "zcnas \(ZeroCostNAS.version)",

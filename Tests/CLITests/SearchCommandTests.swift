@@ -98,6 +98,8 @@ final class SearchCommandTests: XCTestCase {
       (["import", bad.path, "--store", store], "header lacks"),
       (["import", misaligned.path, "--store", store], "arch_index 0 is |avg_pool_3x3~0|"),
       (["robot", "--store", store, "--acquisition", "pi"], "--acquisition: expected ucb or ei"),
+      (["robot", "--store", store, "--metrics", "grad_nrom"], "unknown proxy 'grad_nrom'"),
+      (["import", "nofile.csv.gz", "--store", dir.appendingPathComponent("never.sqlite").path], "nofile.csv.gz: no such table file"),
       (["robot", "--store", store, "--patience", "0"], "--patience: expected at least 1"),
       (["robot", "--store", store, "--dataset", "imagenet16"], "--dataset: expected one of"),
     ]
@@ -107,6 +109,7 @@ final class SearchCommandTests: XCTestCase {
       XCTAssertEqual(r.err.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count, 1, "\(args): \(r.err)")
       XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
     }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("never.sqlite").path), "a failed import creates no store")
   }
 
   /// Freshness check, not a correctness check: the trajectories committed for Notebooks/search.ipynb
