@@ -39,49 +39,14 @@ public struct NBNLPScoringJob: @unchecked Sendable {
       ScoreKey(space: "nbnlp", dataset: dataset, archIndex: id, metric: metric, seed: seed, batchSize: tokens.batch,
                initialisation: initialisation, batchSource: batchSource, dtype: dtype.rawValue)
     }
-    let stored = try store.stored(like: key(0, ""))
-    let names = proxies.map(\.name)
-    let todo = recipes.filter { r in names.contains { !stored.contains([String(r.0), $0]) } }
-    let skipped = recipes.count - todo.count
-    progress?(0, skipped, recipes.count)
-    let state = RecipeQueue()
-    DispatchQueue.concurrentPerform(iterations: min(jobs, max(todo.count, 1))) { _ in
-      while let k = state.next(limit: todo.count) {
-        let (id, recipe) = todo[k]
-        do {
-          let missing = proxies.filter { !stored.contains([String(id), $0.name]) }
-          let net = try makeNetwork?(id, recipe) ?? {
-            var rng = ZCRandom(seed: NB201ScoringJob.initSeed(runSeed: seed, index: id))
-            return try NBNLPNetwork(recipe, size: size, dtype: dtype, rng: &rng)
-          }()
-          let results = evaluateRecurrent(missing, network: net, tokens: tokens)
-          try store.write(results.map {
-            ScoreRow(key: key(id, $0.metric), arch: recipe.canonicalJSON, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version)
-          })
-          progress?(state.finish(), skipped, recipes.count)
-        } catch {
-          state.fail(error)
-        }
+    return try scoreResumably(recipes, metrics: proxies.map(\.name), like: key(0, ""), jobs: jobs, store: store, progress: progress) { id, recipe, missing in
+      let net = try makeNetwork?(id, recipe) ?? {
+        var rng = ZCRandom(seed: NB201ScoringJob.initSeed(runSeed: seed, index: id))
+        return try NBNLPNetwork(recipe, size: size, dtype: dtype, rng: &rng)
+      }()
+      return evaluateRecurrent(proxies.filter { missing.contains($0.name) }, network: net, tokens: tokens).map {
+        ScoreRow(key: key(id, $0.metric), arch: recipe.canonicalJSON, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version)
       }
     }
-    if let e = state.error { throw e }
-    return (todo.count, skipped)
   }
-}
-
-/// Shared counters of the worker pool.
-private final class RecipeQueue: @unchecked Sendable {
-  private let lock = NSLock()
-  private var cursor = 0
-  private var done = 0
-  private(set) var error: Error?
-
-  func next(limit: Int) -> Int? {
-    lock.lock(); defer { lock.unlock() }
-    guard error == nil, cursor < limit else { return nil }
-    cursor += 1
-    return cursor - 1
-  }
-  func finish() -> Int { lock.lock(); defer { lock.unlock() }; done += 1; return done }
-  func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }

@@ -53,37 +53,51 @@ public struct NB201ScoringJob: @unchecked Sendable {
       ScoreKey(space: space, dataset: dataset.rawValue, archIndex: index, metric: metric, seed: seed, batchSize: labels.count,
                initialisation: initialisation, batchSource: batchSource, dtype: dtype.rawValue)
     }
-    let stored = try store.stored(like: key(0, ""))
-    let names = proxies.map(\.name)
-    let todo = archs.filter { a in names.contains { !stored.contains([String(a.0), $0]) } }
-    let skipped = archs.count - todo.count
-    progress?(0, skipped, archs.count)
-    let state = JobState()
-    let workers = min(jobs, max(todo.count, 1))
-    DispatchQueue.concurrentPerform(iterations: workers) { _ in
-      while let k = state.next(limit: todo.count) {
-        let (index, arch) = todo[k]
-        do {
-          let missing = proxies.filter { !stored.contains([String(index), $0.name]) }
-          let net = try makeNetwork?(index, arch) ?? {
-            var rng = ZCRandom(seed: Self.initSeed(runSeed: seed, index: index))
-            return NB201Network(arch, numClasses: dataset.numClasses, imageSize: dataset.imageSize, dtype: dtype, rng: &rng)
-          }()
-          let results = evaluate(missing, network: net, images: images, labels: labels, images2: images2, labels2: labels2,
-                                 runSeed: UInt64(bitPattern: Int64(seed)), networkSeed: Self.initSeed(runSeed: seed, index: index))
-          let rows = results.map {
-            ScoreRow(key: key(index, $0.metric), arch: arch.description, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version)
-          }
-          try store.write(rows)
-          progress?(state.finish(), skipped, archs.count)
-        } catch {
-          state.fail(error)
-        }
+    return try scoreResumably(archs, metrics: proxies.map(\.name), like: key(0, ""), jobs: jobs, store: store, progress: progress) { index, arch, missing in
+      let net = try makeNetwork?(index, arch) ?? {
+        var rng = ZCRandom(seed: Self.initSeed(runSeed: seed, index: index))
+        return NB201Network(arch, numClasses: dataset.numClasses, imageSize: dataset.imageSize, dtype: dtype, rng: &rng)
+      }()
+      let results = evaluate(proxies.filter { missing.contains($0.name) }, network: net, images: images, labels: labels, images2: images2,
+                             labels2: labels2, runSeed: UInt64(bitPattern: Int64(seed)), networkSeed: Self.initSeed(runSeed: seed, index: index))
+      return results.map {
+        ScoreRow(key: key(index, $0.metric), arch: arch.description, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version)
       }
     }
-    if let e = state.error { throw e }
-    return (todo.count, skipped)
   }
+}
+
+/// The resumable worker pool of the scoring jobs: skips the (item, metric) pairs the store already
+/// holds for the settings of `key`, scores the rest on `jobs` threads (items taken in order), and
+/// writes each item's rows in one transaction, so an interrupted run loses at most the items in
+/// progress.
+/// - Parameters:
+///   - items: (architecture index or recipe id, item) pairs.
+///   - score: computes the rows of one item for the metrics it still lacks.
+/// - Returns: items scored now and skipped as fully stored.
+/// - Throws: the first store or scoring error; items written before it stay stored.
+func scoreResumably<Item: Sendable>(_ items: [(Int, Item)], metrics: [String], like key: ScoreKey, jobs: Int, store: ScoreStore,
+                                    progress: NB201ScoringJob.Progress?,
+                                    score: @escaping @Sendable (_ id: Int, _ item: Item, _ missing: Set<String>) throws -> [ScoreRow]) throws -> (scored: Int, skipped: Int) {
+  let stored = try store.stored(like: key)
+  let todo = items.filter { i in metrics.contains { !stored.contains([String(i.0), $0]) } }
+  let skipped = items.count - todo.count
+  progress?(0, skipped, items.count)
+  let state = JobState()
+  DispatchQueue.concurrentPerform(iterations: min(max(jobs, 1), max(todo.count, 1))) { _ in
+    while let k = state.next(limit: todo.count) {
+      let (id, item) = todo[k]
+      do {
+        let missing = Set(metrics.filter { !stored.contains([String(id), $0]) })
+        try store.write(try score(id, item, missing))
+        progress?(state.finish(), skipped, items.count)
+      } catch {
+        state.fail(error)
+      }
+    }
+  }
+  if let e = state.error { throw e }
+  return (todo.count, skipped)
 }
 
 /// Shared counters of the worker pool.

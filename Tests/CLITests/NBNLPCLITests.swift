@@ -3,39 +3,11 @@ import XCTest
 
 /// `zcnas score/correlate/verify --space nbnlp` end to end at small model sizes.
 final class NBNLPCLITests: XCTestCase {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let root = ZCNASRunner.root
 
-  private func binary() throws -> String {
-    for config in ["debug", "release"] {
-      let p = Self.root.appendingPathComponent(".build/\(config)/zcnas").path
-      if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    throw XCTSkip("zcnas executable not built")
-  }
+  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) { try ZCNASRunner.run(args, in: dir) }
 
-  private func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try binary())
-    p.arguments = args
-    p.currentDirectoryURL = dir
-    var env = ProcessInfo.processInfo.environment
-    env["ZCNAS_DATASETS"] = Self.root.appendingPathComponent("Datasets").path
-    p.environment = env
-    let o = Pipe(), e = Pipe()
-    p.standardOutput = o
-    p.standardError = e
-    try p.run()
-    let out = o.fileHandleForReading.readDataToEndOfFile(), err = e.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-  }
-
-  private func tempDir() throws -> URL {
-    let d = FileManager.default.temporaryDirectory.appendingPathComponent("zcnas-nbnlp-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
-    addTeardownBlock { try? FileManager.default.removeItem(at: d) }
-    return d
-  }
+  private func tempDir() throws -> URL { try temporaryFolder("zcnas-nbnlp") }
 
   func testBadInputGivesOneLineError() throws {
     let dir = try tempDir()

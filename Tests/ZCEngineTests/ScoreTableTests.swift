@@ -43,7 +43,7 @@ final class ScoreTableTests: XCTestCase {
     }
     let corrupt = FileManager.default.temporaryDirectory.appendingPathComponent("c-\(UUID().uuidString).csv.gz").path
     defer { try? FileManager.default.removeItem(atPath: corrupt) }
-    FileManager.default.createFile(atPath: corrupt, contents: Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]))
+    _ = FileManager.default.createFile(atPath: corrupt, contents: Data([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 1, 2, 3]))
     XCTAssertThrowsError(try ScoreTable.read(corrupt))
   }
 
