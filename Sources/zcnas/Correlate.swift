@@ -51,12 +51,7 @@ struct Correlate: ParsableCommand {
       return
     }
     print("\(space) \(kind.rawValue): proxies against \(column) (percent); n = architectures used, missing = skipped")
-    print("proxy          higher?     n  missing  Spearman ρ  Kendall τ")
-    for e in report {
-      let rho = (e.spearman.map { String(format: "%+.4f", $0) } ?? "-"), tau = (e.kendall.map { String(format: "%+.4f", $0) } ?? "-")
-      print(e.metric.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
-            + String(format: " %5d %8d  ", e.n, e.missing) + rho.leftPad(10) + " " + tau.leftPad(10))
-    }
+    CorrelationReport.printTable(report)
     let reasons = Dictionary(grouping: rows.compactMap { r in r.missingReason.map { (r.metric, $0) } }, by: { $0.0 })
     for (m, rs) in reasons.sorted(by: { $0.key < $1.key }) {
       print("missing \(m): \(rs.count) x \"\(rs[0].1)\"" + (Set(rs.map(\.1)).count > 1 ? " (and other reasons)" : ""))
@@ -66,6 +61,16 @@ struct Correlate: ParsableCommand {
 
 /// Correlations per metric.
 enum CorrelationReport {
+  /// Prints the proxy / direction / n / missing / Spearman ρ / Kendall τ table.
+  static func printTable(_ entries: [Entry]) {
+    print("proxy          higher?     n  missing  Spearman ρ  Kendall τ")
+    for e in entries {
+      let rho = (e.spearman.map { String(format: "%+.4f", $0) } ?? "-"), tau = (e.kendall.map { String(format: "%+.4f", $0) } ?? "-")
+      print(e.metric.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
+            + String(format: " %5d %8d  ", e.n, e.missing) + rho.leftPad(10) + " " + tau.leftPad(10))
+    }
+  }
+
   struct Entry: Codable {
     let metric: String
     /// "higher", "lower" or "-" (from the registry).

@@ -58,12 +58,7 @@ extension Correlate {
     }
     print("nbnlp \(dataset): proxies against NAS-Bench-NLP WikiText-2 \(column) (nats/token; LOWER loss is better,")
     print("so a higher-is-better proxy that ranks well has NEGATIVE ρ and τ); n = recipes used, missing = skipped")
-    print("proxy          higher?     n  missing  Spearman ρ  Kendall τ")
-    for e in entries {
-      let rho = (e.spearman.map { String(format: "%+.4f", $0) } ?? "-"), tau = (e.kendall.map { String(format: "%+.4f", $0) } ?? "-")
-      print(e.metric.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
-            + String(format: " %5d %8d  ", e.n, e.missing) + rho.leftPad(10) + " " + tau.leftPad(10))
-    }
+    CorrelationReport.printTable(entries)
     print("* num_params: the benchmark's parameter count (table column), a baseline over every scored recipe with ground truth")
     for (m, rs) in reasons.sorted(by: { $0.key < $1.key }) {
       print("missing \(m): \(rs.count) x \"\(rs[0])\"" + (Set(rs).count > 1 ? " (and other reasons)" : ""))

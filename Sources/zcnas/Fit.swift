@@ -71,9 +71,7 @@ struct Fit: ParsableCommand {
     print("(single proxies skip their missing values; the combination counts a missing value as its worst contribution, min(0, w))")
     print("weights: " + zip(c.metrics, c.weights).map { String(format: "%@ %+.3f", $0.0, $0.1) }.joined(separator: ", "))
     if let saveWeights {
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-      do { try enc.encode(c).write(to: URL(fileURLWithPath: saveWeights)) } catch { throw CLIError("--save-weights \(saveWeights): cannot write: \(error)") }
+      try writeCombination(c, to: saveWeights)
       print("combination written to \(saveWeights)")
     }
   }

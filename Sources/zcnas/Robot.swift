@@ -60,9 +60,7 @@ struct Robot: ParsableCommand {
     let (pool, scoreRun, dropped) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth)
     guard budget <= pool.count else { throw CLIError("--budget: expected at most the pool size \(pool.count), found \(budget)") }
     let objectiveOf: (Int) -> Double = { truth[$0] }
-    let neighbours: @Sendable (Int) -> [Int] = { i in
-      (try? NB201Architecture(parsing: table.archs[i]))?.neighbours.compactMap { table.index(of: $0.description) } ?? []
-    }
+    let neighbours = nb201Neighbours(table)
     print("nb201 \(dataset) pool: \(pool.count) architectures\(dropped > 0 ? " (\(dropped) without a finite \(objective) left out)" : ""); strategy \(strategy); budget \(budget); objective \(objective)")
     if strategy == "robot" {
       let miss = zip(pool.metrics, pool.missingCounts).filter { $0.1 > 0 }.map { "\($0.0) \($0.1)" }
@@ -100,11 +98,6 @@ struct Robot: ParsableCommand {
       print(String(format: "%4d  %10d  %9.3f  %8.2f  %9.2f  %9.2f  %8.0f  %@", seed, b, r.steps.last!.bestObjective, accuracy(table, "cifar10", b),
                    accuracy(table, "cifar100", b), accuracy(table, "imagenet16", b), cost(table, r), strategy == "robot" ? "\(t0)" : "-"))
     }
-    func meanStd(_ v: [Double]) -> String {
-      let m = v.reduce(0, +) / Double(v.count)
-      let s = (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot()
-      return String(format: "%.2f ± %.2f", m, s)
-    }
     let bests = results.map(\.bestArchIndex)
     print("\(strategy), \(results.count) seeds, mean ± std (population std): test accuracy C10 \(meanStd(bests.map { accuracy(table, "cifar10", $0) })), "
           + "C100 \(meanStd(bests.map { accuracy(table, "cifar100", $0) })), IN16 \(meanStd(bests.map { accuracy(table, "imagenet16", $0) })); "
@@ -119,9 +112,7 @@ struct Robot: ParsableCommand {
     if let saveWeights, strategy == "robot" {
       let best = results.max { $0.steps.last!.bestObjective < $1.steps.last!.bestObjective }!
       let c = pool.combination(best.weights ?? [], source: "zcnas robot seed \(best.seed); \(runID)")
-      let enc = JSONEncoder()
-      enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-      do { try enc.encode(c).write(to: URL(fileURLWithPath: saveWeights)) } catch { throw CLIError("--save-weights \(saveWeights): cannot write: \(error)") }
+      try writeCombination(c, to: saveWeights)
       print("weights of seed \(best.seed) written to \(saveWeights)")
     }
   }
@@ -159,4 +150,24 @@ func parseSeeds(_ spec: String) throws -> [Int] {
   let v = spec.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
   guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw CLIError("--seeds: expected N, A..B or a comma-separated list of integers, found '\(spec)'") }
   return v.map { $0! }
+}
+
+/// "mean ± std" (population standard deviation, as RoBoT's script reports), two decimals.
+func meanStd(_ v: [Double]) -> String {
+  let m = v.reduce(0, +) / Double(v.count)
+  let s = (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot()
+  return String(format: "%.2f ± %.2f", m, s)
+}
+
+/// One-edit neighbours (24 per architecture) of a NAS-Bench-201 index, as table indices.
+func nb201Neighbours(_ table: NB201Table) -> @Sendable (Int) -> [Int] {
+  { i in (try? NB201Architecture(parsing: table.archs[i]))?.neighbours.compactMap { table.index(of: $0.description) } ?? [] }
+}
+
+/// Writes a combination as the JSON `zcnas search --weights` reads.
+/// - Throws: ``CLIError`` naming --save-weights when the file cannot be written.
+func writeCombination(_ c: Combination, to path: String) throws {
+  let enc = JSONEncoder()
+  enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+  do { try enc.encode(c).write(to: URL(fileURLWithPath: path)) } catch { throw CLIError("--save-weights \(path): cannot write: \(error)") }
 }

@@ -70,9 +70,7 @@ struct Search: ParsableCommand {
       metrics = c.metrics
       rank = { v in c.score(v) }
     }
-    let neighbours: @Sendable (Int) -> [Int] = { i in
-      (try? NB201Architecture(parsing: table.archs[i]))?.neighbours.compactMap { table.index(of: $0.description) } ?? []
-    }
+    let neighbours = nb201Neighbours(table)
     let st = try ScoreStore(path: store)
     let key = ScoreKey(space: space, dataset: kind.rawValue, archIndex: 0, metric: "", seed: scoreSeed, batchSize: batchSize,
                        initialisation: "pytorch-default", batchSource: "sampled", dtype: "float32")
@@ -118,10 +116,6 @@ struct Search: ParsableCommand {
                    steps.filter { $0.event == "move" }.count, steps.filter { $0.event == "restart" }.count))
     }
     if found.count > 1 {
-      func meanStd(_ v: [Double]) -> String {
-        let m = v.reduce(0, +) / Double(v.count)
-        return String(format: "%.2f ± %.2f", m, (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot())
-      }
       print("greedy, \(found.count) seeds, mean ± std (population std): test accuracy C10 \(meanStd(found.map { accuracy(table, "cifar10", $0) })), "
             + "C100 \(meanStd(found.map { accuracy(table, "cifar100", $0) })), IN16 \(meanStd(found.map { accuracy(table, "imagenet16", $0) }))")
     }
