@@ -20,17 +20,24 @@ public struct Fisher: ZeroCostProxy {
     for (layer, pair) in zip(context.weightLayers, lg.activations) {
       guard let (a, g) = pair else { continue }  // layer not run in this forward pass
       let b = a.shape[0], k = a.shape[1], hw = a.count / max(b * k, 1)
-      let av = a.doubles, gv = g.doubles
       let perWeight = Double(layer.weight.shape.dropFirst().reduce(1, *))
-      for c in 0..<k {
-        var sq = 0.0
-        for n in 0..<b {
-          var s = 0.0
-          let base = (n * k + c) * hw
-          for i in 0..<hw { s += av[base + i] * gv[base + i] }
-          sq += s * s
+      // Read the activations in place (no Double copies of whole activations), summing in Double.
+      func addChannels<T: TensorScalar>(_: T.Type) {
+        let av = a.pointer(T.self), gv = g.pointer(T.self)
+        for c in 0..<k {
+          var sq = 0.0
+          for n in 0..<b {
+            var s = 0.0
+            let base = (n * k + c) * hw
+            for i in 0..<hw { s += Double(av[base + i]) * Double(gv[base + i]) }
+            sq += s * s
+          }
+          total += 0.5 * sq / Double(b) * perWeight
         }
-        total += 0.5 * sq / Double(b) * perWeight
+      }
+      switch a.dtype {
+      case .float32: addChannels(Float.self)
+      case .float64: addChannels(Double.self)
       }
     }
     return .checked(total, ifNotFinite: "non-finite activation or gradient")

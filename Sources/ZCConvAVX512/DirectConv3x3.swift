@@ -105,10 +105,14 @@ extension DirectConv3x3 {
     let gp = UnsafeMutablePointer<Float>.allocate(capacity: n * cob * h * w * 16)
     defer { gp.deallocate() }
     for b in 0..<n {
-      for c in 0..<cout {
-        let src = gy + (b * cout + c) * h * w
-        let dst = gp + ((b * cob + c / 16) * h * w) * 16 + c % 16
-        for p in 0..<(h * w) { dst[p * 16] = src[p] }
+      for ob in 0..<cob {
+        let src0 = gy + (b * cout + ob * 16) * h * w, dst0 = gp + ((b * cob + ob) * h * w) * 16
+        for r in 0..<h {  // one row of one block at a time, so the strided writes stay in L1
+          for lane in 0..<16 {
+            let src = src0 + lane * h * w + r * w, dst = dst0 + r * w * 16 + lane
+            for q in 0..<w { dst[q * 16] = src[q] }
+          }
+        }
       }
     }
     // acc[(ob, ib, k, ci)] as SIMD16 over output channels.
@@ -160,17 +164,26 @@ extension DirectConv3x3 {
 }
 
 /// NCHW → [N][C/16][H+2][W+2][16] with a zero halo of one pixel (caller deallocates).
+/// Works one padded row of one 16-channel block at a time (2 KiB at W = 32), so the 16 strided
+/// passes that interleave the channels hit L1; only the halo is zeroed.
 private func packWithHalo(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) -> UnsafeMutablePointer<Float> {
   let cb = c / 16, hp = h + 2, wpad = w + 2
   let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cb * hp * wpad * 16)
-  xp.update(repeating: 0, count: n * cb * hp * wpad * 16)
   for b in 0..<n {
-    for ch in 0..<c {
-      let src = x + (b * c + ch) * h * w
-      let dst = xp + ((b * cb + ch / 16) * hp * wpad) * 16 + ch % 16
+    for blk in 0..<cb {
+      let plane = xp + ((b * cb + blk) * hp * wpad) * 16
+      plane.update(repeating: 0, count: wpad * 16)
+      (plane + (hp - 1) * wpad * 16).update(repeating: 0, count: wpad * 16)
+      let src0 = x + (b * c + blk * 16) * h * w
       for r in 0..<h {
-        let d = dst + ((r + 1) * wpad + 1) * 16, s = src + r * w
-        for q in 0..<w { d[q * 16] = s[q] }
+        let row = plane + (r + 1) * wpad * 16
+        row.update(repeating: 0, count: 16)
+        (row + (wpad - 1) * 16).update(repeating: 0, count: 16)
+        let d = row + 16
+        for lane in 0..<16 {
+          let s = src0 + lane * h * w + r * w, dl = d + lane
+          for q in 0..<w { dl[q * 16] = s[q] }
+        }
       }
     }
   }

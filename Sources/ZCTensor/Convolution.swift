@@ -48,7 +48,11 @@ public enum Convolution {
                  "conv2d backward data: gradient \(gy.shape) and weight \(w.shape) do not match")
     precondition(g.outputSize(inputSize.0, kernel: w.shape[2]) == gy.shape[2] && g.outputSize(inputSize.1, kernel: w.shape[3]) == gy.shape[3],
                  "conv2d backward data: input size \(inputSize) inconsistent with output \(gy.shape)")
-    let gx = Tensor(zeros: [gy.shape[0], w.shape[1], inputSize.0, inputSize.1], dtype: gy.dtype)
+    // The direct 3×3 kernel and the pointwise GEMM overwrite every element; col2im accumulates.
+    let shape = [gy.shape[0], w.shape[1], inputSize.0, inputSize.1]
+    let overwrites = w.shape[2] == 1 && w.shape[3] == 1 && g == Conv2DGeometry()
+      || useDirect3x3(ConvShape(x: shape, w: w.shape, y: gy.shape, g), gy.dtype)
+    let gx = overwrites ? Tensor(uninitialized: shape, dtype: gy.dtype) : Tensor(zeros: shape, dtype: gy.dtype)
     switch gy.dtype {
     case .float32: convBackwardData(gy, w, gx, g, Float.self)
     case .float64: convBackwardData(gy, w, gx, g, Double.self)
@@ -63,7 +67,10 @@ public enum Convolution {
                  "conv2d backward weight: input \(x.shape) and gradient \(gy.shape) do not match")
     precondition(g.outputSize(x.shape[2], kernel: kernelSize.0) == gy.shape[2] && g.outputSize(x.shape[3], kernel: kernelSize.1) == gy.shape[3],
                  "conv2d backward weight: kernel \(kernelSize) inconsistent with \(x.shape) → \(gy.shape)")
-    let gw = Tensor(zeros: [gy.shape[1], x.shape[1], kernelSize.0, kernelSize.1], dtype: x.dtype)
+    // Every path writes each element (direct kernel; GEMMs with beta 0 for the first image),
+    // except an empty batch.
+    let shape = [gy.shape[1], x.shape[1], kernelSize.0, kernelSize.1]
+    let gw = x.shape[0] > 0 ? Tensor(uninitialized: shape, dtype: x.dtype) : Tensor(zeros: shape, dtype: x.dtype)
     switch x.dtype {
     case .float32: convBackwardWeight(x, gy, gw, g, Float.self)
     case .float64: convBackwardWeight(x, gy, gw, g, Double.self)

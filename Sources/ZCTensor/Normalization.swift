@@ -36,21 +36,45 @@ public enum BatchNormKernel {
   }
 }
 
+/// Element i of `lanes` (≤ 4) consecutive planes of `hw` values starting at p, as Double (0 in
+/// unused lanes).
+@inline(__always)
+private func gather4<T: TensorScalar>(_ p: UnsafePointer<T>, _ hw: Int, _ i: Int, _ lanes: Int) -> SIMD4<Double> {
+  if lanes == 4 { return SIMD4(Double(p[i]), Double(p[hw + i]), Double(p[2 * hw + i]), Double(p[3 * hw + i])) }
+  var v = SIMD4<Double>()
+  for l in 0..<lanes { v[l] = Double(p[l * hw + i]) }
+  return v
+}
+
 private func bnForward<T: TensorScalar>(_ x: Tensor, _ gamma: Tensor?, _ beta: Tensor?, _ eps: Double, _ y: Tensor, _: T.Type) -> BatchNormKernel.Statistics {
   let n = x.shape[0], c = x.shape[1], hw = x.shape.dropFirst(2).reduce(1, *)
   let px = x.pointer(T.self), py = y.mutablePointer(T.self)
   let pg = gamma?.pointer(T.self), pb = beta?.pointer(T.self)
   var means = [Double](repeating: 0, count: c), vars = [Double](repeating: 0, count: c)
   let m = Double(n * hw)
-  for ch in 0..<c {
-    var s = 0.0
-    for b in 0..<n { let p = px + (b * c + ch) * hw; for i in 0..<hw { s += Double(p[i]) } }
+  // Reductions run four channels at a time in SIMD4<Double> lanes: each channel is still summed
+  // in the order (image, pixel), so results equal the one-channel loop bit for bit, but four
+  // dependency chains run in parallel.
+  var ch = 0
+  while ch < c {
+    let lanes = min(4, c - ch)
+    var s = SIMD4<Double>()
+    for b in 0..<n {
+      let p = px + (b * c + ch) * hw
+      for i in 0..<hw { s += gather4(p, hw, i, lanes) }
+    }
     let mu = s / m
-    var v = 0.0
-    for b in 0..<n { let p = px + (b * c + ch) * hw; for i in 0..<hw { let d = Double(p[i]) - mu; v += d * d } }
+    var v = SIMD4<Double>()
+    for b in 0..<n {
+      let p = px + (b * c + ch) * hw
+      for i in 0..<hw { let d = gather4(p, hw, i, lanes) - mu; v += d * d }
+    }
     v /= m
-    means[ch] = mu; vars[ch] = v
-    let inv = 1 / (v + eps).squareRoot()
+    for l in 0..<lanes { means[ch + l] = mu[l]; vars[ch + l] = v[l] }
+    ch += lanes
+  }
+  for ch in 0..<c {
+    let mu = means[ch], inv = 1 / (vars[ch] + eps).squareRoot()
     let scale = T(inv * (pg.map { Double($0[ch]) } ?? 1))
     let shift = T((pb.map { Double($0[ch]) } ?? 0) - mu * inv * (pg.map { Double($0[ch]) } ?? 1))
     for b in 0..<n {
@@ -70,13 +94,25 @@ private func bnBackward<T: TensorScalar>(
   let pgam = gamma?.pointer(T.self)
   let pgg = gg.mutablePointer(T.self), pgb = gb.mutablePointer(T.self)
   let m = Double(n * hw)
+  // Σ gy and Σ gy (x − μ), four channels at a time (see bnForward: same order per channel).
+  var sums = [Double](repeating: 0, count: c), cross = [Double](repeating: 0, count: c)
+  var c0 = 0
+  while c0 < c {
+    let lanes = min(4, c - c0)
+    var mu = SIMD4<Double>()
+    for l in 0..<lanes { mu[l] = st.mean[c0 + l] }
+    var sg = SIMD4<Double>(), sgx = SIMD4<Double>()
+    for b in 0..<n {
+      let p = px + (b * c + c0) * hw, q = pgy + (b * c + c0) * hw
+      for i in 0..<hw { let g = gather4(q, hw, i, lanes); sg += g; sgx += g * (gather4(p, hw, i, lanes) - mu) }
+    }
+    for l in 0..<lanes { sums[c0 + l] = sg[l]; cross[c0 + l] = sgx[l] }
+    c0 += lanes
+  }
   for ch in 0..<c {
     let mu = st.mean[ch], inv = 1 / (st.variance[ch] + eps).squareRoot()
-    var sg = 0.0, sgx = 0.0
-    for b in 0..<n {
-      let p = px + (b * c + ch) * hw, q = pgy + (b * c + ch) * hw
-      for i in 0..<hw { let g = Double(q[i]); sg += g; sgx += g * (Double(p[i]) - mu) }
-    }
+    let sg = sums[ch]
+    var sgx = cross[ch]
     sgx *= inv  // Σ gy x̂
     pgb[ch] = T(sg)
     pgg[ch] = T(sgx)
@@ -127,20 +163,31 @@ private func bnBackwardVJP<T: TensorScalar>(
   let n = Double(nb * hw)
   let px = x.pointer(T.self), pg = gy.pointer(T.self), pc = c?.pointer(T.self)
   let pdx = dx.mutablePointer(T.self), pdg = dgy.mutablePointer(T.self), pdgam = dgamma.mutablePointer(T.self)
+  // The five per-channel sums, four channels at a time (same order per channel as one at a time).
+  var sums = [SIMD8<Double>](repeating: SIMD8(), count: ch)
+  var k0 = 0
+  while k0 < ch {
+    let lanes = min(4, ch - k0)
+    var mu = SIMD4<Double>(), sv = SIMD4<Double>()
+    for l in 0..<lanes { mu[l] = st.mean[k0 + l]; sv[l] = 1 / (st.variance[k0 + l] + eps).squareRoot() }
+    var sgy = SIMD4<Double>(), sgyx = SIMD4<Double>(), sc = SIMD4<Double>(), scx = SIMD4<Double>(), scg = SIMD4<Double>()
+    for b in 0..<nb {
+      let o = (b * ch + k0) * hw
+      for i in 0..<hw {
+        let xh = (gather4(px + o, hw, i, lanes) - mu) * sv, g = gather4(pg + o, hw, i, lanes)
+        sgy += g; sgyx += g * xh
+        if let pc { let cv = gather4(pc + o, hw, i, lanes); sc += cv; scx += cv * xh; scg += cv * g }
+      }
+    }
+    for l in 0..<lanes { sums[k0 + l] = SIMD8(sgy[l], sgyx[l], sc[l], scx[l], scg[l], 0, 0, 0) }
+    k0 += lanes
+  }
   for k in 0..<ch {
     let mu = st.mean[k], s = 1 / (st.variance[k] + eps).squareRoot()
     let gam = gamma.map { Double($0.pointer(T.self)[k]) } ?? 1
     let cg = cGamma.map { Double($0.pointer(T.self)[k]) } ?? 0
     let a = gam * s
-    var sgy = 0.0, sgyx = 0.0, sc = 0.0, scx = 0.0, scg = 0.0
-    for b in 0..<nb {
-      let o = (b * ch + k) * hw
-      for i in 0..<hw {
-        let xh = (Double(px[o + i]) - mu) * s, g = Double(pg[o + i])
-        sgy += g; sgyx += g * xh
-        if let pc { let cv = Double(pc[o + i]); sc += cv; scx += cv * xh; scg += cv * g }
-      }
-    }
+    let sgy = sums[k][0], sgyx = sums[k][1], sc = sums[k][2], scx = sums[k][3], scg = sums[k][4]
     let m1 = sgy / n, m2 = sgyx / n, mc = sc / n, mcx = scx / n, mcg = scg / n
     let core = mcg - m1 * mc - m2 * mcx
     pdgam[k] = T(s * n * core)

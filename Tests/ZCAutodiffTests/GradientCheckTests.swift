@@ -109,7 +109,8 @@ final class GradientCheckTests: XCTestCase {
   }
 
   func testBatchNormTraining() {
-    for (i, shape) in [[2, 3, 5, 5], [1, 2, 3, 3], [4, 3, 1, 1], [5, 4]].enumerated() {
+    // C = 6 exercises a full four-channel group plus a two-channel remainder in the fused kernels.
+    for (i, shape) in [[2, 3, 5, 5], [1, 2, 3, 3], [4, 3, 1, 1], [5, 4], [2, 6, 3, 2]].enumerated() {
       let x = randomTensor(shape, seed: 400 + UInt64(i), scale: 2)
       let g = randomTensor([shape[1]], seed: 410 + UInt64(i))
       let b = randomTensor([shape[1]], seed: 420 + UInt64(i))
@@ -161,7 +162,7 @@ final class GradientCheckTests: XCTestCase {
 /// The fused batch-norm backward operations used for double backward, checked directly.
 final class BatchNormSecondOrderTests: XCTestCase {
   func testBatchNormBackwardOperationsHaveCorrectGradients() {
-    for (i, shape) in [[3, 2, 3, 3], [1, 3, 2, 5], [6, 2]].enumerated() {
+    for (i, shape) in [[3, 2, 3, 3], [1, 3, 2, 5], [6, 2], [2, 6, 2, 3]].enumerated() {
       let x = randomTensor(shape, seed: 950 + UInt64(i), scale: 1.5)
       let gy = randomTensor(shape, seed: 960 + UInt64(i))
       let gamma = randomTensor([shape[1]], seed: 970 + UInt64(i))
