@@ -3,10 +3,11 @@
 /// This module is compiled for AVX-512 (`-target-cpu skylake-avx512`): call it only after
 /// checking at run time that the CPU supports AVX-512F (ZCTensor does), never on other CPUs.
 ///
-/// Layouts: the input is packed to [N][C_in/16][H+2][W+2][16] with a zero halo; weights to
-/// [C_out/16][C_in/16][3][3][16 (c_in)][16 (c_out)]. A register tile holds 8 output pixels of one
-/// row × 16 output channels (8 SIMD16 accumulators); each step broadcasts one input value and
-/// multiplies it into one weight vector. Requires C_in, C_out multiples of 16 and W multiple of 8.
+/// Layouts: the input is copied to padded NCHW, [N][C_in][H+2][W+2] with a zero halo (a row copy,
+/// no transpose); weights to [C_out/16][C_in/16][3][3][16 (c_in)][16 (c_out)]. A register tile
+/// holds 8 output pixels of one row × 16 output channels (8 SIMD16 accumulators); each step
+/// broadcasts one input value and multiplies it into one weight vector. Requires C_in, C_out
+/// multiples of 16 and W multiple of 8.
 /// FLOPs: 2·N·C_out·H·W·C_in·9.
 public enum DirectConv3x3 {
   /// y[n][co][h][w] = Σ_{ci,kh,kw} x[n][ci][h+kh−1][w+kw−1] · w[co][ci][kh][kw] (NCHW, no bias).
@@ -19,8 +20,9 @@ public enum DirectConv3x3 {
     precondition(cin % 16 == 0 && cout % 16 == 0 && w % 8 == 0 && cin > 0 && cout > 0 && h > 0 && n >= 0,
                  "DirectConv3x3 needs channels in multiples of 16 and width a multiple of 8")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
-    let xp = packWithHalo(x, n: n, c: cin, h: h, w: w)
+    let xp = padNCHW(x, n: n, c: cin, h: h, w: w)
     defer { xp.deallocate() }
+    let planeSize = hp * wpad
     // Pack the weights: for (cob, cib, kh, kw, ci) one vector of 16 output channels.
     let wpk = UnsafeMutablePointer<Float>.allocate(capacity: cob * cib * 9 * 256)
     defer { wpk.deallocate() }
@@ -43,22 +45,23 @@ public enum DirectConv3x3 {
               var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
               var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
               for ib in 0..<cib {
-                let plane = xp + ((b * cib + ib) * hp * wpad) * 16
+                let block = xp + (b * cin + ib * 16) * planeSize  // channel ib·16 of image b
                 let wb = wpk + ((ob * cib + ib) * 9) * 256
                 for kh in 0..<3 {
                   for kw in 0..<3 {
-                    let src = plane + ((r + kh) * wpad + q0 + kw) * 16
+                    let src0 = block + (r + kh) * wpad + q0 + kw
                     let wk = wb + (kh * 3 + kw) * 256
                     for ci in 0..<16 {
                       let wv = UnsafeRawPointer(wk + ci * 16).loadUnaligned(as: SIMD16<Float>.self)
-                      a0 = a0.addingProduct(src[ci], wv)
-                      a1 = a1.addingProduct(src[16 + ci], wv)
-                      a2 = a2.addingProduct(src[32 + ci], wv)
-                      a3 = a3.addingProduct(src[48 + ci], wv)
-                      a4 = a4.addingProduct(src[64 + ci], wv)
-                      a5 = a5.addingProduct(src[80 + ci], wv)
-                      a6 = a6.addingProduct(src[96 + ci], wv)
-                      a7 = a7.addingProduct(src[112 + ci], wv)
+                      let src = src0 + ci * planeSize  // 8 consecutive input pixels of channel ci
+                      a0 = a0.addingProduct(src[0], wv)
+                      a1 = a1.addingProduct(src[1], wv)
+                      a2 = a2.addingProduct(src[2], wv)
+                      a3 = a3.addingProduct(src[3], wv)
+                      a4 = a4.addingProduct(src[4], wv)
+                      a5 = a5.addingProduct(src[5], wv)
+                      a6 = a6.addingProduct(src[6], wv)
+                      a7 = a7.addingProduct(src[7], wv)
                     }
                   }
                 }
@@ -161,6 +164,24 @@ extension DirectConv3x3 {
       }
     }
   }
+}
+
+/// NCHW → padded NCHW [N][C][H+2][W+2] with a zero halo of one pixel (caller deallocates).
+private func padNCHW(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) -> UnsafeMutablePointer<Float> {
+  let hp = h + 2, wpad = w + 2
+  let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * c * hp * wpad)
+  for plane in 0..<(n * c) {
+    let d = xp + plane * hp * wpad, src = x + plane * h * w
+    d.update(repeating: 0, count: wpad)
+    for r in 0..<h {
+      let row = d + (r + 1) * wpad
+      row[0] = 0
+      (row + 1).update(from: src + r * w, count: w)
+      row[w + 1] = 0
+    }
+    (d + (hp - 1) * wpad).update(repeating: 0, count: wpad)
+  }
+  return xp
 }
 
 /// NCHW → [N][C/16][H+2][W+2][16] with a zero halo of one pixel (caller deallocates).
