@@ -20,6 +20,7 @@ public struct Fisher: ZeroCostProxy {
     for (layer, pair) in zip(context.weightLayers, lg.activations) {
       guard let (a, g) = pair else { continue }  // layer not run in this forward pass
       let b = a.shape[0], k = a.shape[1], hw = a.count / max(b * k, 1)
+      precondition(g.shape == a.shape && g.dtype == a.dtype, "fisher: gradient \(g.shape) \(g.dtype) for activation \(a.shape) \(a.dtype)")
       let perWeight = Double(layer.weight.shape.dropFirst().reduce(1, *))
       // Read the activations in place (no Double copies of whole activations), summing in Double.
       func addChannels<T: TensorScalar>(_: T.Type) {

@@ -184,7 +184,8 @@ private func padNCHW(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) 
   return xp
 }
 
-/// NCHW → [N][C/16][H+2][W+2][16] with a zero halo of one pixel (caller deallocates).
+/// NCHW → [N][C/16][H+2][W+2][16] with a zero halo of one pixel (caller deallocates); the
+/// weight-gradient kernel's layout, where the 16 input channels of a pixel are one vector.
 /// Works one padded row of one 16-channel block at a time (2 KiB at W = 32), so the 16 strided
 /// passes that interleave the channels hit L1; only the halo is zeroed.
 private func packWithHalo(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) -> UnsafeMutablePointer<Float> {

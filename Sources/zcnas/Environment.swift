@@ -16,22 +16,6 @@ import Darwin
 ///   AMD CPUs get "Zen", Intel CPUs with AVX-512 "SkylakeX", other AVX2+FMA CPUs "Haswell".
 ///   Set ZCNAS_NO_REEXEC=1 to disable all of this.
 enum ProcessEnvironment {
-  /// Keep freed tensor buffers in the heap for reuse. By default glibc serves blocks above 128 KiB
-  /// (every activation at NAS-Bench-201 sizes) with fresh mmap pages, so each pass paid page
-  /// faults and kernel page zeroing (about 9% of scoring time in a profile). Blocks up to 32 MiB
-  /// (glibc's maximum) now come from the heap, and the heap is not trimmed below 1 GiB.
-  static func keepLargeAllocations() {
-    #if os(Linux)
-    // mallopt is declared in <malloc.h>, which the Glibc module does not export: look it up.
-    typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return }  // RTLD_DEFAULT
-    let mallopt = unsafeBitCast(symbol, to: Mallopt.self)
-    let trimThreshold: Int32 = -1, mmapThreshold: Int32 = -3  // M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
-    _ = mallopt(mmapThreshold, 32 << 20)
-    _ = mallopt(trimThreshold, 1 << 30)
-    #endif
-  }
-
   static func ensureOpenBLASSettings() {
     #if os(Linux)
     if getenv("ZCNAS_NO_REEXEC") != nil { return }

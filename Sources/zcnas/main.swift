@@ -2,7 +2,6 @@ import ArgumentParser
 import ZCTensor
 
 ProcessEnvironment.ensureOpenBLASSettings()
-ProcessEnvironment.keepLargeAllocations()
 
 /// `zcnas`: rank neural architectures without training them.
 struct ZCNAS: ParsableCommand {

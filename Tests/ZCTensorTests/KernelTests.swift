@@ -107,6 +107,27 @@ final class KernelTests: XCTestCase {
     for (a, b) in zip(y.doubles, want) { XCTAssertEqual(a, b, accuracy: 1e-14) }
   }
 
+  func testBatchNormStatisticsEqualOneChannelSequentialSumsExactly() {
+    // The kernels reduce four channels at a time in SIMD lanes; each channel must still be summed
+    // in (image, pixel) order, so the results equal a plain sequential loop bit for bit. C = 6
+    // covers a full group and a two-channel remainder; Float32 covers the Double conversion.
+    let (n, c, hw) = (3, 6, 10)
+    let x = random([n, c, 2, 5], seed: 77).to(.float32), gy = random([n, c, 2, 5], seed: 78).to(.float32)
+    let (_, stats) = BatchNormKernel.forward(x, gamma: nil, beta: nil, eps: 1e-5)
+    let (_, _, gb) = BatchNormKernel.backward(x, gy, gamma: nil, stats: stats, eps: 1e-5)
+    let xv = x.floats, gv = gy.floats
+    for ch in 0..<c {
+      var s = 0.0, sg = 0.0
+      for b in 0..<n { for i in 0..<hw { s += Double(xv[(b * c + ch) * hw + i]); sg += Double(gv[(b * c + ch) * hw + i]) } }
+      let mu = s / Double(n * hw)
+      var v = 0.0
+      for b in 0..<n { for i in 0..<hw { let d = Double(xv[(b * c + ch) * hw + i]) - mu; v += d * d } }
+      XCTAssertEqual(stats.mean[ch].bitPattern, mu.bitPattern, "mean of channel \(ch)")
+      XCTAssertEqual(stats.variance[ch].bitPattern, (v / Double(n * hw)).bitPattern, "variance of channel \(ch)")
+      XCTAssertEqual(gb.floats[ch].bitPattern, Float(sg).bitPattern, "beta gradient of channel \(ch)")
+    }
+  }
+
   func testAveragePoolingHandComputed() {
     let x = Tensor((1...9).map(Double.init), shape: [1, 1, 3, 3])
     // NAS-Bench-201 avg_pool_3x3 (count_include_pad=False): corners average 4 values, edges 6.
