@@ -127,6 +127,20 @@ public final class ScoreStore: @unchecked Sendable {
     } catch { throw StoreError(path: path, reason: "\(error)") }
   }
 
+  /// Metrics stored for one architecture (or recipe) under the settings of `key` (its architecture
+  /// and metric are ignored).
+  /// - Throws: ``StoreError`` when the database cannot be read.
+  public func storedMetrics(like key: ScoreKey, archIndex: Int) throws -> Set<String> {
+    do {
+      return try db.read { db in
+        Set(try String.fetchAll(db, sql: """
+          SELECT metric FROM scores
+          WHERE space = ? AND dataset = ? AND arch_index = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+          """, arguments: [key.space, key.dataset, archIndex, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype]))
+      }
+    } catch { throw StoreError(path: path, reason: "\(error)") }
+  }
+
   /// Writes rows in one transaction (all or nothing), replacing rows with the same key.
   /// - Throws: ``StoreError`` when the write fails (nothing is written then).
   public func write(_ rows: [ScoreRow]) throws {

@@ -70,11 +70,14 @@ public struct NB201ScoringJob: @unchecked Sendable {
 /// The resumable worker pool of the scoring jobs: skips the (item, metric) pairs the store already
 /// holds for the settings of `key`, scores the rest on `jobs` threads (items taken in order), and
 /// writes each item's rows in one transaction, so an interrupted run loses at most the items in
-/// progress.
+/// progress. Each item's stored metrics are read again just before it is scored, so several
+/// processes can share one store (for example two walking the same list from opposite ends): an
+/// item another process finished meanwhile is skipped, not scored twice.
 /// - Parameters:
 ///   - items: (architecture index or recipe id, item) pairs.
 ///   - score: computes the rows of one item for the metrics it still lacks.
-/// - Returns: items scored now and skipped as fully stored.
+/// - Returns: items scored now, and items skipped as fully stored (at the start or, when another
+///   process stored them meanwhile, when their turn came).
 /// - Throws: the first store or scoring error; items written before it stay stored.
 func scoreResumably<Item: Sendable>(_ items: [(Int, Item)], metrics: [String], like key: ScoreKey, jobs: Int, store: ScoreStore,
                                     progress: NB201ScoringJob.Progress?,
@@ -88,8 +91,13 @@ func scoreResumably<Item: Sendable>(_ items: [(Int, Item)], metrics: [String], l
     while let k = state.next(limit: todo.count) {
       let (id, item) = todo[k]
       do {
-        let missing = Set(metrics.filter { !stored.contains([String(id), $0]) })
-        try store.write(try score(id, item, missing))
+        let now = try store.storedMetrics(like: key, archIndex: id)
+        let missing = Set(metrics.filter { !now.contains($0) })
+        if missing.isEmpty {
+          state.skipLate()
+        } else {
+          try store.write(try score(id, item, missing))
+        }
         progress?(state.finish(), skipped, items.count)
       } catch {
         state.fail(error)
@@ -97,7 +105,7 @@ func scoreResumably<Item: Sendable>(_ items: [(Int, Item)], metrics: [String], l
     }
   }
   if let e = state.error { throw e }
-  return (todo.count, skipped)
+  return (todo.count - state.skippedLate, skipped + state.skippedLate)
 }
 
 /// Shared counters of the worker pool.
@@ -106,6 +114,7 @@ private final class JobState: @unchecked Sendable {
   private var cursor = 0
   private var done = 0
   private(set) var error: Error?
+  private var late = 0
 
   func next(limit: Int) -> Int? {
     lock.lock(); defer { lock.unlock() }
@@ -114,5 +123,8 @@ private final class JobState: @unchecked Sendable {
     return cursor - 1
   }
   func finish() -> Int { lock.lock(); defer { lock.unlock() }; done += 1; return done }
+  /// An item found fully stored when its turn came (another process scored it).
+  func skipLate() { lock.lock(); late += 1; lock.unlock() }
+  var skippedLate: Int { lock.lock(); defer { lock.unlock() }; return late }
   func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
 }
