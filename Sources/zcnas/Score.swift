@@ -164,36 +164,13 @@ func selectArchitectures(_ spec: String, table: NB201Table, seed: Int) throws ->
     guard i >= 0 && i < table.count else { throw CLIError("--archs: index \(i) is outside 0..<\(table.count)") }
     return (i, try NB201Architecture(parsing: table.archs[i]))
   }
-  func byToken(_ t: String) throws -> (Int, NB201Architecture) {
+  return try ArchSelection.resolve(spec, count: table.count, seed: seed, noun: "architecture", byPosition: byIndex) { t in
     if let i = Int(t) { return try byIndex(i) }
     let a: NB201Architecture
     do { a = try NB201Architecture(parsing: t) } catch { throw CLIError("--archs: \(error)") }
     guard let i = table.index(of: a.description) else { throw CLIError("--archs: '\(t)' is not in the NAS-Bench-201 table") }
     return (i, a)
   }
-  if spec == "all" { return try (0..<table.count).map(byIndex) }
-  if spec.hasPrefix("sample:") {
-    let parts = spec.dropFirst(7).split(separator: ":")
-    guard let n = parts.first.flatMap({ Int($0) }), n >= 1, n <= table.count, parts.count <= 2 else {
-      throw CLIError("--archs: expected sample:N or sample:N:SEED with 1 <= N <= \(table.count), found '\(spec)'")
-    }
-    var s = seed
-    if parts.count == 2 {
-      guard let v = Int(parts[1]) else { throw CLIError("--archs: sample seed '\(parts[1])' is not an integer") }
-      s = v
-    }
-    var rng = ZCRandom(seed: UInt64(bitPattern: Int64(s)))
-    return try rng.sampleWithoutReplacement(n, from: table.count).sorted().map(byIndex)
-  }
-  if FileManager.default.fileExists(atPath: spec) {
-    guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw CLIError("--archs: cannot read file \(spec)") }
-    let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-    guard !lines.isEmpty else { throw CLIError("--archs: file \(spec) has no architectures") }
-    return try lines.map(byToken)
-  }
-  let tokens = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-  guard !tokens.isEmpty else { throw CLIError("--archs: no architecture given") }
-  return try tokens.map(byToken)
 }
 
 /// Progress on stderr: a bar with count, rate and ETA on a terminal; a plain line every 10 s otherwise.

@@ -103,31 +103,8 @@ func selectRecipes(_ spec: String, table: NBNLPTable, seed: Int) throws -> [(Int
     }
     do { return (id, try NBNLPRecipe(json: text)) } catch { throw CLIError("--archs: recipe \(id): \(error)") }
   }
-  func byToken(_ t: String) throws -> (Int, NBNLPRecipe) {
+  return try ArchSelection.resolve(spec, count: ids.count, seed: seed, noun: "recipe id", byPosition: { try byID(ids[$0]) }) { t in
     guard let id = Int(t) else { throw CLIError("--archs: expected a NAS-Bench-NLP recipe id, found '\(t)'") }
     return try byID(id)
   }
-  if spec == "all" { return try ids.map(byID) }
-  if spec.hasPrefix("sample:") {
-    let parts = spec.dropFirst(7).split(separator: ":")
-    guard let n = parts.first.flatMap({ Int($0) }), n >= 1, n <= ids.count, parts.count <= 2 else {
-      throw CLIError("--archs: expected sample:N or sample:N:SEED with 1 <= N <= \(ids.count), found '\(spec)'")
-    }
-    var s = seed
-    if parts.count == 2 {
-      guard let v = Int(parts[1]) else { throw CLIError("--archs: sample seed '\(parts[1])' is not an integer") }
-      s = v
-    }
-    var rng = ZCRandom(seed: UInt64(bitPattern: Int64(s)))
-    return try rng.sampleWithoutReplacement(n, from: ids.count).sorted().map { try byID(ids[$0]) }
-  }
-  if FileManager.default.fileExists(atPath: spec) {
-    guard let text = try? String(contentsOfFile: spec, encoding: .utf8) else { throw CLIError("--archs: cannot read file \(spec)") }
-    let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
-    guard !lines.isEmpty else { throw CLIError("--archs: file \(spec) has no recipe ids") }
-    return try lines.map(byToken)
-  }
-  let tokens = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-  guard !tokens.isEmpty else { throw CLIError("--archs: no recipe given") }
-  return try tokens.map(byToken)
 }

@@ -11,12 +11,18 @@ final class CLITests: XCTestCase {
     let dir = try temporaryFolder()
     let truncated = dir.appendingPathComponent("truncated.bin")
     try Data(repeating: 7, count: 1000).write(to: truncated)
+    let commentsOnly = dir.appendingPathComponent("archs.txt")
+    try "# no architectures here\n\n".write(to: commentsOnly, atomically: true, encoding: .utf8)
     let cases: [([String], String)] = [
       (["score", "--archs", "|nor_conv_3x3~0|+|conv_5x5~0|none~1|+|none~0|none~1|none~2|"], "found 'conv_5x5'"),
       (["score", "--metrics", "grad_norm,magic"], "unknown proxy 'magic'"),
       (["score", "--dataset", "mnist"], "--dataset: expected one of"),
       (["score", "--data", truncated.path], "not a positive multiple of the 3073-byte record"),
       (["score", "--archs", "99999"], "index 99999 is outside"),
+      (["score", "--archs", "sample:0"], "expected sample:N or sample:N:SEED with 1 <= N <= 15625, found 'sample:0'"),
+      (["score", "--archs", "sample:5:x"], "sample seed 'x' is not an integer"),
+      (["score", "--archs", commentsOnly.path], "has no architectures"),
+      (["score", "--space", "nbnlp", "--archs", commentsOnly.path], "has no recipe ids"),
       (["score", "--dataset", "imagenet16-120"], "needs --data"),
       (["correlate", "--store", dir.appendingPathComponent("none.sqlite").path], "no such store"),
     ]
