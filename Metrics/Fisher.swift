@@ -23,24 +23,27 @@ public struct Fisher: ZeroCostProxy {
       precondition(g.shape == a.shape && g.dtype == a.dtype, "fisher: gradient \(g.shape) \(g.dtype) for activation \(a.shape) \(a.dtype)")
       let perWeight = Double(layer.weight.shape.dropFirst().reduce(1, *))
       // Read the activations in place (no Double copies of whole activations), summing in Double.
-      func addChannels<T: TensorScalar>(_: T.Type) {
-        let av = a.pointer(T.self), gv = g.pointer(T.self)
-        for c in 0..<k {
-          var sq = 0.0
-          for n in 0..<b {
-            var s = 0.0
-            let base = (n * k + c) * hw
-            for i in 0..<hw { s += Double(av[base + i]) * Double(gv[base + i]) }
-            sq += s * s
-          }
-          total += 0.5 * sq / Double(b) * perWeight
-        }
-      }
       switch a.dtype {
-      case .float32: addChannels(Float.self)
-      case .float64: addChannels(Double.self)
+      case .float32: Self.addLayer(a.pointer(Float.self), g.pointer(Float.self), b: b, k: k, hw: hw, perWeight: perWeight, into: &total)
+      case .float64: Self.addLayer(a.pointer(Double.self), g.pointer(Double.self), b: b, k: k, hw: hw, perWeight: perWeight, into: &total)
       }
     }
     return .checked(total, ifNotFinite: "non-finite activation or gradient")
+  }
+
+  /// Adds one layer's channels to `total`, channel by channel: for activation a and gradient g, both
+  /// `[b, k, hw]` contiguous, Δ_c = ½ mean_n (Σ_i a·g)² × perWeight.
+  private static func addLayer<T: TensorScalar>(_ a: UnsafePointer<T>, _ g: UnsafePointer<T>, b: Int, k: Int, hw: Int,
+                                                perWeight: Double, into total: inout Double) {
+    for c in 0..<k {
+      var sq = 0.0
+      for n in 0..<b {
+        var s = 0.0
+        let base = (n * k + c) * hw
+        for i in 0..<hw { s += Double(a[base + i]) * Double(g[base + i]) }
+        sq += s * s
+      }
+      total += 0.5 * sq / Double(b) * perWeight
+    }
   }
 }
