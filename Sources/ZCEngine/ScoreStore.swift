@@ -116,51 +116,56 @@ public final class ScoreStore: @unchecked Sendable {
   /// architecture and metric are ignored).
   /// - Throws: ``StoreError`` when the database cannot be read.
   public func stored(like key: ScoreKey) throws -> Set<[String]> {
-    do {
-      return try db.read { db in
-        let rows = try Row.fetchAll(db, sql: """
-          SELECT arch_index, metric FROM scores
-          WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
-          """, arguments: [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype])
-        return Set(rows.map { [String(($0["arch_index"] as Int?) ?? -1), ($0["metric"] as String?) ?? ""] })
-      }
-    } catch { throw StoreError(path: path, reason: "\(error)") }
+    try reading { db in
+      let rows = try Row.fetchAll(db, sql: """
+        SELECT arch_index, metric FROM scores
+        WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        """, arguments: [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype])
+      return Set(rows.map { [String(($0["arch_index"] as Int?) ?? -1), ($0["metric"] as String?) ?? ""] })
+    }
   }
 
   /// Metrics stored for one architecture (or recipe) under the settings of `key` (its architecture
   /// and metric are ignored).
   /// - Throws: ``StoreError`` when the database cannot be read.
   public func storedMetrics(like key: ScoreKey, archIndex: Int) throws -> Set<String> {
-    do {
-      return try db.read { db in
-        Set(try String.fetchAll(db, sql: """
-          SELECT metric FROM scores
-          WHERE space = ? AND dataset = ? AND arch_index = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
-          """, arguments: [key.space, key.dataset, archIndex, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype]))
-      }
-    } catch { throw StoreError(path: path, reason: "\(error)") }
+    try reading { db in
+      Set(try String.fetchAll(db, sql: """
+        SELECT metric FROM scores
+        WHERE space = ? AND dataset = ? AND arch_index = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        """, arguments: [key.space, key.dataset, archIndex, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype]))
+    }
   }
 
   /// Writes rows in one transaction (all or nothing), replacing rows with the same key.
   /// - Throws: ``StoreError`` when the write fails (nothing is written then).
   public func write(_ rows: [ScoreRow]) throws {
-    do {
-      try db.write { db in for r in rows { try r.insert(db, onConflict: .replace) } }
-    } catch { throw StoreError(path: path, reason: "\(error)") }
+    try writing { db in for r in rows { try r.insert(db, onConflict: .replace) } }
   }
 
   /// Rows for a space and dataset, optionally only one seed, batch size and architecture, ordered by
   /// architecture and metric. - Throws: ``StoreError`` when the database cannot be read.
   public func rows(space: String, dataset: String, seed: Int? = nil, batchSize: Int? = nil, archIndex: Int? = nil) throws -> [ScoreRow] {
-    do {
-      return try db.read { db in
-        var req = ScoreRow.filter(Column("space") == space && Column("dataset") == dataset)
-        if let archIndex { req = req.filter(Column("arch_index") == archIndex) }
-        if let seed { req = req.filter(Column("seed") == seed) }
-        if let batchSize { req = req.filter(Column("batch_size") == batchSize) }
-        return try req.order(Column("arch_index"), Column("metric")).fetchAll(db)
-      }
-    } catch { throw StoreError(path: path, reason: "\(error)") }
+    try reading { db in
+      var req = ScoreRow.filter(Column("space") == space && Column("dataset") == dataset)
+      if let archIndex { req = req.filter(Column("arch_index") == archIndex) }
+      if let seed { req = req.filter(Column("seed") == seed) }
+      if let batchSize { req = req.filter(Column("batch_size") == batchSize) }
+      return try req.order(Column("arch_index"), Column("metric")).fetchAll(db)
+    }
+  }
+}
+
+extension ScoreStore {
+  /// Runs `body` in one read transaction; a failure becomes a ``StoreError`` naming this store.
+  func reading<T>(_ body: (Database) throws -> T) throws -> T {
+    do { return try db.read(body) } catch { throw StoreError(path: path, reason: "\(error)") }
+  }
+
+  /// Runs `body` in one write transaction (all or nothing); a failure becomes a ``StoreError``
+  /// naming this store, and nothing is written.
+  func writing(_ body: (Database) throws -> Void) throws {
+    do { try db.write(body) } catch { throw StoreError(path: path, reason: "\(error)") }
   }
 }
 

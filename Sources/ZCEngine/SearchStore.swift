@@ -59,26 +59,22 @@ extension ScoreStore {
   /// Replaces the trajectory of (`run`, seed) with `steps`, in one transaction.
   /// - Throws: ``StoreError`` when the write fails (nothing is written then).
   public func writeSearch(_ steps: [SearchStepRow]) throws {
-    do {
-      try db.write { db in
-        for key in Set(steps.map { [$0.run, String($0.seed)] }) {
-          try db.execute(sql: "DELETE FROM search_steps WHERE run = ? AND seed = ?", arguments: [key[0], Int(key[1])!])
-        }
-        for s in steps { try s.insert(db) }
+    try writing { db in
+      for key in Set(steps.map { [$0.run, String($0.seed)] }) {
+        try db.execute(sql: "DELETE FROM search_steps WHERE run = ? AND seed = ?", arguments: [key[0], Int(key[1])!])
       }
-    } catch { throw StoreError(path: path, reason: "\(error)") }
+      for s in steps { try s.insert(db) }
+    }
   }
 
   /// Stored trajectories of one run (all seeds), or of every run when `run` is nil, ordered by run,
   /// seed and query.
   /// - Throws: ``StoreError`` when the database cannot be read.
   public func searchSteps(run: String? = nil) throws -> [SearchStepRow] {
-    do {
-      return try db.read { db in
-        var req = SearchStepRow.all()
-        if let run { req = req.filter(Column("run") == run) }
-        return try req.order(Column("run"), Column("seed"), Column("query")).fetchAll(db)
-      }
-    } catch { throw StoreError(path: path, reason: "\(error)") }
+    try reading { db in
+      var req = SearchStepRow.all()
+      if let run { req = req.filter(Column("run") == run) }
+      return try req.order(Column("run"), Column("seed"), Column("query")).fetchAll(db)
+    }
   }
 }
