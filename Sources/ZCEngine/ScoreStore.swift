@@ -157,13 +157,14 @@ public final class ScoreStore: @unchecked Sendable {
 }
 
 extension ScoreStore {
-  /// Runs `body` in one read transaction; a failure becomes a ``StoreError`` naming this store.
+  /// Runs `body` in one read transaction; any failure (GRDB's or one `body` throws) becomes a
+  /// ``StoreError`` naming this store.
   func reading<T>(_ body: (Database) throws -> T) throws -> T {
     do { return try db.read(body) } catch { throw StoreError(path: path, reason: "\(error)") }
   }
 
-  /// Runs `body` in one write transaction (all or nothing); a failure becomes a ``StoreError``
-  /// naming this store, and nothing is written.
+  /// Runs `body` in one write transaction (all or nothing); any failure (GRDB's or one `body`
+  /// throws) becomes a ``StoreError`` naming this store, and nothing is written.
   func writing(_ body: (Database) throws -> Void) throws {
     do { try db.write(body) } catch { throw StoreError(path: path, reason: "\(error)") }
   }

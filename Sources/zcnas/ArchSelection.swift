@@ -11,7 +11,8 @@ enum ArchSelection {
   ///   - byPosition: the entry at a table position (for `all` and `sample:`).
   ///   - byToken: the entry a token of a file or list names.
   /// - Throws: ``CLIError`` naming --archs and what was found, for a malformed sample, an empty
-  ///   file or list, an unreadable file, or whatever `byPosition`/`byToken` throw.
+  ///   file or list, or an unreadable file; errors thrown by `byPosition`/`byToken` pass through
+  ///   unchanged (so they should name --archs themselves).
   static func resolve<T>(_ spec: String, count: Int, seed: Int, noun: String,
                          byPosition: (Int) throws -> T, byToken: (String) throws -> T) throws -> [T] {
     if spec == "all" { return try (0..<count).map(byPosition) }

@@ -23,6 +23,8 @@ final class CLITests: XCTestCase {
       (["score", "--archs", "sample:5:x"], "sample seed 'x' is not an integer"),
       (["score", "--archs", commentsOnly.path], "has no architectures"),
       (["score", "--space", "nbnlp", "--archs", commentsOnly.path], "has no recipe ids"),
+      (["score", "--archs", " , "], "no architecture given"),
+      (["score", "--space", "nbnlp", "--archs", ","], "no recipe id given"),
       (["score", "--dataset", "imagenet16-120"], "needs --data"),
       (["correlate", "--store", dir.appendingPathComponent("none.sqlite").path], "no such store"),
     ]
