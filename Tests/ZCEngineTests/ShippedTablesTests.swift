@@ -1,0 +1,65 @@
+import Foundation
+import XCTest
+import ZCEngine
+
+/// The precomputed tables in `Datasets/nb201-scores/` are what PROVENANCE.md says they are: the
+/// whole NAS-Bench-201 space, the nine proxies once each, one scoring setting, and missing values
+/// only where the cell cannot carry the input to the output.
+final class ShippedTablesTests: XCTestCase {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let metrics: Set<String> = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot", "params", "flops"]
+  static let ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+
+  /// Whether every path from cell node 0 to node 3 of `arch` (`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`)
+  /// passes through `none`. Parsed here from the string alone, independently of ZCSpaces.
+  static func isDisconnected(_ arch: String) -> Bool {
+    let nodes = arch.split(separator: "+")
+    guard nodes.count == 3 else { XCTFail("not a NAS-Bench-201 arch string: \(arch)"); return false }
+    var reaches = [true, false, false, false]
+    for (n, node) in nodes.enumerated() {
+      let edges = node.split(separator: "|")
+      XCTAssertEqual(edges.count, n + 1, arch)
+      for edge in edges {
+        let parts = edge.split(separator: "~")
+        guard parts.count == 2, let from = Int(parts[1]), from <= n else { XCTFail("bad edge \(edge) in \(arch)"); continue }
+        XCTAssertTrue(ops.contains(String(parts[0])), "unknown op in \(arch)")
+        if parts[0] != "none" && reaches[from] { reaches[n + 1] = true }
+      }
+    }
+    return !reaches[3]
+  }
+
+  func check(_ dataset: String) throws {
+    let path = Self.root.appendingPathComponent("Datasets/nb201-scores/nb201_\(dataset)_seed0_b64.csv.gz").path
+    let rows = try ScoreTable.read(path)
+    XCTAssertEqual(rows.count, 15_625 * Self.metrics.count)
+    var metricsOf: [Int: Set<String>] = [:]
+    var archOf: [Int: String] = [:]
+    var missing: [String: Set<Int>] = [:]
+    for r in rows {
+      XCTAssertEqual([r.space, r.dataset, r.initialisation, r.dtype], ["nb201", dataset, "pytorch-default", "float32"])
+      XCTAssertEqual([r.seed, r.batchSize], [0, 64])
+      XCTAssertTrue(Self.metrics.contains(r.metric), r.metric)
+      XCTAssertTrue(metricsOf[r.archIndex, default: []].insert(r.metric).inserted, "\(r.archIndex) \(r.metric) twice")
+      XCTAssertEqual(archOf.updateValue(r.arch, forKey: r.archIndex) ?? r.arch, r.arch, "arch \(r.archIndex) has two strings")
+      if r.value == nil {
+        missing[r.metric, default: []].insert(r.archIndex)
+        XCTAssertNotNil(r.missingReason)
+      } else {
+        XCTAssertTrue(r.value!.isFinite, "\(r.archIndex) \(r.metric) = \(r.value!)")
+      }
+    }
+    XCTAssertEqual(Set(metricsOf.keys), Set(0..<15_625))
+    XCTAssertEqual(Set(archOf.values).count, 15_625, "every architecture of the space once")
+    let disconnected = Set(archOf.filter { Self.isDisconnected($0.value) }.keys)
+    XCTAssertEqual(disconnected.count, 341, "NAS-Bench-201 has 341 cells without a none-free path")
+    // Only jacob_cov and nwot may be missing, and only on disconnected cells; jacob_cov on all of
+    // them (the output cannot depend on the image).
+    XCTAssertEqual(Set(missing.keys).subtracting(["jacob_cov", "nwot"]), [])
+    XCTAssertEqual(missing["jacob_cov"], disconnected)
+    XCTAssertTrue(missing["nwot", default: []].isSubset(of: disconnected))
+  }
+
+  func testCIFAR10Table() throws { try check("cifar10") }
+  func testCIFAR100Table() throws { try check("cifar100") }
+}
