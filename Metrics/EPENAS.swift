@@ -6,7 +6,7 @@ import ZCTensor
 /// score = Σ_c |s_c|. Defined for at most 100 classes (NASLib's other branch is not implemented).
 /// Higher is better. Missing when a row is constant. Source: Lopes et al. 2021, "EPE-NAS";
 /// NASLib `predictors/utils/pruners/measures/epe_nas.py`.
-public struct EPENAS: ZeroCostProxy {
+public struct EPENAS: ImageProxy {
   public init() {}
   public let name = "epe_nas"
   public let summary = "sum over classes of |sum of log|corrcoef| of the per-class input Jacobians|"
@@ -14,7 +14,7 @@ public struct EPENAS: ZeroCostProxy {
   public let requirements: ProxyRequirements = [.labels, .forward, .inputJacobian]
   public let source = "Lopes et al. 2021; NASLib epe_nas"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     guard context.network.numClasses <= 100 else {
       return .missing(reason: "epe_nas is implemented for at most 100 classes (NASLib's n_classes <= 100 branch)")
     }

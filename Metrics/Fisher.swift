@@ -6,7 +6,7 @@ import ZCTensor
 /// counted once per weight of output channel k (× fan_in·kh·kw); summed over channels and layers.
 /// Higher is better. Source: Theis et al. 2018, "Faster gaze prediction with dense networks and
 /// Fisher pruning"; zero-cost-nas `foresight/pruners/measures/fisher.py` (mode "channel").
-public struct Fisher: ZeroCostProxy {
+public struct Fisher: ImageProxy {
   public init() {}
   public let name = "fisher"
   public let summary = "per output channel 0.5*mean over samples of (sum over space of a*dL/da)^2, times weights per channel"
@@ -14,7 +14,7 @@ public struct Fisher: ZeroCostProxy {
   public let requirements: ProxyRequirements = [.labels, .forward, .lossBackward, .layerActivations]
   public let source = "Theis et al. 2018; zero-cost-nas fisher"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     let lg = context.lossGradients()
     var total = 0.0
     for (layer, pair) in zip(context.weightLayers, lg.activations) {

@@ -7,7 +7,7 @@ import ZCTensor
 /// H_out·W_out·C_out·C_in·kh·kw (+ H_out·W_out·C_out with a bias); for every linear layer
 /// in·out (+ out with a bias). Pooling, batch norm and additions are not counted. Higher is
 /// better (a baseline). Counted from the conv/linear outputs of a traced batch-1 forward pass.
-public struct Flops: ZeroCostProxy {
+public struct Flops: ImageProxy {
   public init() {}
   public let name = "flops"
   public let summary = "multiply-accumulates of one forward pass of one image, in millions"
@@ -15,7 +15,7 @@ public struct Flops: ZeroCostProxy {
   public let requirements: ProxyRequirements = []
   public let source = "baseline (conv and linear multiply-accumulates)"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     let trace = ForwardTrace(reluInputs: false, layerOutputs: true)
     let x = Variable(context.images.rows(0..<1))
     _ = GradMode.withoutRecording { ForwardTrace.$current.withValue(trace) { context.network(x) } }

@@ -12,7 +12,7 @@ import ZCTensor
 /// operations on a trained supernet to decide how to split it; here the two gradients come from
 /// two disjoint halves of one batch on the untrained network, measuring how consistently the
 /// architecture's weights are pushed by different data. There is no published reference value.
-public struct GradMatch: ZeroCostProxy {
+public struct GradMatch: ImageProxy {
   public init() {}
   public let name = "grad_match"
   public let summary = "mean over layers of the cosine between loss gradients of the two batch halves (project-defined)"
@@ -20,7 +20,7 @@ public struct GradMatch: ZeroCostProxy {
   public let requirements: ProxyRequirements = [.labels]
   public let source = "this project (zero-cost variant of Hu et al. 2022 gradient matching)"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     guard context.images.shape[0] >= 2 else { return .missing(reason: "grad_match needs at least 2 images") }
     let (g1, g2) = context.halfBatchWeightGradients()
     var cosines: [Double] = []

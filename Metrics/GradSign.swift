@@ -6,7 +6,7 @@ import ZCTensor
 /// pixels); sign(0) = 0. An integer count. Higher is better. Cost: B single-image forward and
 /// backward passes. Source: Zhang & Jia 2022, "GradSign"; GradSign `zero-cost-nas-code`
 /// `grad_conflict.py` (sum variant).
-public struct GradSign: ZeroCostProxy {
+public struct GradSign: ImageProxy {
   public init() {}
   public let name = "gradsign"
   public let summary = "sum over weights of |sum over samples of sign(per-sample loss gradient)|"
@@ -14,7 +14,7 @@ public struct GradSign: ZeroCostProxy {
   public let requirements: ProxyRequirements = [.labels]
   public let source = "Zhang & Jia 2022 (GradSign, zero-cost-nas-code variant)"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     .value(Double(context.perSampleGradientSignSums().reduce(0) { $0 + $1.reduce(0) { $0 + Swift.abs($1) } }))
   }
 }

@@ -3,7 +3,7 @@ import ZCTensor
 
 /// l2_norm = Σ_l ‖W_l‖_F over conv/linear weights (data-free). Higher is better.
 /// Source: NASLib `predictors/utils/pruners/measures/l2_norm.py`; zero-cost-nas `l2_norm.py`.
-public struct L2Norm: ZeroCostProxy {
+public struct L2Norm: ImageProxy {
   public init() {}
   public let name = "l2_norm"
   public let summary = "sum over conv/linear layers of the Frobenius norm of W"
@@ -11,7 +11,7 @@ public struct L2Norm: ZeroCostProxy {
   public let requirements: ProxyRequirements = []
   public let source = "NASLib l2_norm"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     .checked(WeightSums.frobeniusNorms(context.weights), ifNotFinite: "non-finite weight")
   }
 }

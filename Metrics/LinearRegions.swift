@@ -25,7 +25,7 @@ import ZCTensor
 /// Theoretically Inspired Perspective" (TE-NAS); TE-NAS `lib/procedures/linear_region_counter.py`
 /// (`LinearRegionCount`, `Linear_Region_Collector`) and `prune_tenas.py` (`model_config_thin`,
 /// `input_size=(1000, 1, 3, 3)`, `sample_batch=3`).
-public struct LinearRegions: ZeroCostProxy {
+public struct LinearRegions: ImageProxy {
   public init() {}
   public let name = "linear_regions"
   public let summary = "distinct ReLU activation patterns of TE-NAS's thin network on 3,000 3x3 image crops"
@@ -37,7 +37,7 @@ public struct LinearRegions: ZeroCostProxy {
   public static let cropCount = 3000
   public static let batchSize = 1000
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     guard let provider = context.network as? ThinNetworkProviding else {
       return .missing(reason: "linear_regions needs a thin counterpart of the network (TE-NAS); this space has none")
     }

@@ -6,7 +6,7 @@ import ZCTensor
 /// norm). Lower is better. Missing when the ratio is not finite (for example 0/0 when the logits
 /// do not depend on the weights). Cost: B backward passes.
 /// Source: Chen, Gong & Wang 2021, TE-NAS; TE-NAS `lib/procedures/ntk.py` `get_ntk_n`.
-public struct NTKCond: ZeroCostProxy {
+public struct NTKCond: ImageProxy {
   public init() {}
   public let name = "ntk_cond"
   public let summary = "condition number of the empirical NTK of the batch (per-sample logit-sum gradients)"
@@ -14,7 +14,7 @@ public struct NTKCond: ZeroCostProxy {
   public let requirements: ProxyRequirements = [.forward]
   public let source = "Chen et al. 2021 (TE-NAS get_ntk_n)"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     let e = try context.ntkEigenvalues()
     return conditionNumber(e)
   }
@@ -23,7 +23,7 @@ public struct NTKCond: ZeroCostProxy {
 /// ntk_trace = √(tr Θ / B) = √(Σ λ_i / B): the root-mean-square norm of the per-sample gradients
 /// behind ntk_cond (same Θ and eigenvalues). Higher is better. A companion to TE-NAS's condition
 /// number defined by this project (no published reference value).
-public struct NTKTrace: ZeroCostProxy {
+public struct NTKTrace: ImageProxy {
   public init() {}
   public let name = "ntk_trace"
   public let summary = "sqrt(trace(NTK) / B): RMS norm of the per-sample logit-sum gradients"
@@ -31,7 +31,7 @@ public struct NTKTrace: ZeroCostProxy {
   public let requirements: ProxyRequirements = [.forward]
   public let source = "this project (from TE-NAS's NTK)"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     let e = try context.ntkEigenvalues()
     return .checked((e.reduce(0, +) / Double(max(e.count, 1))).squareRoot(), ifNotFinite: "non-finite NTK")
   }
@@ -43,7 +43,7 @@ public struct NTKTrace: ZeroCostProxy {
 /// Θ = G Gᵀ summed over parameters in Float64, eigenvalues in Float64.
 /// Lower is better. A variant of TE-NAS's ntk_cond defined by this project; not equal to it,
 /// because training-mode batch norm couples the samples.
-public struct NTKCondEval: ZeroCostProxy {
+public struct NTKCondEval: ImageProxy {
   public init() {}
   public let name = "ntk_cond_eval"
   public let summary = "ntk_cond with batch norm in evaluation mode (independent samples; variant)"
@@ -51,7 +51,7 @@ public struct NTKCondEval: ZeroCostProxy {
   public let requirements: ProxyRequirements = [.evaluationMode]
   public let source = "this project (variant of Chen et al. 2021 TE-NAS get_ntk_n)"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     let e = try context.ntkEvaluationModeEigenvalues()
     return conditionNumber(e)
   }

@@ -3,7 +3,7 @@ import ZCTensor
 
 /// params = number of trainable parameters (all weights, biases and batch-norm affine
 /// parameters), `sum(p.numel() for p in model.parameters())`. Higher is better (a baseline).
-public struct Params: ZeroCostProxy {
+public struct Params: ImageProxy {
   public init() {}
   public let name = "params"
   public let summary = "number of trainable parameters"
@@ -11,5 +11,5 @@ public struct Params: ZeroCostProxy {
   public let requirements: ProxyRequirements = []
   public let source = "baseline (NAS-Bench-201 params column)"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue { .value(Double(context.network.parameterCount)) }
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue { .value(Double(context.network.parameterCount)) }
 }

@@ -1,40 +1,42 @@
 import ZCEngine
 
-/// Every proxy the engine implements: one line each. A proxy that is not implemented is absent.
-public let allProxies: [any ZeroCostProxy] = [
-  GradNorm(),
-  Snip(),
-  Grasp(),
-  Fisher(),
-  Synflow(),
-  JacobCov(),
-  NWOT(),
-  Plain(),
-  L2Norm(),
-  Params(),
-  Flops(),
-  NTKCond(),
-  NTKTrace(),
-  NTKCondEval(),
-  GradSign(),
-  ZiCo(),
-  EPENAS(),
-  GradMatch(),
-  LinearRegions(),
-  Zen(),
-]
+/// Every proxy the engine implements, one line each, for every model kind. A proxy that is not
+/// implemented is absent; a proxy defined for several kinds (nwot, synflow) is listed once. A
+/// duplicate name stops the program at start-up (``ProxyRegistry`` throws; tested).
+public let registry: ProxyRegistry = {
+  do {
+    return try ProxyRegistry([
+      GradNorm(),
+      Snip(),
+      Grasp(),
+      Fisher(),
+      Synflow(),
+      JacobCov(),
+      NWOT(),
+      Plain(),
+      L2Norm(),
+      Params(),
+      Flops(),
+      NTKCond(),
+      NTKTrace(),
+      NTKCondEval(),
+      GradSign(),
+      ZiCo(),
+      EPENAS(),
+      GradMatch(),
+      LinearRegions(),
+      Zen(),
+      HiddenCov(layer: 1),
+      HiddenCov(layer: 2),
+      HiddenCov(layer: 3),
+    ])
+  } catch {
+    fatalError("Metrics/Registry.swift: \(error)")
+  }
+}()
+
+/// Every registered proxy, in registration order.
+public var allProxies: [any ZeroCostProxy] { registry.proxies }
 
 /// The proxy with this name, or nil.
-public func proxy(named name: String) -> (any ZeroCostProxy)? { allProxies.first { $0.name == name } }
-
-/// Every proxy for recurrent models (the nbnlp space): one line each.
-public let allRecurrentProxies: [any RecurrentProxy] = [
-  HiddenCov(layer: 1),
-  HiddenCov(layer: 2),
-  HiddenCov(layer: 3),
-  RecurrentNWOT(),
-  RecurrentSynflow(),
-]
-
-/// The recurrent proxy with this name, or nil.
-public func recurrentProxy(named name: String) -> (any RecurrentProxy)? { allRecurrentProxies.first { $0.name == name } }
+public func proxy(named name: String) -> (any ZeroCostProxy)? { registry.named(name) }

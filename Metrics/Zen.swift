@@ -23,7 +23,7 @@ import ZCTensor
 /// Source: Lin et al. 2021, "Zen-NAS: A Zero-Shot NAS for High-Performance Image Recognition";
 /// ZenNAS `ZeroShotProxy/compute_zen_score.py` (`network_weight_gaussian_init`, `compute_nas_score`,
 /// mixup_gamma 1e-2, repeat 1 as its search scripts call it).
-public struct Zen: ZeroCostProxy {
+public struct Zen: ImageProxy {
   public init() {}
   public let name = "zen"
   public let summary = "log of the feature change under a small Gaussian input perturbation plus log BN scales (Gaussian re-init)"
@@ -34,7 +34,7 @@ public struct Zen: ZeroCostProxy {
   /// Mixup coefficient γ of the perturbation (the reference's default `mixup_gamma`).
   public static let mixupGamma = 1e-2
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     let dtype = context.images.dtype
     let net = context.network.copy(dtype: dtype)
     guard let features = net as? PreGlobalPoolingFeatures else {

@@ -6,7 +6,7 @@ import ZCTensor
 /// = |g¹ − g²|/2); score = Σ over layers with S_l ≠ 0 of log S_l. Higher is better.
 /// Source: Li et al. 2023, "ZiCo: Zero-shot NAS via inverse Coefficient of Variation on
 /// Gradients"; ZiCo `ZeroShotProxy/compute_zico.py` (`getgrad`, `caculate_zico`).
-public struct ZiCo: ZeroCostProxy {
+public struct ZiCo: ImageProxy {
   public init() {}
   public let name = "zico"
   public let summary = "sum over layers of log of sum of mean|g|/std(g) across two batches"
@@ -14,7 +14,7 @@ public struct ZiCo: ZeroCostProxy {
   public let requirements: ProxyRequirements = [.labels, .forward, .lossBackward, .secondBatch]
   public let source = "Li et al. 2023 (ZiCo compute_zico.py)"
 
-  public func compute(in context: ProxyContext) throws -> ProxyValue {
+  public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     guard let g2 = context.secondBatchWeightGradients() else { return .missing(reason: "zico needs a second minibatch") }
     let g1 = context.lossGradients().weights
     var score = 0.0

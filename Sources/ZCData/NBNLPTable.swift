@@ -16,6 +16,8 @@ public struct NBNLPTable: Sendable {
     public let testLossAtBestVal: Double
     /// Last-epoch validation loss; NaN for the diverged runs.
     public let finalValLoss: Double
+    /// Training wall time of the run in seconds (sum over epochs); NaN when absent.
+    public var totalWallTime: Double = .nan
   }
 
   public let path: String
@@ -55,7 +57,7 @@ public struct NBNLPTable: Sendable {
       func num(_ c: String) -> Double { Double(r[col[c]!]) ?? .nan }
       rows.append(Row(recipeID: id, status: r[col["status"]!], recipe: r[col["recipe"]!], numParams: Int(r[col["num_params"]!]),
                       finalTestLoss: num("final_test_loss"), testLossAtBestVal: num("test_loss_at_best_val"),
-                      finalValLoss: num("final_val_loss")))
+                      finalValLoss: num("final_val_loss"), totalWallTime: col["total_wall_time_s"] == nil ? .nan : num("total_wall_time_s")))
     }
     guard !rows.isEmpty else { throw TableError.badRow(path: path, line: 2, reason: "no rows") }
     self.path = path

@@ -73,20 +73,149 @@ public enum ProxyValue: Sendable, Equatable, CustomStringConvertible {
   }
 }
 
+/// The kind of model a network is, which decides what a proxy can read from it.
+///
+/// A proxy declares the kinds it applies to (``ZeroCostProxy/kinds``); a search space declares
+/// the one kind its networks are (``SearchSpace/modelKind``), and builds a ``ProxyContext`` of
+/// that kind. A new kind (a transformer, a graph network) is a new case here plus a context class.
+public enum ModelKind: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+  /// An image classifier: NCHW images `[B, C, H, W]` in, logits `[B, K]` out (NAS-Bench-201).
+  case imageClassifier = "image-classifier"
+  /// A recurrent language model: tokens `[T, B]` in, hidden states out (NAS-Bench-NLP).
+  case recurrentLanguageModel = "recurrent-lm"
+
+  public var description: String { rawValue }
+}
+
+/// The shared passes of one (network, minibatch) pair, of one ``ModelKind``.
+///
+/// Concrete contexts are ``ImageProxyContext`` and ``RecurrentProxyContext``. Each pass runs at
+/// most once, when the first proxy asks for it. A pass that more than one kind of model offers is
+/// a capability protocol (``ActivationCodeSource``, ``SynflowSource``), so a proxy defined on it
+/// is written once for every kind.
+public protocol ProxyContext: AnyObject {
+  /// The kind of model this context wraps.
+  var modelKind: ModelKind { get }
+  /// Samples in the minibatch: B images, or B token sequences.
+  var batchSize: Int { get }
+  /// What one sample is called in missing-value reasons ("images", "sequences").
+  var sampleNoun: String { get }
+}
+
+/// A context that yields binary activation codes per sample (NASWOT).
+public protocol ActivationCodeSource: ProxyContext {
+  /// The NASWOT kernel K `[B, B]` (Float64, exact counts): for each recorded activation a
+  /// `[B, U]`, c = (a > 0) per sample, K = Σ c cᵀ + (1 − c)(1 − c)ᵀ (Mellor et al. 2021).
+  /// Which activations are recorded is the context's definition (ReLU inputs of an image
+  /// classifier; every activation node output of a recurrent cell).
+  func activationCodeKernel() -> Tensor
+}
+
+/// A context that runs synflow's pass (Tanaka et al. 2020): a Float64 copy of the model with
+/// every parameter replaced by |θ|, an all-ones input, R = Σ outputs.
+public protocol SynflowSource: ProxyContext {
+  /// |W| and ∂R/∂W for every scored weight, aligned.
+  func synflowGradients() -> (weights: [Tensor], grads: [Tensor])
+}
+
+/// Errors of a proxy that is asked to score a context it cannot read.
+public struct ProxyKindError: Error, CustomStringConvertible, Equatable {
+  public let proxy: String
+  public let kind: ModelKind
+  public init(proxy: String, kind: ModelKind) { self.proxy = proxy; self.kind = kind }
+  public var description: String { "proxy \(proxy) does not apply to \(kind) models" }
+}
+
 /// A zero-cost proxy: a score of an untrained network from one (or two) minibatches.
 ///
-/// Implementations live in `Metrics/`, one file each, and are registered in one list. They read
-/// shared passes from the ``ProxyContext`` instead of running their own.
+/// Implementations live in `Metrics/`, one file each, and are listed once in the registry
+/// (`Metrics/Registry.swift`). They read shared passes from a ``ProxyContext`` instead of running
+/// their own. A proxy for one kind of model adopts ``ImageProxy`` or ``RecurrentProxy``; a proxy
+/// for several kinds adopts this protocol directly and reads a capability (``ActivationCodeSource``,
+/// ``SynflowSource``). Definitions: `docs/metrics.md`.
 public protocol ZeroCostProxy: Sendable {
-  /// Name as in `metric-definitions.md` (for example "grad_norm").
+  /// Name as in `docs/metrics.md` (for example "grad_norm"); unique in a registry.
   var name: String { get }
   /// One-line description.
   var summary: String { get }
   var direction: ProxyDirection { get }
+  /// The model kinds this proxy is defined for.
+  var kinds: Set<ModelKind> { get }
+  /// What the proxy needs from an image context's shared passes (ignored by other kinds).
   var requirements: ProxyRequirements { get }
   /// Paper and reference implementation the definition follows.
   var source: String { get }
-  /// Computes the proxy. Throws only for engine failures (for example LAPACK errors); values that
-  /// cannot be computed for this architecture are `.missing` with a reason.
-  func compute(in context: ProxyContext) throws -> ProxyValue
+  /// Computes the proxy. Throws only for engine failures (for example LAPACK errors, or
+  /// ``ProxyKindError`` for a context of a kind not in ``kinds``); values that cannot be computed
+  /// for this architecture are `.missing` with a reason.
+  func compute(in context: any ProxyContext) throws -> ProxyValue
+}
+
+extension ZeroCostProxy {
+  public var requirements: ProxyRequirements { [] }
+  /// Whether this proxy is defined for `kind`.
+  public func applies(to kind: ModelKind) -> Bool { kinds.contains(kind) }
+}
+
+/// A proxy of image classifiers only: reads an ``ImageProxyContext``.
+public protocol ImageProxy: ZeroCostProxy {
+  func compute(in context: ImageProxyContext) throws -> ProxyValue
+}
+
+extension ImageProxy {
+  public var kinds: Set<ModelKind> { [.imageClassifier] }
+  public func compute(in context: any ProxyContext) throws -> ProxyValue {
+    guard let c = context as? ImageProxyContext else { throw ProxyKindError(proxy: name, kind: context.modelKind) }
+    return try compute(in: c)
+  }
+}
+
+/// A proxy of recurrent language models only: reads a ``RecurrentProxyContext``.
+public protocol RecurrentProxy: ZeroCostProxy {
+  func compute(in context: RecurrentProxyContext) throws -> ProxyValue
+}
+
+extension RecurrentProxy {
+  public var kinds: Set<ModelKind> { [.recurrentLanguageModel] }
+  public func compute(in context: any ProxyContext) throws -> ProxyValue {
+    guard let c = context as? RecurrentProxyContext else { throw ProxyKindError(proxy: name, kind: context.modelKind) }
+    return try compute(in: c)
+  }
+}
+
+/// A registry entry that cannot be added.
+public struct RegistryError: Error, CustomStringConvertible, Equatable {
+  public let reason: String
+  public init(reason: String) { self.reason = reason }
+  public var description: String { reason }
+}
+
+/// The one list of proxies: names are unique (a duplicate is a ``RegistryError``), lookups are by
+/// name and by model kind. Order is registration order (tables and `zcnas metrics` follow it).
+public struct ProxyRegistry: Sendable {
+  public private(set) var proxies: [any ZeroCostProxy] = []
+
+  /// - Throws: ``RegistryError`` when two proxies share a name, or a proxy declares no kind.
+  public init(_ proxies: [any ZeroCostProxy]) throws {
+    for p in proxies { try register(p) }
+  }
+
+  /// Adds a proxy. - Throws: ``RegistryError`` for a duplicate name or an empty ``ZeroCostProxy/kinds``.
+  public mutating func register(_ p: any ZeroCostProxy) throws {
+    guard !p.name.isEmpty else { throw RegistryError(reason: "a proxy has an empty name") }
+    if proxies.contains(where: { $0.name == p.name }) {
+      throw RegistryError(reason: "proxy '\(p.name)' is registered twice (one proxy serves every model kind it declares)")
+    }
+    guard !p.kinds.isEmpty else { throw RegistryError(reason: "proxy '\(p.name)' declares no model kind") }
+    proxies.append(p)
+  }
+
+  /// The proxy with this name, or nil.
+  public func named(_ name: String) -> (any ZeroCostProxy)? { proxies.first { $0.name == name } }
+
+  /// The proxies defined for `kind`, in registration order.
+  public func applicable(to kind: ModelKind) -> [any ZeroCostProxy] { proxies.filter { $0.applies(to: kind) } }
+
+  /// Position of a name in registration order (for sorting tables), or nil.
+  public func position(of name: String) -> Int? { proxies.firstIndex { $0.name == name } }
 }

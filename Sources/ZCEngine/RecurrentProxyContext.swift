@@ -12,7 +12,7 @@ import ZCTensor
 /// - ``synflowGradients()``: a float64 copy with |θ|, ones in place of the embedding output.
 ///
 /// Nothing here changes the network's weights.
-public final class RecurrentProxyContext {
+public final class RecurrentProxyContext: ProxyContext, ActivationCodeSource, SynflowSource {
   public let network: NBNLPNetwork
   /// `[T, B]` token ids, each < the network's vocabulary.
   public let tokens: TokenBatch
@@ -47,23 +47,17 @@ public final class RecurrentProxyContext {
     return Tensor(x, shape: [n, b * t])
   }
 
+  public var modelKind: ModelKind { .recurrentLanguageModel }
+  public var batchSize: Int { tokens.batch }
+  public var sampleNoun: String { "sequences" }
+
   private var kernelCache: Tensor?
 
-  /// NASWOT kernel of the recurrent activations, `[B, B]` Float64: for every activation node
-  /// output a `[B, H]` (every node, step and layer), c = (a > 0) per sample, and
-  /// K = Σ c cᵀ + (1 − c)(1 − c)ᵀ (Hamming agreement counts; exact).
-  public func activationKernel() -> Tensor {
+  /// NASWOT kernel of the recurrent activations, `[B, B]` Float64: every activation node output
+  /// `[B, H]` (every node, step and layer) enters ``ActivationCodes/kernel(_:batch:)``.
+  public func activationCodeKernel() -> Tensor {
     if let k = kernelCache { return k }
-    let b = tokens.batch
-    var k = [Double](repeating: 0, count: b * b)
-    for a in forward().trace.activations {
-      let u = a.count / b
-      let codes = a.map(.reluMask).to(.float32).reshaped([b, u])
-      let cc = Tensor.matmul(codes, codes, transB: true).doubles
-      let r = codes.sum(toShape: [b, 1]).doubles
-      for i in 0..<b { for j in 0..<b { k[i * b + j] += 2 * cc[i * b + j] + Double(u) - r[i] - r[j] } }
-    }
-    let t = Tensor(k, shape: [b, b])
+    let t = ActivationCodes.kernel(forward().trace.activations, batch: tokens.batch)
     kernelCache = t
     return t
   }

@@ -21,7 +21,7 @@ public enum WeightSums {
   }
 }
 
-extension ProxyContext {
+extension ImageProxyContext {
   /// The conv/linear weights W, aligned with ``weightLayers``.
   public var weights: [Tensor] { weightLayers.map { $0.weight.value } }
 }

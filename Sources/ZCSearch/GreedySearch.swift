@@ -24,13 +24,26 @@ public struct GreedyStep: Codable, Equatable, Sendable {
 /// climbs), so compare it with them at an equal number of scored architectures.
 public struct GreedySearch: Sendable {
   /// Number of architectures in the space (indices 0..<spaceSize).
-  public var spaceSize: Int
+  /// The architecture ids the search may visit (restarts draw uniformly from them).
+  public var domain: [Int]
+  public var spaceSize: Int { domain.count }
   public var budget: Int
   /// One-edit neighbours of an index.
   public var neighbours: @Sendable (Int) -> [Int]
 
+  /// - Parameters:
+  ///   - domain: the ids the search may visit; a neighbour outside it is never proposed by the
+  ///     space (``SearchSpace/neighbours(of:)``).
+  ///   - neighbours: one-edit neighbours of an id; a space without a neighbourhood returns [], and
+  ///     the search then restarts at random after every architecture (random sampling ranked by
+  ///     the score).
+  public init(domain: [Int], budget: Int, neighbours: @escaping @Sendable (Int) -> [Int]) {
+    self.domain = domain; self.budget = budget; self.neighbours = neighbours
+  }
+
+  /// The search over ids 0..<spaceSize.
   public init(spaceSize: Int, budget: Int, neighbours: @escaping @Sendable (Int) -> [Int]) {
-    self.spaceSize = spaceSize; self.budget = budget; self.neighbours = neighbours
+    self.init(domain: Array(0..<spaceSize), budget: budget, neighbours: neighbours)
   }
 
   /// Runs the search.
@@ -58,7 +71,7 @@ public struct GreedySearch: Sendable {
     }
     func randomUnscored() -> Int? {
       guard known.count < spaceSize else { return nil }
-      while true { let a = rng.nextInt(below: spaceSize); if known[a] == nil { return a } }
+      while true { let a = domain[rng.nextInt(below: domain.count)]; if known[a] == nil { return a } }
     }
     guard var current = randomUnscored() else { return ([], [:]) }
     try scoreNew([current])

@@ -3,55 +3,51 @@ import Foundation
 import Metrics
 import ZCData
 import ZCEngine
-import ZCSpaces
 import ZCTensor
 
-/// `zcnas bench-suite`: seconds per architecture for a proxy suite (release build).
+/// `zcnas bench-suite`: seconds per architecture for a proxy suite (release build), for every space.
 struct BenchSuite: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench-suite",
-    abstract: "Seconds per architecture for a set of proxies at NAS-Bench-201 sizes (one network per worker).",
+    abstract: "Seconds per architecture for a set of proxies (one network per worker), through the scoring pipeline.",
     discussion: """
-      For each architecture: build it (seeded), take one CIFAR-10 minibatch, compute the proxies through \
-      shared passes, and report the median wall time over --repeats runs. With --workers 2 the same \
-      measurement runs on two threads at once (both cores busy, as when scoring) and each thread's \
+      For each architecture: build it (seeded), take the run's minibatch (as `zcnas score` draws it), compute \
+      the proxies through shared passes, and report the median wall time over --repeats runs. With --workers 2 \
+      the same measurement runs on two threads at once (both cores busy, as when scoring) and each thread's \
       median is reported.
       """
   )
 
-  @Option(help: "Comma-separated architectures (indices or arch strings).") var archs = "0,9930,1462"
+  @OptionGroup var spaceOptions: SpaceOptions
+  @Option(help: "Comma-separated architectures (tokens of the space; nb201: indices or arch strings).") var archs = "0,9930,1462"
   @Option(help: "Comma-separated proxy names, or all.") var metrics = "grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot"
-  @Option(name: .customLong("batch-size")) var batchSize = 64
+  @Option(name: .customLong("batch-size")) var batchSize: Int?
   @Option var repeats = 3
   @Option(help: "Concurrent workers (1 or 2).") var workers = 2
-  @Option var datasets: String?
 
   func validate() throws {
     guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
-    guard batchSize >= 2 else { throw ValidationError("--batch-size must be at least 2, got \(batchSize)") }
+    if let b = batchSize, b < 2 { throw ValidationError("--batch-size must be at least 2, got \(b)") }
     guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
   }
 
-  func run() throws {
-    let root = try DatasetsFolder.resolve(datasets)
-    let table = try NB201Table(path: root + "/nasbench201/nb201.csv")
-    let chosen = try selectArchitectures(archs, table: table, seed: 0)
-    let proxies = try selectProxies(metrics)
-    // Two disjoint batches (the second for zico), drawn as `zcnas score` draws them.
-    let (xx, yy, _) = try ImageDataset(kind: .cifar10, paths: [root + "/cifar10/train_subset.bin"]).sampleBatch(size: 2 * batchSize, seed: 0)
-    let x = xx.rows(0..<batchSize), y = Array(yy.prefix(batchSize))
-    let x2 = xx.rows(batchSize..<(2 * batchSize)), y2 = Array(yy.suffix(batchSize))
-    print("proxies: \(proxies.map(\.name).joined(separator: ",")); batch \(batchSize); workers \(workers); OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s)")
-    for (index, arch) in chosen {
+  func run() throws { try bench(try spaceOptions.load()) }
+
+  private func bench<S: SearchSpace>(_ space: S) throws {
+    let chosen = try selectArchitectures(archs, in: space, seed: 0)
+    let proxies = try selectProxies(metrics, for: space)
+    var settings = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
+    settings.batchSize = batchSize
+    let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies) }
+    print("\(space.name): proxies \(proxies.map(\.name).joined(separator: ",")); batch \(pipeline.batch.size); workers \(workers); OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s)")
+    for (id, arch) in chosen {
       let acc = Accumulator()
       DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
         var times: [Double] = []
         var last: [ProxyResult] = []
         for r in 0..<(repeats + 1) {
-          var rng = ZCRandom(seed: NB201ScoringJob.initSeed(runSeed: 0, index: index))
-          let net = NB201Network(arch, dtype: .float32, rng: &rng)
           let start = DispatchTime.now().uptimeNanoseconds
-          last = evaluate(proxies, network: net, images: x, labels: y, images2: x2, labels2: y2)
+          last = (try? pipeline.evaluate(id: id, architecture: arch)) ?? []
           let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
           if r > 0 { times.append(t) }  // the first run warms up
         }
@@ -60,7 +56,7 @@ struct BenchSuite: ParsableCommand {
       }
       let (medians, breakdown) = acc.values
       let parts = proxies.map { String(format: "%@ %.2f", $0.name, breakdown[$0.name] ?? 0) }.joined(separator: ", ")
-      print(String(format: "index %5d  median s per worker: %@   (last run: %@)", index, medians.map { String(format: "%.2f", $0) }.joined(separator: " / "), parts))
+      print(String(format: "id %7d  median s per worker: %@   (last run: %@)", id, medians.map { String(format: "%.2f", $0) }.joined(separator: " / "), parts))
     }
   }
 }

@@ -4,54 +4,55 @@ import Metrics
 import ZCData
 import ZCEngine
 
-/// `zcnas correlate`: rank correlation of stored proxies with the benchmark's ground truth.
+/// `zcnas correlate`: rank correlation of stored proxies with the benchmark's ground truth, for every space.
 struct Correlate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Spearman rho and Kendall tau (with sign) of every stored proxy against NAS-Bench-201 accuracy.",
+    abstract: "Spearman rho and Kendall tau (with sign) of every stored proxy against the space's ground truth.",
     discussion: """
-      Ground truth: test accuracy after 200 epochs, mean over seeds (<dataset>_test_acc), or validation \
-      accuracy with --target valid (<dataset>_valid_acc; for cifar10 the cifar10-valid run). Rows with a \
-      missing value are skipped and counted. When several seeds or batch sizes are stored for an architecture, \
-      their values are averaged unless --score-seed/--batch-size select one.
-
-      --space nbnlp: against the NAS-Bench-NLP WikiText-2 subset's final test loss (--target valid: final \
-      validation loss), averaged over a recipe's logs; loss is lower-is-better, so good proxies correlate negatively.
+      nb201: test accuracy after 200 epochs, mean over seeds (<dataset>_test_acc), or validation accuracy with \
+      --target valid (<dataset>_valid_acc; for cifar10 the cifar10-valid run). nbnlp: the WikiText-2 subset's \
+      final test loss (--target valid: final validation loss), averaged over a recipe's logs; loss is \
+      lower-is-better, so good proxies correlate negatively. Rows with a missing value, and architectures \
+      without ground truth, are skipped and counted. When several seeds or batch sizes are stored for an \
+      architecture, their values are averaged unless --score-seed/--batch-size select one.
       """
   )
 
   @OptionGroup var selection: RunSelection
-  @Option(help: "Search space: nb201 or nbnlp.") var space = "nb201"
-  @Option(help: "Dataset: cifar10, cifar100 or imagenet16-120 (default cifar10); for nbnlp the text the scores used, wikitext2 or ptb (default wikitext2).") var dataset: String?
-  @Option(help: "Ground truth: test or valid.") var target = "test"
+  @OptionGroup var spaceOptions: SpaceOptions
+  @Option(help: "Ground truth: the space's test or validation column.") var target: Target = .test
   @Flag(help: "Print JSON instead of a table.") var json = false
-  @Option(help: "Folder with the shipped data.") var datasets: String?
 
-  func run() throws {
-    if space == "nbnlp" { return try runNBNLP(dataset: dataset ?? "wikitext2") }
-    guard space == "nb201" else { throw CLIError("--space: expected nb201 or nbnlp, found '\(space)'") }
-    let dataset = self.dataset ?? "cifar10"
-    guard let kind = ImageDatasetKind(rawValue: dataset) else {
-      throw CLIError("--dataset: expected one of \(ImageDatasetKind.allCases.map(\.rawValue).joined(separator: ", ")), found '\(dataset)'")
+  func run() throws { try correlate(try spaceOptions.load()) }
+
+  private func correlate(_ space: some SearchSpace) throws {
+    let dataset = try spaceOptions.dataset(for: space)
+    let truth = try cli { try space.groundTruth(target.rawValue, dataset: dataset, option: "--target") }
+    let rows = try selection.rows(space: space.name, dataset: dataset)
+    var entries = CorrelationReport.make(rows: rows, truth: truth.values)
+    // Baselines from the benchmark table, over every stored architecture with ground truth.
+    let scored = Set(rows.map(\.archIndex)).filter { truth.values[$0] != nil }
+    for (name, values) in space.baselines(dataset: dataset) {
+      let ids = scored.sorted().filter { values[$0] != nil }
+      guard ids.count >= 3 else { continue }
+      let x = ids.map { values[$0]! }, y = ids.map { truth.values[$0]! }
+      entries.append(.init(metric: name, direction: "higher", n: ids.count, missing: scored.count - ids.count,
+                           spearman: Statistics.spearman(x, y), kendall: Statistics.kendall(x, y)))
     }
-    guard target == "test" || target == "valid" else { throw CLIError("--target: expected test or valid, found '\(target)'") }
-    let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
-    let prefix = kind == .imagenet16 ? "imagenet16" : kind.rawValue
-    let column = "\(prefix)_\(target)_acc"
-    guard let truth = table.columns[column] else { throw CLIError("the NAS-Bench-201 table has no column \(column)") }
-    let rows = try selection.rows(space: space, dataset: kind.rawValue)
-    let store = selection.store
-    if let bad = rows.first(where: { $0.archIndex < 0 || $0.archIndex >= truth.count }) {
-      throw CLIError("--store \(store): architecture index \(bad.archIndex) is outside the NAS-Bench-201 table (0..<\(truth.count))")
-    }
-    let report = CorrelationReport.make(rows: rows, truth: truth)
     if json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try enc.encode(CorrelationReport.JSON(space: space, dataset: kind.rawValue, target: column, metrics: report)), as: UTF8.self))
+      print(String(decoding: try enc.encode(CorrelationReport.JSON(space: space.name, dataset: dataset, target: truth.column, metrics: entries)), as: UTF8.self))
       return
     }
-    print("\(space) \(kind.rawValue): proxies against \(column) (percent); n = architectures used, missing = skipped")
-    CorrelationReport.printTable(report)
+    print("\(space.name) \(dataset): proxies against \(truth.column) (\(truth.unit)); n = \(space.unit)s used, missing = skipped")
+    if !truth.higherIsBetter {
+      print("LOWER \(truth.column) is better, so a higher-is-better proxy that ranks well has NEGATIVE ρ and τ")
+    }
+    CorrelationReport.printTable(entries)
+    for (name, _) in space.baselines(dataset: dataset) where name.hasSuffix("*") {
+      print("\(name) the benchmark table's value, a baseline over every scored \(space.unit) with ground truth")
+    }
     let reasons = Dictionary(grouping: rows.compactMap { r in r.missingReason.map { (r.metric, $0) } }, by: { $0.0 })
     for (m, rs) in reasons.sorted(by: { $0.key < $1.key }) {
       print("missing \(m): \(rs.count) x \"\(rs[0].1)\"" + (Set(rs.map(\.1)).count > 1 ? " (and other reasons)" : ""))
@@ -87,19 +88,20 @@ enum CorrelationReport {
     let metrics: [Entry]
   }
 
-  static func make(rows: [ScoreRow], truth: [Double]) -> [Entry] {
+  /// One entry per stored metric, in registry order. `n` counts architectures with a value and
+  /// ground truth; `missing` those with a missing value or without ground truth.
+  static func make(rows: [ScoreRow], truth: [Int: Double]) -> [Entry] {
     var byMetric: [String: [Int: [Double]]] = [:]
     var missing: [String: Set<Int>] = [:]
     for r in rows {
       if let v = r.value { byMetric[r.metric, default: [:]][r.archIndex, default: []].append(v) } else { missing[r.metric, default: []].insert(r.archIndex) }
     }
     let metrics = Set(byMetric.keys).union(missing.keys)
-    let order = allProxies.map(\.name)
-    return metrics.sorted { (order.firstIndex(of: $0) ?? 99, $0) < (order.firstIndex(of: $1) ?? 99, $1) }.map { m in
+    return metrics.sorted { (registry.position(of: $0) ?? 999, $0) < (registry.position(of: $1) ?? 999, $1) }.map { m in
       let vals = byMetric[m] ?? [:]
-      let idx = vals.keys.sorted().filter { truth[$0].isFinite }
-      let x = idx.map { vals[$0]!.reduce(0, +) / Double(vals[$0]!.count) }, y = idx.map { truth[$0] }
-      let miss = (missing[m] ?? []).subtracting(vals.keys).count
+      let idx = vals.keys.sorted().filter { truth[$0] != nil }
+      let x = idx.map { vals[$0]!.reduce(0, +) / Double(vals[$0]!.count) }, y = idx.map { truth[$0]! }
+      let miss = (missing[m] ?? []).subtracting(vals.keys).count + (vals.count - idx.count)
       let dir = proxy(named: m)?.direction.rawValue ?? "?"
       guard idx.count >= 3 else { return Entry(metric: m, direction: dir, n: idx.count, missing: miss, spearman: nil, kendall: nil) }
       let rho = Statistics.spearman(x, y), tau = Statistics.kendall(x, y)
@@ -110,19 +112,16 @@ enum CorrelationReport {
 
 /// `zcnas metrics`: the registry.
 struct MetricsList: ParsableCommand {
-  static let configuration = CommandConfiguration(commandName: "metrics", abstract: "List the zero-cost proxies the engine implements.")
+  static let configuration = CommandConfiguration(commandName: "metrics", abstract: "List the zero-cost proxies the engine implements, with the model kinds they apply to.")
 
   func run() {
-    print("proxy          higher?  needs                                  source")
+    print("proxy          higher?  kinds                          needs                                  source")
     for p in allProxies {
-      print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.requirements.names.joined(separator: ",").padding(toLength: 38, withPad: " ", startingAt: 0)) \(p.source)")
+      let kinds = p.kinds.map(\.rawValue).sorted().joined(separator: ",")
+      print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(kinds.padding(toLength: 30, withPad: " ", startingAt: 0)) \(p.requirements.names.joined(separator: ",").padding(toLength: 38, withPad: " ", startingAt: 0)) \(p.source)")
       print("               \(p.summary)")
     }
-    print("recurrent proxies (--space nbnlp):")
-    for p in allRecurrentProxies {
-      print("\(p.name.padding(toLength: 14, withPad: " ", startingAt: 0)) \(p.direction.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(p.source)")
-      print("               \(p.summary)")
-    }
+    print("spaces: " + SpaceRegistry.spaces.map { "\($0.name) (\($0.summary))" }.joined(separator: "; "))
   }
 }
 

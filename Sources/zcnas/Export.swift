@@ -28,33 +28,36 @@ enum Export {
 struct ExportTable: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "export",
-    abstract: "Write the scores a store holds for a space and dataset to .csv, .csv.gz or .jsonl (importable with `zcnas import`).")
+    abstract: "Write the scores a store holds for a space and dataset to .csv, .csv.gz or .jsonl (.csv and .csv.gz are importable with `zcnas import`).")
 
-  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
-  @Option(help: "Search space.") var space = "nb201"
-  @Option(help: "Dataset.") var dataset = "cifar10"
+  @OptionGroup var storeOption: StoreOption
+  @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Only rows with this seed.") var seed: Int?
   @Option(name: .customLong("batch-size"), help: "Only rows with this batch size.") var batchSize: Int?
   @Option(help: "Only these comma-separated proxies (default: all stored).") var metrics: String?
   @Option(help: "Output file: .csv, .csv.gz or .jsonl.") var output: String
   @Flag(help: "Export the stored search trajectories (`zcnas robot`) as CSV instead of scores.") var searches = false
 
+  var store: String { storeOption.store }
+
   func run() throws {
     guard FileManager.default.fileExists(atPath: store) else { throw CLIError("--store \(store): no such store") }
     if searches { return try exportSearches() }
-    var rows = try ScoreStore(path: store).rows(space: space, dataset: dataset, seed: seed, batchSize: batchSize)
+    let space = try spaceOptions.load()
+    let dataset = try spaceOptions.dataset(for: space)
+    var rows = try cli { try ScoreStore(path: store).rows(space: space.name, dataset: dataset, seed: seed, batchSize: batchSize) }
     if let metrics {
       let wanted = Set(metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
       rows = rows.filter { wanted.contains($0.metric) }
     }
-    guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space)/\(dataset) rows for these filters") }
+    guard !rows.isEmpty else { throw CLIError("--store \(store): no \(space.name)/\(dataset) rows for these filters") }
     try Export.write(rows, to: output)
     print("exported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures) to \(output)")
   }
 
   private func exportSearches() throws {
     guard output.hasSuffix(".csv") else { throw CLIError("--output \(output): --searches writes a .csv file") }
-    let steps = try ScoreStore(path: store).searchSteps()
+    let steps = try cli { try ScoreStore(path: store).searchSteps() }
     guard !steps.isEmpty else { throw CLIError("--store \(store): no search trajectories stored; run `zcnas robot` first") }
     var out = "run,strategy,seed,query,arch_index,arch,objective,best_objective,best_arch_index,phase,weights\n"
     for s in steps {
@@ -75,8 +78,10 @@ struct ImportTable: ParsableCommand {
     discussion: "All rows are written in one transaction; rows with the same key are replaced. Importing the same table twice is harmless.")
 
   @Argument(help: "Table files written by `zcnas export` or `zcnas score --output`.") var tables: [String]
-  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
-  @Option(help: "Folder with the shipped data, for table names relative to it.") var datasets: String?
+  @OptionGroup var storeOption: StoreOption
+  @OptionGroup var data: DatasetsOption
+  var store: String { storeOption.store }
+  var datasets: String? { data.datasets }
 
   func run() throws {
     var paths: [String] = []
@@ -87,28 +92,26 @@ struct ImportTable: ParsableCommand {
       guard FileManager.default.fileExists(atPath: path) else { throw CLIError("\(t): no such table file") }
       paths.append(path)
     }
-    let st = try ScoreStore(path: store)
+    let st = try cli { try ScoreStore(path: store) }
     for path in paths {
       let rows: [ScoreRow]
       do { rows = try ScoreTable.read(path) } catch { throw CLIError("\(error)") }
       try checkArchitectures(rows, table: path)
-      try st.write(rows)
+      try cli { try st.write(rows) }
       print("imported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures, metrics \(Set(rows.map(\.metric)).sorted().joined(separator: ","))) from \(path) into \(store)")
     }
   }
 
-  /// NAS-Bench-201 rows must name the architecture the table has at their index, so that scores
-  /// are never paired with another architecture's ground truth.
+  /// Rows of a shipped space must name the architecture the space has at their id, so that
+  /// scores are never paired with another architecture's ground truth. Rows of other spaces are
+  /// taken as they are.
   private func checkArchitectures(_ rows: [ScoreRow], table path: String) throws {
-    let nb201 = rows.filter { $0.space == "nb201" }
-    if nb201.isEmpty { return }
-    let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
-    for (n, r) in nb201.enumerated() {
-      guard r.archIndex >= 0 && r.archIndex < table.count else {
-        throw CLIError("\(path): row \(n + 1): arch_index \(r.archIndex) is outside the NAS-Bench-201 table (0..<\(table.count))")
-      }
-      guard table.archs[r.archIndex] == r.arch else {
-        throw CLIError("\(path): row \(n + 1): arch_index \(r.archIndex) is \(table.archs[r.archIndex]) in the NAS-Bench-201 table, not \(r.arch)")
+    let root = try? DatasetsFolder.resolve(datasets)
+    for name in Set(rows.map(\.space)).sorted() where SpaceRegistry.names.contains(name) {
+      guard let root else { throw CLIError("\(path): holds \(name) rows; cannot find the Datasets folder to check them (--datasets)") }
+      let space = try cli { try SpaceRegistry.make(name, datasetsRoot: root) }
+      for (n, r) in rows.enumerated() where r.space == name {
+        if let why = space.mismatch(id: r.archIndex, arch: r.arch) { throw CLIError("\(path): row \(n + 1): \(why)") }
       }
     }
   }

@@ -9,36 +9,40 @@ import ZCTensor
 /// `zcnas fit`: combination weights fitted on a training split, judged on a held-out split.
 struct Fit: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Fit proxy-combination weights to NAS-Bench-201 ground truth on a training split; report Spearman rho and Kendall tau on the held-out split next to each single proxy.",
+    abstract: "Fit proxy-combination weights to a space's ground truth on a training split; report Spearman rho and Kendall tau on the held-out split next to each single proxy.",
     discussion: """
       The architectures the store holds scores of all --metrics for are split at random (--split-seed) into a \
       training part (--train-fraction) and a held-out part. Weights w in [-1, 1]^M of the min-max normalised \
       proxies (normalised over the training part) are chosen by GP-UCB Bayesian optimisation of the training \
       Spearman rho (--iterations evaluations). Single proxies are reported raw (their sign shows whether higher \
-      is better); a single proxy's missing values are skipped, while the combination counts them as 0.
+      is better); a single proxy's missing values are skipped, while the combination counts them as 0. A \
+      lower-is-better ground truth (nbnlp losses) is negated before fitting and scoring, so ρ and τ are always \
+      against "higher is better" and a good predictor has positive values.
       """
   )
 
   @OptionGroup var selection: RunSelection
-  @Option(help: "Search space (nb201).") var space = "nb201"
-  @Option(help: "Dataset of the stored scores: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
-  @Option(help: "Comma-separated proxies to combine.") var metrics = "grad_norm,snip,grasp,fisher,synflow,jacob_cov"
-  @Option(help: "Ground truth column of the NAS-Bench-201 table (default: the dataset's test accuracy).") var target: String?
+  @OptionGroup var spaceOptions: SpaceOptions
+  @Option(help: "Comma-separated proxies to combine (default nb201: RoBoT's six; nbnlp: every recurrent proxy).") var metrics: String?
+  @Option(help: "Ground truth: test, valid or a column of the space's table (default: test).") var target = "test"
   @Option(name: .customLong("train-fraction"), help: "Fraction of the pool used for fitting.") var trainFraction = 0.5
   @Option(name: .customLong("split-seed"), help: "Seed of the train/held-out split and of the optimiser.") var splitSeed = 0
   @Option(help: "Evaluations of the training rho (at least 2M + 8: every single proxy with either sign, then 8 random starts).") var iterations = 60
   @Option(name: .customLong("save-weights"), help: "Write the fitted combination as JSON (for `zcnas search --weights`).") var saveWeights: String?
-  @Option(help: "Folder with the shipped data.") var datasets: String?
 
   func run() throws {
-    guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)'") }
     guard trainFraction > 0 && trainFraction < 1 else { throw CLIError("--train-fraction: expected a number strictly between 0 and 1, found \(trainFraction)") }
     guard iterations >= 1 else { throw CLIError("--iterations: expected at least 1, found \(iterations)") }
-    let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
-    let prefix = dataset == "imagenet16-120" ? "imagenet16" : dataset
-    let column = target ?? "\(prefix)_test_acc"
-    let truth = try tableColumn(table, column, option: "--target")
-    let pool = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth).pool
+    try fit(try spaceOptions.load())
+  }
+
+  private func fit(_ space: some SearchSpace) throws {
+    let dataset = try spaceOptions.dataset(for: space)
+    let gt = try cli { try space.groundTruth(target, dataset: dataset, option: "--target") }
+    let column = gt.column + (gt.higherIsBetter ? "" : " (negated: lower is better)")
+    let metrics = self.metrics ?? space.defaultCombination.joined(separator: ",")
+    let pool = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: gt).pool
+    let truth: (Int) -> Double = { gt.oriented($0)! }
     let usable = Array(pool.archIndices.indices)
     var rng = ZCRandom(seed: UInt64(bitPattern: Int64(splitSeed)))
     let nTrain = Int((Double(usable.count) * trainFraction).rounded())
@@ -48,12 +52,12 @@ struct Fit: ParsableCommand {
     let shuffled = rng.sampleWithoutReplacement(usable.count, from: usable.count).map { usable[$0] }
     let trainPos = Array(shuffled.prefix(nTrain)).sorted(), testPos = Array(shuffled.dropFirst(nTrain)).sorted()
     let train = pool.subset(trainPos), test = pool.subset(testPos)
-    let yTrain = train.archIndices.map { truth[$0] }, yTest = test.archIndices.map { truth[$0] }
+    let yTrain = train.archIndices.map(truth), yTest = test.archIndices.map(truth)
     let fitted: (combination: Combination, trainRho: Double)
     do { fitted = try CombinationFit(iterations: iterations).fit(train: train, targets: yTrain, seed: splitSeed &+ 1) } catch let e as SearchError { throw CLIError("\(e)") }
     var c = fitted.combination
-    c.source = "zcnas fit --dataset \(dataset) --target \(column) --train-fraction \(trainFraction) --split-seed \(splitSeed) --iterations \(iterations); pool \(pool.count)"
-    print("nb201 \(dataset): \(train.count) training and \(test.count) held-out architectures; ground truth \(column)")
+    c.source = "zcnas fit --space \(space.name) --dataset \(dataset) --target \(gt.column) --train-fraction \(trainFraction) --split-seed \(splitSeed) --iterations \(iterations); pool \(pool.count)"
+    print("\(space.name) \(dataset): \(train.count) training and \(test.count) held-out \(space.unit)s; ground truth \(column)")
     print("predictor                 train ρ   held-out n  held-out ρ  held-out τ")
     func row(_ name: String, _ trRho: Double, _ n: Int, _ rho: Double, _ tau: Double) {
       print(name.padding(toLength: 24, withPad: " ", startingAt: 0) + String(format: "  %+.4f   %10d     %+.4f     %+.4f", trRho, n, rho, tau))

@@ -1,38 +1,40 @@
 import ArgumentParser
 import Foundation
 import ZCData
+import Metrics
 import ZCEngine
 import ZCSearch
-import ZCSpaces
 
-/// `zcnas robot`: RoBoT and the baselines that share its budget and query signal.
+/// `zcnas robot`: RoBoT and the baselines that share its budget and query signal, for every space.
 struct Robot: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Search NAS-Bench-201 with a budget of ground-truth queries: RoBoT (BO over proxy weights + greedy exploitation), random search or regularised evolution.",
+    abstract: "Search a space with a budget of ground-truth queries: RoBoT (BO over proxy weights + greedy exploitation), random search or regularised evolution.",
     discussion: """
       The pool is every architecture the store holds scores of all --metrics for (the full space after \
       `zcnas import Datasets/nb201-scores/...`, or a scored sample); all strategies search that pool. Each \
-      query reveals the --objective column of the NAS-Bench-201 table (default RoBoT's signal, \
-      cifar10_valid_acc_12ep: CIFAR-10 validation accuracy after 12 epochs). The budget counts distinct \
-      architectures. The answer is the queried architecture with the best objective; its test accuracy on \
-      CIFAR-10, CIFAR-100 and ImageNet16-120 (percent, 200 epochs, mean over seeds) is reported, and the \
-      search cost is the sum of cost_12ep_cifar10valid_s (seconds of benchmark training) over the queries. \
-      Proxies are min-max normalised over the pool; a missing value contributes min(0, w), the worst a present \
-      value could, and missing counts are reported. Trajectories go to the store (table search_steps) and to --output.
+      query reveals the --objective column of the space's table (nb201 default: RoBoT's signal, \
+      cifar10_valid_acc_12ep, CIFAR-10 validation accuracy after 12 epochs; nbnlp default: final_test_loss, \
+      lower is better, which the search minimises). The budget counts distinct architectures. The answer is \
+      the queried architecture with the best objective; its report columns are printed (nb201: test accuracy \
+      on CIFAR-10, CIFAR-100, ImageNet16-120; nbnlp: final test and validation loss), and the search cost is \
+      the sum of the space's cost column over the queries (nb201: cost_12ep_cifar10valid_s; nbnlp: \
+      total_wall_time_s of the benchmark's training runs). Proxies are min-max normalised over the pool; a \
+      missing value contributes min(0, w), the worst a present value could, and missing counts are reported. \
+      Trajectories go to the store (table search_steps; objective stored oriented, higher is better, so a \
+      loss is stored negated) and to --output. REA needs a neighbourhood: nbnlp has none.
       """
   )
 
   @OptionGroup var selection: RunSelection
-  @Option(help: "Search space (nb201).") var space = "nb201"
-  @Option(help: "Dataset whose stored proxy scores form the pool: cifar10, cifar100 or imagenet16-120.") var dataset = "cifar10"
-  @Option(help: "Strategy: robot, random or rea.") var strategy = "robot"
-  @Option(help: "Comma-separated proxies to combine (robot).") var metrics = "grad_norm,snip,grasp,fisher,synflow,jacob_cov"
+  @OptionGroup var spaceOptions: SpaceOptions
+  @Option(help: "Strategy.") var strategy: QueryStrategy = .robot
+  @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six; nbnlp: every recurrent proxy).") var metrics: String?
   @Option(help: "Distinct architectures queried.") var budget = 20
   @Option(help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "10..19"
-  @Option(help: "Query signal: a numeric column of the NAS-Bench-201 table (higher is better).") var objective = "cifar10_valid_acc_12ep"
+  @Option(help: "Query signal: a numeric column of the space's table (default: nb201 cifar10_valid_acc_12ep, nbnlp final_test_loss).") var objective: String?
   @Option(name: .customLong("bo-iterations"), help: "RoBoT: evaluations of f(w) in the BO phase (default: the budget).") var boIterations: Int?
   @Option(help: "RoBoT: start exploitation after this many BO evaluations in a row find no new architecture (default: never).") var patience: Int?
-  @Option(help: "RoBoT: acquisition function, ucb or ei.") var acquisition = "ucb"
+  @Option(help: "RoBoT: acquisition function.") var acquisition: AcquisitionName = .ucb
   @Option(help: "RoBoT: UCB exploration weight κ.") var kappa = 2.576
   @Option(help: "RoBoT: EI improvement margin ξ.") var xi = 0.0
   @Option(help: "REA: population size.") var population = 10
@@ -40,76 +42,87 @@ struct Robot: ParsableCommand {
   @Option(help: "Write the trajectories (every query of every seed) to this .csv file.") var output: String?
   @Option(name: .customLong("save-weights"), help: "RoBoT: write the best seed's combination (weights + normalisation) as JSON, for `zcnas search --weights`.")
   var saveWeights: String?
-  @Option(help: "Folder with the shipped data.") var datasets: String?
 
   func run() throws {
-    guard space == "nb201" else { throw CLIError("--space: expected nb201, found '\(space)'") }
-    guard ["robot", "random", "rea"].contains(strategy) else { throw CLIError("--strategy: expected robot, random or rea, found '\(strategy)'") }
     guard budget >= 1 else { throw CLIError("--budget: expected at least 1, found \(budget)") }
     guard kappa >= 0 else { throw CLIError("--kappa: expected a non-negative number, found \(kappa)") }
     guard xi >= 0 else { throw CLIError("--xi: expected a non-negative number, found \(xi)") }
-    guard acquisition == "ucb" || acquisition == "ei" else { throw CLIError("--acquisition: expected ucb or ei, found '\(acquisition)'") }
     if let b = boIterations, b < 1 { throw CLIError("--bo-iterations: expected at least 1, found \(b)") }
     if let p = patience, p < 1 { throw CLIError("--patience: expected at least 1, found \(p)") }
     guard population >= 1, sampleSize >= 1, sampleSize <= population else {
       throw CLIError("--population/--sample-size: expected 1 <= sample size <= population, found \(sampleSize) and \(population)")
     }
+    try search(try spaceOptions.load())
+  }
+
+  private func search(_ space: some SearchSpace) throws {
+    let dataset = try spaceOptions.dataset(for: space)
     let seedList = try parseSeeds(seeds)
-    let table = try NB201Table(path: try DatasetsFolder.resolve(datasets) + "/nasbench201/nb201.csv")
-    let truth = try tableColumn(table, objective, option: "--objective")
-    let (pool, scoreRun, dropped) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth)
+    let objectiveName = objective ?? space.defaultObjective
+    let truth = try cli { try space.groundTruth(objectiveName, dataset: dataset, option: "--objective") }
+    let metrics = self.metrics ?? space.defaultCombination.joined(separator: ",")
+    let (pool, scoreRun, dropped, archText) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth)
     guard budget <= pool.count else { throw CLIError("--budget: expected at most the pool size \(pool.count), found \(budget)") }
-    let objectiveOf: (Int) -> Double = { truth[$0] }
-    let neighbours = nb201Neighbours(table)
-    print("nb201 \(dataset) pool: \(pool.count) architectures\(dropped > 0 ? " (\(dropped) without a finite \(objective) left out)" : ""); strategy \(strategy); budget \(budget); objective \(objective)")
-    if strategy == "robot" {
+    let objectiveOf: (Int) -> Double = { truth.oriented($0) ?? .nan }
+    let sign: Double = truth.higherIsBetter ? 1 : -1
+    let report = try space.reportColumns.map { c in (c.label, try cli { try space.groundTruth(c.column, dataset: dataset, option: "--objective") }) }
+    let cost = try space.costColumn.map { c in try cli { try space.groundTruth(c, dataset: dataset, option: "--objective") } }
+    func costOf(_ r: SearchResult) -> Double { r.steps.reduce(0) { $0 + (cost?.values[$1.archIndex] ?? .nan) } }
+    func format(_ g: GroundTruth, _ id: Int) -> String { g.values[id].map { String(format: g.unit == "percent" ? "%.2f" : "%.3f", $0) } ?? "-" }
+    if strategy == .rea && !space.hasNeighbourhood {
+      throw CLIError("--strategy rea: --space \(space.name) has no neighbourhood (REA mutates an architecture by one edit); use robot or random")
+    }
+    print("\(space.name) \(dataset) pool: \(pool.count) \(space.unit)s\(dropped > 0 ? " (\(dropped) without a finite \(truth.column) left out)" : ""); strategy \(strategy.rawValue); budget \(budget); objective \(truth.column)\(truth.higherIsBetter ? "" : " (lower is better)")")
+    if strategy == .robot {
       let miss = zip(pool.metrics, pool.missingCounts).filter { $0.1 > 0 }.map { "\($0.0) \($0.1)" }
       print("proxies \(pool.metrics.joined(separator: ",")); missing values (each contributes min(0, w)): \(miss.isEmpty ? "none" : miss.joined(separator: ", "))")
     }
-    let runID = "strategy=\(strategy);space=\(space);dataset=\(dataset);objective=\(objective);budget=\(budget);pool=\(pool.count)"
+    let runID = "strategy=\(strategy.rawValue);space=\(space.name);dataset=\(dataset);objective=\(truth.column);budget=\(budget);pool=\(pool.count)"
       + ";\(scoreRun)"
-      + (strategy == "robot" ? ";metrics=\(pool.metrics.joined(separator: ","));bo=\(boIterations ?? budget);patience=\(patience.map(String.init) ?? "none")"
-         + (acquisition == "ucb" ? ";ucb_kappa=\(kappa)" : ";ei_xi=\(xi)") : "")
-      + (strategy == "rea" ? ";population=\(population);sample=\(sampleSize)" : "")
-    let st = try ScoreStore(path: selection.store)
+      + (strategy == .robot ? ";metrics=\(pool.metrics.joined(separator: ","));bo=\(boIterations ?? budget);patience=\(patience.map(String.init) ?? "none")"
+         + (acquisition == .ucb ? ";ucb_kappa=\(kappa)" : ";ei_xi=\(xi)") : "")
+      + (strategy == .rea ? ";population=\(population);sample=\(sampleSize)" : "")
+    let st = try cli { try ScoreStore(path: selection.store) }
     var results: [SearchResult] = []
-    print("seed  best index  objective  C10 test  C100 test  IN16 test  cost (s)  T0")
+    let neighbours: @Sendable (Int) -> [Int] = { space.neighbours(of: $0) ?? [] }
+    print("seed  best id     objective  " + report.map { $0.0.leftPad(10) }.joined(separator: " ") + "  cost (s)  T0")
     for seed in seedList {
       let r: SearchResult
       do {
         switch strategy {
-        case "robot":
+        case .robot:
           var s = RoBoT(pool: pool, budget: budget, boIterations: boIterations, patience: patience)
-          s.acquisition = acquisition == "ucb" ? .ucb(kappa: kappa) : .expectedImprovement(xi: xi)
+          s.acquisition = acquisition == .ucb ? .ucb(kappa: kappa) : .expectedImprovement(xi: xi)
           r = try s.run(seed: seed, objective: objectiveOf)
-        case "random": r = try RandomSearch(domain: pool.archIndices, budget: budget).run(seed: seed, objective: objectiveOf)
-        default:
+        case .random: r = try RandomSearch(domain: pool.archIndices, budget: budget).run(seed: seed, objective: objectiveOf)
+        case .rea:
           r = try RegularisedEvolution(domain: pool.archIndices, budget: budget, population: population, sampleSize: sampleSize, neighbours: neighbours)
             .run(seed: seed, objective: objectiveOf)
         }
       } catch let e as SearchError { throw CLIError("\(e)") }
       results.append(r)
-      try st.writeSearch(r.steps.map {
-        SearchStepRow(run: runID, strategy: strategy, seed: seed, query: $0.query, archIndex: $0.archIndex, arch: table.archs[$0.archIndex],
-                      objective: $0.objective, bestObjective: $0.bestObjective, bestArchIndex: $0.bestArchIndex, phase: $0.phase, weights: $0.weights)
-      })
+      try cli {
+        try st.writeSearch(r.steps.map {
+          SearchStepRow(run: runID, strategy: strategy.rawValue, seed: seed, query: $0.query, archIndex: $0.archIndex, arch: archText[$0.archIndex] ?? "",
+                        objective: $0.objective, bestObjective: $0.bestObjective, bestArchIndex: $0.bestArchIndex, phase: $0.phase, weights: $0.weights)
+        })
+      }
       let b = r.bestArchIndex
       let t0 = r.steps.filter { $0.phase == "bo" }.count
-      print(String(format: "%4d  %10d  %9.3f  %8.2f  %9.2f  %9.2f  %8.0f  %@", seed, b, r.steps.last!.bestObjective, accuracy(table, "cifar10", b),
-                   accuracy(table, "cifar100", b), accuracy(table, "imagenet16", b), cost(table, r), strategy == "robot" ? "\(t0)" : "-"))
+      print(String(format: "%4d  %-10d  %9.3f  ", seed, b, sign * r.steps.last!.bestObjective) + report.map { format($0.1, b).leftPad(10) }.joined(separator: " ")
+            + String(format: "  %8.0f  %@", costOf(r), strategy == .robot ? "\(t0)" : "-"))
     }
     let bests = results.map(\.bestArchIndex)
-    print("\(strategy), \(results.count) seeds, mean ± std (population std): test accuracy C10 \(meanStd(bests.map { accuracy(table, "cifar10", $0) })), "
-          + "C100 \(meanStd(bests.map { accuracy(table, "cifar100", $0) })), IN16 \(meanStd(bests.map { accuracy(table, "imagenet16", $0) })); "
-          + "search cost \(meanStd(results.map { cost(table, $0) })) s")
-    if strategy == "rea" {
+    let summary = report.map { c in "\(c.0) \(meanStd(bests.map { b in c.1.values[b] ?? .nan }))" }.joined(separator: ", ")
+    print("\(strategy.rawValue), \(results.count) seeds, mean ± std (population std): \(summary); search cost \(meanStd(results.map(costOf))) s")
+    if strategy == .rea {
       let mutations = results.flatMap(\.steps).filter { $0.phase.hasPrefix("rea") && $0.phase != "rea-init" }
       let fallback = mutations.filter { $0.phase == "rea-random" }.count
       if fallback > 0 { print("rea: \(fallback) of \(mutations.count) children were random (no unqueried one-edit neighbour in the pool)") }
     }
     print("trajectories stored in \(selection.store) (search_steps, run '\(runID)')")
-    if let output { try writeTrajectories(results, table: table, to: output) }
-    if let saveWeights, strategy == "robot" {
+    if let output { try writeTrajectories(results, report: report, arch: archText, sign: sign, to: output) }
+    if let saveWeights, strategy == .robot {
       let best = results.max { $0.steps.last!.bestObjective < $1.steps.last!.bestObjective }!
       let c = pool.combination(best.weights ?? [], source: "zcnas robot seed \(best.seed); \(runID)")
       try writeCombination(c, to: saveWeights)
@@ -117,27 +130,19 @@ struct Robot: ParsableCommand {
     }
   }
 
-  func writeTrajectories(_ results: [SearchResult], table: NB201Table, to path: String) throws {
-    var out = "strategy,seed,query,arch_index,arch,objective,best_objective,best_arch_index,best_cifar10_test_acc,best_cifar100_test_acc,best_imagenet16_test_acc,phase,weights\n"
+  func writeTrajectories(_ results: [SearchResult], report: [(String, GroundTruth)], arch: [Int: String], sign: Double, to path: String) throws {
+    var out = "strategy,seed,query,arch_index,arch,objective,best_objective,best_arch_index,"
+      + report.map { "best_" + $0.1.column }.joined(separator: ",") + ",phase,weights\n"
     for r in results {
       for s in r.steps {
         let w = s.weights.map { "\"" + $0.map { String(format: "%.6f", $0) }.joined(separator: " ") + "\"" } ?? ""
-        out += "\(r.strategy),\(r.seed),\(s.query),\(s.archIndex),\(table.archs[s.archIndex]),\(s.objective),\(s.bestObjective),\(s.bestArchIndex),"
-          + "\(accuracy(table, "cifar10", s.bestArchIndex)),\(accuracy(table, "cifar100", s.bestArchIndex)),\(accuracy(table, "imagenet16", s.bestArchIndex)),\(s.phase),\(w)\n"
+        out += "\(r.strategy),\(r.seed),\(s.query),\(s.archIndex),\(ScoreTable.quote(arch[s.archIndex] ?? "")),\(sign * s.objective),\(sign * s.bestObjective),\(s.bestArchIndex),"
+          + report.map { g in g.1.values[s.bestArchIndex].map { "\($0)" } ?? "" }.joined(separator: ",") + ",\(s.phase),\(w)\n"
       }
     }
     do { try out.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw CLIError("--output \(path): cannot write: \(error)") }
     print("trajectories written to \(path)")
   }
-}
-
-/// Test accuracy (percent) of an architecture on a dataset prefix (cifar10, cifar100, imagenet16).
-func accuracy(_ table: NB201Table, _ prefix: String, _ index: Int) -> Double { table.columns["\(prefix)_test_acc"]?[index] ?? .nan }
-
-/// RoBoT's search cost: 12-epoch training seconds summed over the queried architectures.
-func cost(_ table: NB201Table, _ r: SearchResult) -> Double {
-  let c = table.columns["cost_12ep_cifar10valid_s"] ?? []
-  return r.steps.reduce(0) { $0 + (c.isEmpty ? .nan : c[$1.archIndex]) }
 }
 
 /// Seeds from "N", "A..B" (inclusive) or "A,B,C".
@@ -157,11 +162,6 @@ func meanStd(_ v: [Double]) -> String {
   let m = v.reduce(0, +) / Double(v.count)
   let s = (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count)).squareRoot()
   return String(format: "%.2f ± %.2f", m, s)
-}
-
-/// One-edit neighbours (24 per architecture) of a NAS-Bench-201 index, as table indices.
-func nb201Neighbours(_ table: NB201Table) -> @Sendable (Int) -> [Int] {
-  { i in (try? NB201Architecture(parsing: table.archs[i]))?.neighbours.compactMap { table.index(of: $0.description) } ?? [] }
 }
 
 /// Writes a combination as the JSON `zcnas search --weights` reads.

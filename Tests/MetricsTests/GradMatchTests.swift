@@ -49,7 +49,7 @@ final class NTKEvalTests: XCTestCase {
     // Non-trivial running statistics, as after some training-mode passes.
     _ = net(Variable(images))
     let labels = [0, 1, 2, 3, 4, 5]
-    let got = try ProxyContext(network: net, images: images, labels: labels, requirements: [.evaluationMode]).ntkEvaluationModeEigenvalues()
+    let got = try ImageProxyContext(network: net, images: images, labels: labels, requirements: [.evaluationMode]).ntkEvaluationModeEigenvalues()
     // General route on an evaluation-mode copy.
     let copy = net.copy(dtype: .float64)
     copy.setTraining(false)

@@ -37,9 +37,9 @@ final class NBNLPFixtureTests: XCTestCase {
     for f in try ReferenceFixture.all(in: Self.folder) {
       let refs = f.recurrentReferences
       XCTAssertEqual(refs.count, 3, "\(f.name): per-layer references")
-      let proxies = allRecurrentProxies.filter { refs[$0.name] != nil }
+      let proxies = registry.applicable(to: .recurrentLanguageModel).filter { refs[$0.name] != nil }
       XCTAssertEqual(proxies.count, 3)
-      let results = evaluateRecurrent(proxies, network: try f.nbnlpNetwork(dtype: dtype), tokens: try f.tokenBatch())
+      let results = evaluate(proxies, in: RecurrentProxyContext(network: try f.nbnlpNetwork(dtype: dtype), tokens: try f.tokenBatch()))
       for r in results {
         let c = ReferenceFixture.compareRecurrent(r.metric, engine: r.value, reference: refs[r.metric]!, dtype: dtype)
         XCTAssertTrue(c.passed, "\(f.name) \(dtype) \(r.metric): engine \(r.value), reference \(c.reference), rel \(c.relativeError.map { "\($0)" } ?? "-"), tol \(c.tolerance)")

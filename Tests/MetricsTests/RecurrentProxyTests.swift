@@ -25,7 +25,7 @@ final class RecurrentProxyTests: XCTestCase {
     let net = try f.nbnlpNetwork(dtype: .float32)
     let tokens = try f.tokenBatch()
     let ctx = RecurrentProxyContext(network: net, tokens: tokens)
-    let k = ctx.activationKernel().doubles
+    let k = ctx.activationCodeKernel().doubles
     let b = tokens.batch
     // LSTM-like recipe: 5 activation nodes (f, i, j, o, h_new_1 act); hidden 48, 48, 32; 35 steps.
     let recipe = try f.nbnlpRecipe()
@@ -36,11 +36,11 @@ final class RecurrentProxyTests: XCTestCase {
       XCTAssertEqual(k[i * b + i], units)
       for j in 0..<b { XCTAssertEqual(k[i * b + j], k[j * b + i]) }
     }
-    XCTAssertNotNil(evaluateRecurrent([RecurrentNWOT()], network: net, tokens: tokens)[0].value.number)
+    XCTAssertNotNil(evaluate([NWOT()], in: RecurrentProxyContext(network: net, tokens: tokens))[0].value.number)
     // Duplicate column 0 into column 1.
     var ids = tokens.ids
     for t in 0..<tokens.steps { ids[t * b + 1] = ids[t * b] }
-    let dup = evaluateRecurrent([RecurrentNWOT()], network: net, tokens: TokenBatch(ids: ids, steps: tokens.steps, batch: b))[0].value
+    let dup = evaluate([NWOT()], in: RecurrentProxyContext(network: net, tokens: TokenBatch(ids: ids, steps: tokens.steps, batch: b)))[0].value
     guard case let .missing(reason) = dup else { return XCTFail("expected missing, got \(dup)") }
     XCTAssertTrue(reason.hasPrefix("-inf:"), reason)
   }
@@ -63,7 +63,7 @@ final class RecurrentProxyTests: XCTestCase {
       for k in 0..<n { expected += wx[i * n + k] * (2 + colSum) }  // x feeds both steps; step 1 also through W_h
       for j in 0..<n { expected += wh[i * n + j] * h1[j] }
     }
-    let r = evaluateRecurrent([RecurrentSynflow()], network: net, tokens: TokenBatch(ids: [1, 2], steps: 2, batch: 1))[0].value
+    let r = evaluate([Synflow()], in: RecurrentProxyContext(network: net, tokens: TokenBatch(ids: [1, 2], steps: 2, batch: 1)))[0].value
     XCTAssertEqual(try XCTUnwrap(r.number), expected, accuracy: 1e-12 * expected)
   }
 
@@ -101,16 +101,22 @@ final class RecurrentProxyTests: XCTestCase {
     let tokens = TokenBatch(ids: (0..<40).map { ($0 * 7) % 30 }, steps: 10, batch: 4)
     func values(seed: Int, store: String) throws -> [Double?] {
       let st = try ScoreStore(path: dir.appendingPathComponent(store).path)
-      let job = NBNLPScoringJob(dataset: "wikitext2", recipes: recipes, proxies: allRecurrentProxies, tokens: tokens, size: size,
-                                seed: seed, dtype: .float32, jobs: 2, batchSource: "test")
-      _ = try job.run(store: st)
+      var settings = ScoringSettings(dataset: "wikitext2", datasetsRoot: Self.datasets)
+      settings.seed = seed
+      let pipeline = try ScoringPipeline(space: try NBNLPSpace(datasetsRoot: Self.datasets), settings: settings,
+                                         proxies: registry.applicable(to: .recurrentLanguageModel),
+                                         batch: NBNLPSpace.Batch(tokens: tokens, modelSize: size, source: "test"))
+      _ = try pipeline.run(recipes.map { (id: $0.0, architecture: $0.1) }, store: st, jobs: 2)
       return try st.rows(space: "nbnlp", dataset: "wikitext2", seed: seed).sorted { ($0.archIndex, $0.metric) < ($1.archIndex, $1.metric) }.map(\.value)
     }
     let a = try values(seed: 0, store: "a.sqlite"), b = try values(seed: 0, store: "b.sqlite"), c = try values(seed: 1, store: "c.sqlite")
-    XCTAssertEqual(a.count, 2 * allRecurrentProxies.count)
+    XCTAssertEqual(a.count, 2 * registry.applicable(to: .recurrentLanguageModel).count)
     XCTAssertEqual(a, b)
     XCTAssertNotEqual(a, c)
   }
+
+  static let datasets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    .appendingPathComponent("Datasets").path
 
   static var lstmRecipe: String {
     let json = try! JSONSerialization.jsonObject(with: Data(lstm.utf8)) as! [String: Any]

@@ -28,24 +28,22 @@ final class ScoringJobSharingTests: XCTestCase {
       .map { ($0.offset + 10, try NB201Architecture(parsing: $0.element)) }
     var rng = ZCRandom(seed: 3)
     let images = Initializer.normal(mean: 0, std: 1).make(shape: [2, 3, 32, 32], dtype: .float32, rng: &rng)
-    var job = NB201ScoringJob(dataset: .cifar10, archs: archs, proxies: [Params()], images: images, labels: [1, 2],
-                              seed: 0, dtype: .float32, jobs: 1)
+    let datasets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+      .appendingPathComponent("Datasets").path
+    let pipeline = try ScoringPipeline(space: try NB201Space(datasetsRoot: datasets), settings: ScoringSettings(dataset: "cifar10", datasetsRoot: datasets),
+                                       proxies: [Params()], batch: NB201Space.Batch(images: images, labels: [1, 2], source: "sampled"))
     let other = try ScoreStore(path: path)  // the "other process": its own connection to the file
-    let builds = Builds()
-    job.makeNetwork = { index, arch in
-      if builds.add(index) == 1 {
-        // While this job scores its first architecture, the other process stores the second.
+    let seen = Builds()
+    // After this job stores its first architecture, the other process stores the second.
+    let (scored, skipped) = try pipeline.run(archs.map { (id: $0.0, architecture: $0.1) }, store: try ScoreStore(path: path), jobs: 1) { done, _, _ in
+      if done == 1 && seen.add(done) == 1 {
         let key = ScoreKey(space: "nb201", dataset: "cifar10", archIndex: archs[1].0, metric: "params", seed: 0, batchSize: 2,
                            initialisation: "pytorch-default", batchSource: "sampled", dtype: "float32")
-        try other.write([ScoreRow(key: key, arch: archs[1].1.description, value: .value(-1), seconds: 0, engineVersion: "other")])
+        try? other.write([ScoreRow(key: key, arch: archs[1].1.description, value: .value(-1), seconds: 0, engineVersion: "other")])
       }
-      var r = ZCRandom(seed: NB201ScoringJob.initSeed(runSeed: 0, index: index))
-      return NB201Network(arch, dtype: .float32, rng: &r)
     }
-    let (scored, skipped) = try job.run(store: try ScoreStore(path: path))
-    XCTAssertEqual(builds.all, [10, 12], "the architecture stored meanwhile must not be built again")
     XCTAssertEqual(scored, 2)
-    XCTAssertEqual(skipped, 1)
+    XCTAssertEqual(skipped, 1, "the architecture stored meanwhile must be skipped, not scored again")
     let rows = try ScoreStore(path: path).rows(space: "nb201", dataset: "cifar10")
     XCTAssertEqual(rows.map(\.archIndex).sorted(), [10, 11, 12])
     XCTAssertEqual(rows.first { $0.archIndex == 11 }?.engineVersion, "other", "the other process's row must be kept")

@@ -24,7 +24,7 @@ public struct WeightLayer {
 ///
 /// Nothing here changes the network's weights, so proxies cannot see each other's side effects
 /// (batch-norm running statistics change but training-mode outputs do not read them).
-public final class ProxyContext {
+public final class ImageProxyContext: ProxyContext, ActivationCodeSource, SynflowSource {
   public let network: any ImageClassifier
   public let images: Tensor
   public let labels: [Int]
@@ -83,6 +83,22 @@ public final class ProxyContext {
       if let l = m as? Linear { return WeightLayer(name: name, module: l, weight: l.weight) }
       return nil
     }
+  }
+
+  public var modelKind: ModelKind { .imageClassifier }
+  public var batchSize: Int { images.shape[0] }
+  public var sampleNoun: String { "images" }
+
+  private var kernelCache: Tensor?
+
+  /// NASWOT kernel `[B, B]` of the ReLU input signs of the shared forward pass (hooks on ReLU
+  /// modules only, as NASLib's nwot). Needs `.reluCodes` in ``requirements``.
+  public func activationCodeKernel() -> Tensor {
+    if let k = kernelCache { return k }
+    precondition(requirements.contains(.reluCodes), "activationCodeKernel needs the .reluCodes requirement")
+    let k = ActivationCodes.kernel(forward().trace.reluInputs, batch: images.shape[0])
+    kernelCache = k
+    return k
   }
 
   // MARK: forward

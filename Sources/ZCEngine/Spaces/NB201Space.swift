@@ -1,0 +1,186 @@
+import Foundation
+import ZCData
+import ZCNN
+import ZCSpaces
+import ZCTensor
+
+/// NAS-Bench-201 (Dong & Yang, ICLR 2020): 15,625 cells in official index order, built as the
+/// official TinyNetwork (xautodl `TinyNetwork`, C = 16, N = 5, PyTorch parameter names), scored on
+/// one CIFAR-10, CIFAR-100 or ImageNet16-120 minibatch `[B, 3, H, W]` (NCHW), judged by the
+/// benchmark table `Datasets/nasbench201/nb201.csv` (accuracies in percent). Ids are the official
+/// indices; architectures print as arch strings (`|nor_conv_3x3~0|+|…|`).
+public struct NB201Space: SearchSpace {
+  public typealias Architecture = NB201Architecture
+  public typealias Network = NB201Network
+
+  /// One or two image minibatches (the second for proxies with `.secondBatch`).
+  public struct Batch: ScoringBatch {
+    public var images: Tensor
+    public var labels: [Int]
+    public var images2: Tensor?
+    public var labels2: [Int]?
+    public var source: String
+    public var size: Int { labels.count }
+    /// - Parameters: images `[B, 3, H, W]` (NCHW) in the network's dtype; labels B class indices;
+    ///   images2/labels2 an optional second minibatch; source the stored batch label.
+    public init(images: Tensor, labels: [Int], images2: Tensor? = nil, labels2: [Int]? = nil, source: String) {
+      self.images = images; self.labels = labels; self.images2 = images2; self.labels2 = labels2; self.source = source
+    }
+  }
+
+  public let table: NB201Table
+  public let name = "nb201"
+  public let summary = "NAS-Bench-201 cells (15,625), TinyNetwork C16 N5, CIFAR-10/100 and ImageNet16-120"
+  public let modelKind = ModelKind.imageClassifier
+  public let datasets = ImageDatasetKind.allCases.map(\.rawValue)
+  public let noun = "architecture"
+
+  /// - Throws: ``TableError`` when `Datasets/nasbench201/nb201.csv` is missing or malformed.
+  public init(datasetsRoot: String) throws {
+    table = try NB201Table(path: datasetsRoot + "/nasbench201/nb201.csv")
+  }
+
+  public init(table: NB201Table) { self.table = table }
+
+  public var entryCount: Int { table.count }
+
+  public func entry(at i: Int) throws -> (id: Int, architecture: NB201Architecture) {
+    guard i >= 0 && i < table.count else { throw SpaceError("--archs: index \(i) is outside 0..<\(table.count)") }
+    return (i, try NB201Architecture(parsing: table.archs[i]))
+  }
+
+  public func entry(token t: String) throws -> (id: Int, architecture: NB201Architecture) {
+    if let i = Int(t) { return try entry(at: i) }
+    let a: NB201Architecture
+    do { a = try NB201Architecture(parsing: t) } catch { throw SpaceError("--archs: \(error)") }
+    guard let i = table.index(of: a.description) else { throw SpaceError("--archs: '\(t)' is not in the NAS-Bench-201 table") }
+    return (i, a)
+  }
+
+  public func canonical(_ a: NB201Architecture) -> String { a.description }
+
+  public func neighbours(of id: Int) -> [Int]? {
+    guard id >= 0 && id < table.count, let a = try? NB201Architecture(parsing: table.archs[id]) else { return [] }
+    return a.neighbours.compactMap { table.index(of: $0.description) }
+  }
+
+  public func mismatch(id: Int, arch: String) -> String? {
+    guard id >= 0 && id < table.count else { return "arch_index \(id) is outside the NAS-Bench-201 table (0..<\(table.count))" }
+    return table.archs[id] == arch ? nil : "arch_index \(id) is \(table.archs[id]) in the NAS-Bench-201 table, not \(arch)"
+  }
+
+  // MARK: scoring
+
+  public func defaultBatchSize(dataset: String) -> Int { 64 }
+
+  func kind(_ dataset: String) throws -> ImageDatasetKind {
+    guard let k = ImageDatasetKind(rawValue: dataset) else {
+      throw SpaceError("--dataset: expected one of \(datasets.joined(separator: ", ")), found '\(dataset)'")
+    }
+    return k
+  }
+
+  public func makeBatch(_ s: ScoringSettings, proxies: [any ZeroCostProxy]) throws -> Batch {
+    let kind = try kind(s.dataset), dt = s.dtype
+    let batchSize = s.batchSize ?? defaultBatchSize(dataset: s.dataset)
+    if let unknown = s.parameters.keys.sorted().first { throw SpaceError("--\(unknown): not used by --space nb201") }
+    if let path = s.batchFile {
+      let file: SafetensorsFile
+      do { file = try SafetensorsFile(path: path) } catch { throw SpaceError("--batch: \(error)") }
+      let shape = [3, kind.imageSize, kind.imageSize]
+      let (x, y) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape)
+      var b = Batch(images: x, labels: y, source: "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
+      if file.tensors["input2"] != nil {
+        let (x2, y2) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape, keys: ("input2", "labels2"))
+        b.images2 = x2; b.labels2 = y2
+      }
+      for labels in [b.labels, b.labels2 ?? []] {
+        if let bad = labels.first(where: { $0 < 0 || $0 >= kind.numClasses }) {
+          throw SpaceError("--batch \(path): label \(bad) is outside 0..<\(kind.numClasses) for \(kind.rawValue)")
+        }
+      }
+      guard b.labels.count >= 2 else { throw SpaceError("--batch \(path): expected at least 2 images, found \(b.labels.count)") }
+      return b
+    }
+    guard batchSize >= 2 else { throw SpaceError("--batch-size: expected at least 2, found \(batchSize)") }
+    let paths: [String]
+    if !s.dataFiles.isEmpty { paths = s.dataFiles } else if kind == .imagenet16 {
+      throw SpaceError("--dataset imagenet16-120 needs --data FILE...: ImageNet16-120 images cannot be shipped. Expected \(kind.formatDescription)")
+    } else { paths = [s.datasetsRoot + "/\(kind.rawValue)/train_subset.bin"] }
+    // Two disjoint batches when a proxy needs a second one; the first is the same either way.
+    let needsSecond = proxies.contains { $0.requirements.contains(.secondBatch) }
+    let images = try ImageDataset(kind: kind, paths: paths)
+    if needsSecond && images.count < 2 * batchSize {
+      let who = proxies.filter { $0.requirements.contains(.secondBatch) }.map(\.name).joined(separator: ", ")
+      throw SpaceError("--metrics: \(who) needs a second minibatch, so 2 x \(batchSize) distinct images; \(paths.joined(separator: ", ")) holds \(images.count). Use --batch-size \(images.count / 2) or less, or leave \(who) out")
+    }
+    let (x, y, _) = try images.sampleBatch(size: needsSecond ? 2 * batchSize : batchSize, seed: UInt64(bitPattern: Int64(s.seed)), dtype: dt)
+    var b = Batch(images: x.rows(0..<batchSize), labels: Array(y.prefix(batchSize)), source: "sampled")
+    if needsSecond { b.images2 = x.rows(batchSize..<(2 * batchSize)); b.labels2 = Array(y.suffix(batchSize)) }
+    return b
+  }
+
+  public func initialisationLabel(_ s: ScoringSettings) -> String { "pytorch-default" }
+
+  public func makeNetwork(_ a: NB201Architecture, seed: UInt64, dtype: DType, batch: Batch, settings: ScoringSettings) throws -> NB201Network {
+    let kind = try kind(settings.dataset)
+    var rng = ZCRandom(seed: seed)
+    return NB201Network(a, numClasses: kind.numClasses, imageSize: kind.imageSize, dtype: dtype, rng: &rng)
+  }
+
+  public func context(network: NB201Network, batch: Batch, proxies: [any ZeroCostProxy], runSeed: UInt64, networkSeed: UInt64) -> any ProxyContext {
+    ImageProxyContext(network: network, images: batch.images, labels: batch.labels, requirements: requirements(of: proxies),
+                      images2: batch.images2, labels2: batch.labels2, runSeed: runSeed, networkSeed: networkSeed)
+  }
+
+  // MARK: ground truth
+
+  static func prefix(_ dataset: String) -> String { dataset == "imagenet16-120" ? "imagenet16" : dataset }
+
+  public func groundTruth(_ target: String, dataset: String, option: String) throws -> GroundTruth {
+    let column: String
+    switch target {
+    case "test": column = "\(Self.prefix(dataset))_test_acc"
+    case "valid": column = "\(Self.prefix(dataset))_valid_acc"
+    default: column = target
+    }
+    guard let c = table.columns[column] else {
+      throw SpaceError("\(option): the NAS-Bench-201 table has no column '\(column)'; numeric columns: \(table.columns.keys.sorted().joined(separator: ", "))")
+    }
+    var values: [Int: Double] = [:]
+    for (i, v) in c.enumerated() where v.isFinite { values[i] = v }
+    let seconds = column.hasSuffix("_s")
+    return GroundTruth(column: column, unit: seconds ? "seconds" : "percent", higherIsBetter: !seconds, values: values)
+  }
+
+  public let defaultObjective = "cifar10_valid_acc_12ep"
+  /// RoBoT's six proxies (He et al. 2024).
+  public let defaultCombination = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov"]
+  public let reportColumns: [(label: String, column: String)] = [
+    ("C10 test", "cifar10_test_acc"), ("C100 test", "cifar100_test_acc"), ("IN16 test", "imagenet16_test_acc"),
+  ]
+  public let costColumn: String? = "cost_12ep_cifar10valid_s"
+
+  // MARK: fixtures
+
+  public func fixtureInputs(_ f: ReferenceFixture, dtype: DType) throws -> (network: NB201Network, batch: Batch) {
+    let net = try f.nb201Network(dtype: dtype)
+    let (x, y) = try f.batch(1, dtype: dtype)
+    var b = Batch(images: x, labels: y, source: "fixture:" + f.name)
+    if f.tensors.tensors["input2"] != nil {
+      let (x2, y2) = try f.batch(2, dtype: dtype)
+      b.images2 = x2; b.labels2 = y2
+    }
+    return (net, b)
+  }
+
+  public func references(_ f: ReferenceFixture) -> [String: Double] {
+    var out: [String: Double] = [:]
+    for m in f.referencedMetrics { if let v = f.referenceValue(m) { out[m] = v } }
+    return out
+  }
+
+  public func compare(_ metric: String, engine: ProxyValue, reference: Double, dtype: DType, results: [ProxyResult]) -> ReferenceFixture.Comparison {
+    ReferenceFixture.compare(metric, engine: engine, reference: reference, dtype: dtype, snip: results.first { $0.metric == "snip" }?.value.number)
+  }
+}

@@ -1,0 +1,193 @@
+import Foundation
+import ZCData
+import ZCNN
+import ZCSpaces
+import ZCTensor
+
+/// NAS-Bench-NLP (Klyuchnikov et al. 2022): the 344 recipes of the benchmark's WikiText-2 subset
+/// (`Datasets/nasbench_nlp`), each built as the benchmark's language model (`AWDRNNModel`:
+/// embedding, stacked recurrent layers of the cell, tied decoder, evaluation mode; PyTorch
+/// parameter names) and scored on the first bptt × B tokens `[T, B]` of the test split of
+/// WikiText-2 or PTB (NAS-Bench-NLP's `data.Corpus` + `batchify`). Ground truth: the subset's
+/// losses in nats/token, lower is better. Ids are the benchmark's recipe ids; architectures print
+/// as canonical recipe JSON. The subset has no neighbourhood (its recipes are not one edit apart).
+///
+/// Parameters (``ScoringSettings/parameters``): `bptt` (tokens per sequence, default 70), `emsize`
+/// (400), `nhid` (600), `nlayers` (3): the benchmark's sizes.
+public struct NBNLPSpace: SearchSpace {
+  public typealias Architecture = NBNLPRecipe
+  public typealias Network = NBNLPNetwork
+
+  /// One token batch and the model size it implies (vocabulary of the corpus).
+  public struct Batch: ScoringBatch {
+    public var tokens: TokenBatch
+    public var modelSize: NBNLPModelSize
+    public var source: String
+    public var size: Int { tokens.batch }
+    /// - Parameters: tokens `[T, B]` ids below `modelSize.vocabulary`; source the stored batch label.
+    public init(tokens: TokenBatch, modelSize: NBNLPModelSize, source: String) {
+      self.tokens = tokens; self.modelSize = modelSize; self.source = source
+    }
+  }
+
+  public let table: NBNLPTable
+  public let name = "nbnlp"
+  public let summary = "NAS-Bench-NLP recurrent cells (the 344-recipe WikiText-2 subset), AWD-RNN language model"
+  public let modelKind = ModelKind.recurrentLanguageModel
+  public let datasets = TextDatasetKind.allCases.map(\.rawValue)
+  public let noun = "recipe id"
+  /// Default values of the space's parameters.
+  public static let defaultParameters = ["bptt": 70, "emsize": 400, "nhid": 600, "nlayers": 3]
+  private let ids: [Int]
+
+  /// - Throws: ``TableError`` when the subset's table is missing or malformed.
+  public init(datasetsRoot: String) throws {
+    try self.init(table: NBNLPTable(path: datasetsRoot + "/nasbench_nlp/nbnlp_wikitext2_subset.csv"))
+  }
+
+  public init(table: NBNLPTable) {
+    self.table = table
+    ids = table.recipeIDs
+  }
+
+  public var entryCount: Int { ids.count }
+
+  func byID(_ id: Int) throws -> (id: Int, architecture: NBNLPRecipe) {
+    guard let text = table.recipe(id: id) else {
+      throw SpaceError("--archs: recipe id \(id) is not in the NAS-Bench-NLP WikiText-2 subset (\(ids.first ?? 0)...\(ids.last ?? 0), \(ids.count) ids)")
+    }
+    do { return (id, try NBNLPRecipe(json: text)) } catch { throw SpaceError("--archs: recipe \(id): \(error)") }
+  }
+
+  public func entry(at position: Int) throws -> (id: Int, architecture: NBNLPRecipe) {
+    guard position >= 0 && position < ids.count else { throw SpaceError("--archs: position \(position) is outside 0..<\(ids.count)") }
+    return try byID(ids[position])
+  }
+
+  public func entry(token t: String) throws -> (id: Int, architecture: NBNLPRecipe) {
+    guard let id = Int(t) else { throw SpaceError("--archs: expected a NAS-Bench-NLP recipe id, found '\(t)'") }
+    return try byID(id)
+  }
+
+  public func canonical(_ r: NBNLPRecipe) -> String { r.canonicalJSON }
+
+  public func mismatch(id: Int, arch: String) -> String? {
+    guard let text = table.recipe(id: id) else { return "recipe id \(id) is not in the NAS-Bench-NLP WikiText-2 subset" }
+    guard let stored = try? NBNLPRecipe(json: arch), let mine = try? NBNLPRecipe(json: text) else { return "arch of recipe \(id) is not a recipe" }
+    return stored.canonicalJSON == mine.canonicalJSON ? nil : "recipe \(id) differs from the NAS-Bench-NLP subset's recipe of that id"
+  }
+
+  // MARK: scoring
+
+  public func defaultBatchSize(dataset: String) -> Int { 10 }
+
+  func parameter(_ s: ScoringSettings, _ name: String) -> Int { s.parameters[name] ?? Self.defaultParameters[name]! }
+
+  public func makeBatch(_ s: ScoringSettings, proxies: [any ZeroCostProxy]) throws -> Batch {
+    guard let kind = TextDatasetKind(rawValue: s.dataset) else {
+      throw SpaceError("--dataset: expected one of \(datasets.joined(separator: ", ")) for --space nbnlp, found '\(s.dataset)'")
+    }
+    if let unknown = s.parameters.keys.sorted().first(where: { Self.defaultParameters[$0] == nil }) {
+      throw SpaceError("--\(unknown): not used by --space nbnlp")
+    }
+    let batchSize = s.batchSize ?? defaultBatchSize(dataset: s.dataset)
+    let (bptt, emsize, nhid, nlayers) = (parameter(s, "bptt"), parameter(s, "emsize"), parameter(s, "nhid"), parameter(s, "nlayers"))
+    guard bptt >= 1 else { throw SpaceError("--bptt: expected at least 1, found \(bptt)") }
+    guard emsize >= 1, nhid >= 1, nlayers >= 1 else {
+      throw SpaceError("--emsize/--nhid/--nlayers: expected positive sizes, found \(emsize)/\(nhid)/\(nlayers)")
+    }
+    if !s.dataFiles.isEmpty { throw SpaceError("--data: not used by --space nbnlp (the text datasets are shipped; use --batch FILE for your own tokens)") }
+    let corpus: TextCorpus
+    do { corpus = try TextCorpus(paths: kind.files.map { s.datasetsRoot + "/" + $0 }) } catch { throw SpaceError("--dataset \(s.dataset): \(error)") }
+    let size = NBNLPModelSize(vocabulary: corpus.vocabularySize, embeddingSize: emsize, hiddenSize: nhid, layers: nlayers)
+    if let path = s.batchFile {
+      let file: SafetensorsFile
+      do { file = try SafetensorsFile(path: path) } catch { throw SpaceError("--batch: \(error)") }
+      guard case let .int(ids, shape)? = file.tensors["tokens"], shape.count == 2, shape[0] >= 1, shape[1] >= 2 else {
+        throw SpaceError("--batch \(path): expected an I64 'tokens' tensor [T, B] with B >= 2")
+      }
+      if let bad = ids.first(where: { $0 < 0 || $0 >= size.vocabulary }) {
+        throw SpaceError("--batch \(path): token id \(bad) is outside the \(s.dataset) vocabulary 0..<\(size.vocabulary)")
+      }
+      return Batch(tokens: TokenBatch(ids: ids, steps: shape[0], batch: shape[1]), modelSize: size,
+                   source: "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
+    }
+    guard batchSize >= 2 else { throw SpaceError("--batch-size: expected at least 2 sequences, found \(batchSize)") }
+    let tokens: TokenBatch
+    do { tokens = try corpus.batch(stream: kind.testStream, bptt: bptt, batch: batchSize, name: kind.files.last!) } catch { throw SpaceError("--bptt/--batch-size: \(error)") }
+    return Batch(tokens: tokens, modelSize: size, source: "test:bptt\(bptt):b0")
+  }
+
+  public func initialisationLabel(_ s: ScoringSettings) -> String {
+    "pytorch-default:e\(parameter(s, "emsize"))-h\(parameter(s, "nhid"))-l\(parameter(s, "nlayers"))"
+  }
+
+  public func describe(batch: Batch) -> String {
+    "model \(batch.modelSize); batch \(batch.tokens.steps)x\(batch.tokens.batch) tokens"
+  }
+
+  public func makeNetwork(_ r: NBNLPRecipe, seed: UInt64, dtype: DType, batch: Batch, settings: ScoringSettings) throws -> NBNLPNetwork {
+    var rng = ZCRandom(seed: seed)
+    return try NBNLPNetwork(r, size: batch.modelSize, dtype: dtype, rng: &rng)
+  }
+
+  public func context(network: NBNLPNetwork, batch: Batch, proxies: [any ZeroCostProxy], runSeed: UInt64, networkSeed: UInt64) -> any ProxyContext {
+    RecurrentProxyContext(network: network, tokens: batch.tokens)
+  }
+
+  // MARK: ground truth
+
+  public func groundTruth(_ target: String, dataset: String, option: String) throws -> GroundTruth {
+    let columns: [String: (KeyPath<NBNLPTable.Row, Double>, String, Bool)] = [
+      "final_test_loss": (\.finalTestLoss, "nats/token", false), "final_val_loss": (\.finalValLoss, "nats/token", false),
+      "test_loss_at_best_val": (\.testLossAtBestVal, "nats/token", false), "total_wall_time_s": (\.totalWallTime, "seconds", false),
+    ]
+    let column = target == "test" ? "final_test_loss" : target == "valid" ? "final_val_loss" : target
+    guard let (path, unit, higher) = columns[column] else {
+      throw SpaceError("\(option): the NAS-Bench-NLP subset has no numeric column '\(column)'; columns: test, valid, \(columns.keys.sorted().joined(separator: ", "))")
+    }
+    return GroundTruth(column: column, unit: unit, higherIsBetter: higher, values: table.groundTruth(path))
+  }
+
+  public let defaultObjective = "final_test_loss"
+  /// Every recurrent proxy.
+  public let defaultCombination = ["hidden_cov", "hidden_cov_l2", "hidden_cov_l3", "nwot", "synflow"]
+  public let reportColumns: [(label: String, column: String)] = [("test loss", "final_test_loss"), ("val loss", "final_val_loss")]
+  public let costColumn: String? = "total_wall_time_s"
+
+  public func baselines(dataset: String) -> [(name: String, values: [Int: Double])] {
+    [("num_params*", Dictionary(table.rows.compactMap { r in r.numParams.map { (r.recipeID, Double($0)) } }, uniquingKeysWith: { a, _ in a }))]
+  }
+
+  // MARK: fixtures
+
+  public let fixtureKinds = ["nbnlp_rnn"]
+
+  public func fixtureInputs(_ f: ReferenceFixture, dtype: DType) throws -> (network: NBNLPNetwork, batch: Batch) {
+    let net = try f.nbnlpNetwork(dtype: dtype)
+    return (net, Batch(tokens: try f.tokenBatch(), modelSize: net.size, source: "fixture:" + f.name))
+  }
+
+  public func references(_ f: ReferenceFixture) -> [String: Double] { f.recurrentReferences }
+
+  public func compare(_ metric: String, engine: ProxyValue, reference: Double, dtype: DType, results: [ProxyResult]) -> ReferenceFixture.Comparison {
+    ReferenceFixture.compareRecurrent(metric, engine: engine, reference: reference, dtype: dtype)
+  }
+
+  /// The metric's input: the hidden states entering each step, per layer, against `ref.hidden_l*`
+  /// (max absolute difference; tolerance 1e-5 float32, 1e-6 float64).
+  public func extraChecks(_ f: ReferenceFixture, context: any ProxyContext, dtype: DType) -> [ReferenceFixture.Comparison] {
+    guard let c = context as? RecurrentProxyContext else { return [] }
+    let fwd = c.forward()
+    var out: [ReferenceFixture.Comparison] = []
+    for l in 0..<fwd.incomingHidden.count {
+      guard let ref = try? f.tensors.floatTensor("ref.hidden_l\(l + 1)") else { continue }
+      let a = fwd.incomingHidden[l].doubles, b = ref.doubles
+      let worst = a.count == b.count ? zip(a, b).map { Swift.abs($0 - $1) }.max() ?? 0 : .infinity
+      let tol = dtype == .float32 ? 1e-5 : 1e-6
+      out.append(.init(metric: "hidden_l\(l + 1)", engine: .value(worst), reference: 0, relativeError: nil, tolerance: tol,
+                       passed: worst <= tol, note: "max |engine - reference| of the hidden states"))
+    }
+    return out
+  }
+}

@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import ZCEngine
+import ZCTensor
+
+// Typed command-line values and the option groups every command shares (swift-argument-parser's
+// `ExpressibleByArgument` and `@OptionGroup`): valid values appear in `--help`, and a bad value is
+// rejected by the parser with the option's name.
+
+extension DType: ExpressibleByArgument, CaseIterable {
+  public static var allCases: [DType] { [.float32, .float64] }
+}
+
+/// A search space name from ``SpaceRegistry`` (every shipped space, listed in `--help`).
+struct SpaceName: ExpressibleByArgument, Hashable, CustomStringConvertible {
+  let name: String
+  init(_ name: String) { self.name = name }
+  init?(argument: String) {
+    guard SpaceRegistry.names.contains(argument) else { return nil }
+    name = argument
+  }
+  static var allValueStrings: [String] { SpaceRegistry.names }
+  var defaultValueDescription: String { name }
+  var description: String { name }
+}
+
+/// Every dataset some space scores on; the space checks that it is one of its own.
+enum DatasetName: String, ExpressibleByArgument, CaseIterable {
+  case cifar10, cifar100, imagenet16 = "imagenet16-120", wikitext2, ptb
+}
+
+/// Which of the benchmark's standard ground-truth columns: test or validation.
+enum Target: String, ExpressibleByArgument, CaseIterable {
+  case test, valid
+}
+
+/// Ground-truth-query strategies of `zcnas robot`.
+enum QueryStrategy: String, ExpressibleByArgument, CaseIterable {
+  case robot, random, rea
+}
+
+/// Training-free strategies of `zcnas search`.
+enum FreeStrategy: String, ExpressibleByArgument, CaseIterable {
+  case greedy
+}
+
+/// RoBoT's acquisition functions.
+enum AcquisitionName: String, ExpressibleByArgument, CaseIterable {
+  case ucb, ei
+}
+
+/// `--store`: the SQLite store.
+struct StoreOption: ParsableArguments {
+  @Option(help: "SQLite store path.") var store = "zcnas.sqlite"
+}
+
+/// `--datasets`: where the shipped data is.
+struct DatasetsOption: ParsableArguments {
+  @Option(help: "Folder with the shipped data (default: found next to the executable or the current directory, or $ZCNAS_DATASETS).")
+  var datasets: String?
+
+  /// The resolved `Datasets/` folder. - Throws: ``CLIError`` naming --datasets.
+  func root() throws -> String { try DatasetsFolder.resolve(datasets) }
+}
+
+/// `--space` and `--dataset`, shared by every command that reads a space.
+struct SpaceOptions: ParsableArguments {
+  @Option(help: ArgumentHelp("Search space.", discussion: SpaceRegistry.spaces.map { "\($0.name): \($0.summary)" }.joined(separator: "; ")))
+  var space = SpaceName("nb201")
+  @Option(help: "Dataset (default: the space's first: cifar10 for nb201, wikitext2 for nbnlp).") var dataset: DatasetName?
+  @OptionGroup var data: DatasetsOption
+
+  /// The space, loaded from the shipped data. - Throws: ``CLIError`` naming --space or the table.
+  func load() throws -> any SearchSpace {
+    let root = try data.root()
+    do { return try SpaceRegistry.make(space.name, datasetsRoot: root) } catch { throw CLIError("\(error)") }
+  }
+
+  /// The dataset for `space`: the option, or the space's default.
+  /// - Throws: ``CLIError`` naming --dataset when the space does not score on it.
+  func dataset(for space: some SearchSpace) throws -> String {
+    let d = dataset?.rawValue ?? space.datasets[0]
+    guard space.datasets.contains(d) else {
+      throw CLIError("--dataset: expected one of \(space.datasets.joined(separator: ", ")) for --space \(space.name), found '\(d)'")
+    }
+    return d
+  }
+}
+
+/// The CLI's form of every library error: one line, non-zero exit.
+func cli<T>(_ body: () throws -> T) throws -> T {
+  do { return try body() } catch let e as CLIError { throw e } catch let e as ExitCode { throw e } catch { throw CLIError("\(error)") }
+}
