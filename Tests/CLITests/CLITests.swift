@@ -16,7 +16,6 @@ final class CLITests: XCTestCase {
     let cases: [([String], String)] = [
       (["score", "--archs", "|nor_conv_3x3~0|+|conv_5x5~0|none~1|+|none~0|none~1|none~2|"], "found 'conv_5x5'"),
       (["score", "--metrics", "grad_norm,magic"], "unknown proxy 'magic'"),
-      (["score", "--dataset", "mnist"], "--dataset: expected one of"),
       (["score", "--data", truncated.path], "not a positive multiple of the 3073-byte record"),
       (["score", "--archs", "99999"], "index 99999 is outside"),
       (["score", "--archs", "sample:0"], "expected sample:N or sample:N:SEED with 1 <= N <= 15625, found 'sample:0'"),
@@ -36,6 +35,28 @@ final class CLITests: XCTestCase {
       XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
       XCTAssertFalse(r.err.contains("Usage:"), "\(args): a data error is not a usage error")
     }
+  }
+
+  /// Typed options: the parser rejects a value outside the enum, naming the option and listing
+  /// the valid values (the same for every command that shares the option group).
+  func testTypedOptionsListTheirValues() throws {
+    let dir = try temporaryFolder()
+    let cases: [([String], String)] = [
+      (["score", "--dataset", "mnist"], "'mnist' is invalid for '--dataset <dataset>'. Please provide one of 'cifar10', 'cifar100', 'imagenet16-120', 'wikitext2' or 'ptb'"),
+      (["correlate", "--space", "rnn"], "'rnn' is invalid for '--space <space>'. Please provide one of 'nb201' and 'nbnlp'"),
+      (["score", "--dtype", "float16"], "'float16' is invalid for '--dtype <dtype>'"),
+      (["robot", "--strategy", "bohb"], "Please provide one of 'robot', 'random' or 'rea'"),
+      (["robot", "--acquisition", "pi"], "Please provide one of 'ucb' and 'ei'"),
+      (["correlate", "--target", "train"], "Please provide one of 'test' and 'valid'"),
+      (["search", "--strategy", "rea"], "Please provide one of 'greedy'"),
+    ]
+    for (args, expected) in cases {
+      let r = try run(args, in: dir)
+      XCTAssertNotEqual(r.status, 0, "\(args)")
+      XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
+    }
+    let help = try run(["fit", "--help"], in: dir).out
+    XCTAssertTrue(help.contains("values: nb201, nbnlp"), help)
   }
 
   func testKilledRunResumesWhereItStopped() throws {

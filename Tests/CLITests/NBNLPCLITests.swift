@@ -13,10 +13,11 @@ final class NBNLPCLITests: XCTestCase {
     let dir = try tempDir()
     let cases: [([String], String)] = [
       (["score", "--space", "nbnlp", "--dataset", "cifar10"], "expected one of wikitext2, ptb for --space nbnlp, found 'cifar10'"),
-      (["score", "--space", "nbnlp", "--metrics", "hidden_cov,grasp"], "unknown recurrent proxy 'grasp'"),
+      (["score", "--space", "nbnlp", "--metrics", "hidden_cov,grasp"], "grasp is a proxy of image-classifier models, not of recurrent-lm"),
+      (["score", "--space", "nbnlp", "--metrics", "hidden_cov,magic"], "unknown proxy 'magic'; available for --space nbnlp: synflow, nwot, hidden_cov"),
+      (["score", "--metrics", "hidden_cov"], "hidden_cov is a proxy of recurrent-lm models, not of image-classifier"),
       (["score", "--space", "nbnlp", "--archs", "42"], "recipe id 42 is not in the NAS-Bench-NLP WikiText-2 subset"),
       (["score", "--space", "nbnlp", "--archs", "1000001", "--bptt", "30000"], "--bptt/--batch-size"),
-      (["score", "--space", "rnn"], "--space: expected nb201 or nbnlp, found 'rnn'"),
       (["correlate", "--space", "nbnlp", "--store", dir.appendingPathComponent("none.sqlite").path], "no such store"),
     ]
     for (args, expected) in cases {
@@ -39,7 +40,7 @@ final class NBNLPCLITests: XCTestCase {
     XCTAssertTrue(try run(args, in: dir).out.contains("scored 0 recipe(s), 8 already stored"))
     let c = try run(["correlate", "--space", "nbnlp", "--store", store], in: dir)
     XCTAssertEqual(c.status, 0, c.err)
-    XCTAssertTrue(c.out.contains("LOWER loss is better"), c.out)
+    XCTAssertTrue(c.out.contains("LOWER final_test_loss is better"), c.out)
     let line = try XCTUnwrap(c.out.split(separator: "\n").first { $0.hasPrefix("hidden_cov ") }, c.out)
     let fields = line.split(separator: " ")
     // 8 recipes drawn from 344 ids; the diverged ones (4) would count as missing.

@@ -88,7 +88,6 @@ final class SearchCommandTests: XCTestCase {
       .write(to: misaligned, atomically: true, encoding: .utf8)
     let cases: [([String], String)] = [
       (["robot", "--store", store, "--budget", "301"], "at most the pool size 300"),
-      (["robot", "--store", store, "--strategy", "bohb"], "--strategy: expected robot, random or rea"),
       (["robot", "--store", store, "--metrics", "synflow,zen"], "no zen scores"),
       (["robot", "--store", store, "--objective", "cifar10_magic"], "no column 'cifar10_magic'"),
       (["robot", "--store", store, "--seeds", "5..2"], "--seeds: expected"),
@@ -97,11 +96,11 @@ final class SearchCommandTests: XCTestCase {
       (["search", "--store", store, "--weights", bad.path], "expected the JSON"),
       (["import", bad.path, "--store", store], "header lacks"),
       (["import", misaligned.path, "--store", store], "arch_index 0 is |avg_pool_3x3~0|"),
-      (["robot", "--store", store, "--acquisition", "pi"], "--acquisition: expected ucb or ei"),
       (["robot", "--store", store, "--metrics", "grad_nrom"], "unknown proxy 'grad_nrom'"),
       (["import", "nofile.csv.gz", "--store", dir.appendingPathComponent("never.sqlite").path], "nofile.csv.gz: no such table file"),
       (["robot", "--store", store, "--patience", "0"], "--patience: expected at least 1"),
-      (["robot", "--store", store, "--dataset", "imagenet16"], "--dataset: expected one of"),
+      (["robot", "--store", store, "--dataset", "wikitext2"], "--dataset: expected one of cifar10, cifar100, imagenet16-120 for --space nb201, found 'wikitext2'"),
+      (["robot", "--store", store, "--space", "nbnlp"], "no nbnlp/wikitext2 scores stored"),
     ]
     for (args, expected) in cases {
       let r = try run(args, in: dir)
