@@ -24,6 +24,7 @@ struct BenchSuite: ParsableCommand {
   @Option(name: .customLong("batch-size")) var batchSize: Int?
   @Option var repeats = 3
   @Option(help: "Concurrent workers (1 or 2).") var workers = 2
+  @OptionGroup var model: RecurrentModelOptions
 
   func validate() throws {
     guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
@@ -38,6 +39,7 @@ struct BenchSuite: ParsableCommand {
     let proxies = try selectProxies(metrics, for: space)
     var settings = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     settings.batchSize = batchSize
+    settings.parameters = model.parameters
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies) }
     print("\(space.name): proxies \(proxies.map(\.name).joined(separator: ",")); batch \(pipeline.batch.size); workers \(workers); OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s)")
     for (id, arch) in chosen {

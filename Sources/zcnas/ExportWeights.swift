@@ -22,9 +22,7 @@ struct ExportWeights: ParsableCommand {
   @Option(help: "Architecture: one token of the space (nb201: an arch string or an index; nbnlp: a recipe id).") var arch: String
   @Option(help: "Run seed, as in `zcnas score`.") var seed = 0
   @Option(help: "Precision of the written tensors.") var dtype: DType = .float32
-  @Option(help: "nbnlp: embedding size (benchmark 400).") var emsize: Int?
-  @Option(help: "nbnlp: hidden size (benchmark 600).") var nhid: Int?
-  @Option(help: "nbnlp: recurrent layers (benchmark 3).") var nlayers: Int?
+  @OptionGroup var model: RecurrentModelOptions
   @Option(help: "Output .safetensors file.") var output: String
 
   func run() throws { try export(try spaceOptions.load()) }
@@ -35,7 +33,7 @@ struct ExportWeights: ParsableCommand {
     }
     var settings = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     settings.seed = seed; settings.dtype = dtype
-    for (name, v) in [("emsize", emsize), ("nhid", nhid), ("nlayers", nlayers)] { if let v { settings.parameters[name] = v } }
+    settings.parameters = model.parameters
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: registry.applicable(to: space.modelKind)) }
     let net = try cli { try pipeline.network(id: id, architecture: a) }
     try cli {

@@ -91,3 +91,19 @@ struct SpaceOptions: ParsableArguments {
 func cli<T>(_ body: () throws -> T) throws -> T {
   do { return try body() } catch let e as CLIError { throw e } catch let e as ExitCode { throw e } catch { throw CLIError("\(error)") }
 }
+
+/// The NAS-Bench-NLP model and batch sizes (`score`, `search`, `export-weights`, `bench-suite`);
+/// unset values take the benchmark's (bptt 70, emsize 400, nhid 600, nlayers 3).
+struct RecurrentModelOptions: ParsableArguments {
+  @Option(help: "nbnlp: tokens per sequence (time steps; default 70).") var bptt: Int?
+  @Option(help: "nbnlp: embedding size (benchmark 400).") var emsize: Int?
+  @Option(help: "nbnlp: hidden size (benchmark 600).") var nhid: Int?
+  @Option(help: "nbnlp: recurrent layers (benchmark 3).") var nlayers: Int?
+
+  /// The values given, by parameter name (``ScoringSettings/parameters``).
+  var parameters: [String: Int] {
+    var out: [String: Int] = [:]
+    for (name, v) in [("bptt", bptt), ("emsize", emsize), ("nhid", nhid), ("nlayers", nlayers)] { if let v { out[name] = v } }
+    return out
+  }
+}

@@ -45,10 +45,7 @@ struct Score: ParsableCommand {
   @Option(help: "Take the minibatch from this safetensors file (nb201: `input`, `labels`; nbnlp: `tokens` [T, B]) instead of sampling it.")
   var batch: String?
   @Flag(help: .hidden) var quiet = false
-  @Option(help: "nbnlp: tokens per sequence (time steps; default 70).") var bptt: Int?
-  @Option(help: "nbnlp: embedding size (benchmark 400).") var emsize: Int?
-  @Option(help: "nbnlp: hidden size (benchmark 600).") var nhid: Int?
-  @Option(help: "nbnlp: recurrent layers (benchmark 3).") var nlayers: Int?
+  @OptionGroup var model: RecurrentModelOptions
 
   func run() throws {
     guard jobs >= 1 else { throw CLIError("--jobs: expected at least 1, found \(jobs)") }
@@ -59,7 +56,7 @@ struct Score: ParsableCommand {
   func settings(for space: some SearchSpace) throws -> ScoringSettings {
     var s = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     s.seed = seed; s.batchSize = batchSize; s.dtype = dtype; s.dataFiles = data; s.batchFile = batch; s.weightsFile = weights
-    for (name, v) in [("bptt", bptt), ("emsize", emsize), ("nhid", nhid), ("nlayers", nlayers)] { if let v { s.parameters[name] = v } }
+    s.parameters = model.parameters
     return s
   }
 

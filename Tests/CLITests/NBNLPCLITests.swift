@@ -49,4 +49,37 @@ final class NBNLPCLITests: XCTestCase {
     XCTAssertEqual(v.status, 0, v.out + v.err)
     XCTAssertTrue(v.out.contains("verify: 12 passed, 0 failed"), v.out)
   }
+
+  /// robot, fit and search take --space nbnlp: on 40 recipes scored at a tiny size, RoBoT and random
+  /// search spend the budget on distinct recipes of the pool and report losses; fit splits the pool;
+  /// greedy search, without a neighbourhood, restarts after every recipe; REA is refused by name.
+  func testRobotFitSearchOnNBNLP() throws {
+    let dir = try tempDir()
+    let store = dir.appendingPathComponent("s.sqlite").path
+    let tiny = ["--emsize", "8", "--nhid", "12", "--bptt", "12", "--batch-size", "6"]
+    let r = try run(["score", "--space", "nbnlp", "--archs", "sample:40:2", "--store", store] + tiny, in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    for strategy in ["robot", "random"] {
+      let out = dir.appendingPathComponent("\(strategy).csv").path
+      let b = try run(["robot", "--space", "nbnlp", "--store", store, "--strategy", strategy, "--budget", "8", "--seeds", "1..2", "--output", out], in: dir)
+      XCTAssertEqual(b.status, 0, b.err)
+      XCTAssertTrue(b.out.contains("objective final_test_loss (lower is better)"), b.out)
+      XCTAssertTrue(b.out.contains("\(strategy), 2 seeds, mean ± std (population std): test loss"), b.out)
+      // Every trajectory queries 8 distinct recipes of the stored 40, each with its subset loss.
+      let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").dropFirst()
+      XCTAssertEqual(lines.count, 16, out)
+    }
+    let table = try String(contentsOfFile: Self.root.appendingPathComponent("Datasets/nasbench_nlp/nbnlp_wikitext2_subset.csv").path, encoding: .utf8)
+    let f = try run(["fit", "--space", "nbnlp", "--store", store, "--iterations", "12", "--metrics", "hidden_cov,nwot"], in: dir)
+    XCTAssertEqual(f.status, 0, f.err)
+    XCTAssertTrue(f.out.contains("training and") && f.out.contains("final_test_loss (negated: lower is better)"), f.out)
+    let g = try run(["search", "--space", "nbnlp", "--store", store, "--proxy", "hidden_cov", "--budget", "10"] + tiny, in: dir)
+    XCTAssertEqual(g.status, 0, g.err)
+    XCTAssertTrue(g.out.contains("nbnlp has no neighbourhood"), g.out)
+    let found = try XCTUnwrap(g.out.split(separator: "\n").first { $0.hasPrefix("   0 ") }, g.out).split(separator: " ")
+    XCTAssertTrue(table.contains("\n\(found[1]),"), "the found id is a recipe of the subset: \(found)")
+    let rea = try run(["robot", "--space", "nbnlp", "--store", store, "--strategy", "rea"], in: dir)
+    XCTAssertNotEqual(rea.status, 0)
+    XCTAssertTrue(rea.err.contains("--space nbnlp has no neighbourhood"), rea.err)
+  }
 }
