@@ -11,7 +11,9 @@ import ZCTensor
 /// - recurrent language models: the cells' linear weights (no biases), one sequence of T steps
 ///   whose embedding output is ones `[T, emsize]`, R = Σ of the last layer's outputs, decoder and
 ///   embedding not entered. This carry-over is the project's: Serianni & Kalita's notebook
-///   `synflow` keeps signed weights, feeds real tokens and skips each MultiLinear's first weight.
+///   `synflow` keeps signed weights, feeds real tokens, back-propagates the output y with itself
+///   as the seed, scores every `nn.Linear` (the tied decoder too) and skips each MultiLinear's
+///   first weight (docs/metrics.md, synflow).
 /// Source: Tanaka et al. 2020, "Pruning neural networks without any data by iteratively
 /// conserving synaptic flow".
 public struct Synflow: ZeroCostProxy {
