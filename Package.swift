@@ -96,17 +96,19 @@ let package = Package(
       path: "Sources/zcnas",
       swiftSettings: optimised
     ),
+    // What the test targets share: repository paths, temporary folders, the zcnas runner.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
-    .testTarget(name: "CLITests", dependencies: ["zcnas"], path: "Tests/CLITests"),
+    .testTarget(name: "CLITests", dependencies: ["zcnas", "TestSupport"], path: "Tests/CLITests"),
     .testTarget(name: "ZCSearchTests", dependencies: ["ZCSearch", "ZCEngine", "ZCSpaces", "ZCData", "ZCTensor"], path: "Tests/ZCSearchTests"),
-    .testTarget(name: "ZCEngineTests", dependencies: ["ZCEngine", "ZCTensor"], path: "Tests/ZCEngineTests"),
+    .testTarget(name: "ZCEngineTests", dependencies: ["ZCEngine", "ZCTensor", "TestSupport"], path: "Tests/ZCEngineTests"),
     .testTarget(
-      name: "MetricsTests", dependencies: ["Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
+      name: "MetricsTests", dependencies: ["TestSupport", "Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
       path: "Tests/MetricsTests"),
     .testTarget(
-      name: "ZCSpacesTests", dependencies: ["ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
+      name: "ZCSpacesTests", dependencies: ["TestSupport", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
       path: "Tests/ZCSpacesTests"),
   ]
 )

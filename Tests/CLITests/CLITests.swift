@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// End-to-end checks of the `zcnas` executable built by `swift build`/`swift test`: bad input gives a

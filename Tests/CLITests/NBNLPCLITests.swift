@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zcnas score/correlate/verify --space nbnlp` end to end at small model sizes.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 /// `zcnas import`, `robot`, `fit` and `search` end to end on the committed 300-architecture export

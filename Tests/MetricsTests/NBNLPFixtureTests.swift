@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import TestSupport
 import XCTest
 import ZCAutodiff
 import ZCData
@@ -10,8 +11,7 @@ import ZCTensor
 /// The NAS-Bench-NLP model and the recurrent proxies against the PyTorch reference fixtures in
 /// Tests/Fixtures/nbnlp (nas-bench-nlp `AWDRNNModel` + Serianni & Kalita's hidden covariance).
 final class NBNLPFixtureTests: XCTestCase {
-  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/nbnlp").path
+  static let folder = TestPaths.fixtures("nbnlp")
 
   /// The reference's hidden states `ref.hidden_l1..3` (the metric's input), reproduced from the
   /// fixture's weights and tokens.

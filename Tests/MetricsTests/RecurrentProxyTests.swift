@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import TestSupport
 import XCTest
 import ZCAutodiff
 import ZCData
@@ -14,14 +15,12 @@ final class RecurrentProxyTests: XCTestCase {
     var rng = ZCRandom(seed: seed)
     return try NBNLPNetwork(try NBNLPRecipe(json: json), size: size, dtype: .float64, rng: &rng)
   }
-  static let lstm = try! String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/nbnlp/nbnlp_wt2_r1000001_lstm.json").path, encoding: .utf8)
+  static let lstm = try! String(contentsOfFile: TestPaths.fixtures("nbnlp/nbnlp_wt2_r1000001_lstm.json"), encoding: .utf8)
 
   /// K_ii counts every activation unit of every step and layer (a sequence agrees with itself);
   /// K is symmetric; two identical sequences make K singular, so nwot is missing.
   func testNWOTKernelDiagonalAndDuplicateSequences() throws {
-    let f = try ReferenceFixture(jsonPath: URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("Fixtures/nbnlp/nbnlp_wt2_r1000001_lstm.json").path)
+    let f = try ReferenceFixture(jsonPath: TestPaths.fixtures("nbnlp/nbnlp_wt2_r1000001_lstm.json"))
     let net = try f.nbnlpNetwork(dtype: .float32)
     let tokens = try f.tokenBatch()
     let ctx = RecurrentProxyContext(network: net, tokens: tokens)
@@ -93,9 +92,7 @@ final class RecurrentProxyTests: XCTestCase {
 
   /// Same seed, same scores; another seed, other scores (the store keys include the seed).
   func testScoringJobIsDeterministic() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zc-nbnlp-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("zc-nbnlp")
     let recipes = [(1, try NBNLPRecipe(json: Self.lstmRecipe)), (2, try NBNLPRecipe(json: #"{"h_new_0":{"op":"activation_tanh","input":["a"]},"a":{"op":"linear","input":["x","h_prev_0"]}}"#))]
     let size = NBNLPModelSize(vocabulary: 30, embeddingSize: 6, hiddenSize: 8, layers: 2)
     let tokens = TokenBatch(ids: (0..<40).map { ($0 * 7) % 30 }, steps: 10, batch: 4)
@@ -115,8 +112,7 @@ final class RecurrentProxyTests: XCTestCase {
     XCTAssertNotEqual(a, c)
   }
 
-  static let datasets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Datasets").path
+  static let datasets = TestPaths.datasets
 
   static var lstmRecipe: String {
     let json = try! JSONSerialization.jsonObject(with: Data(lstm.utf8)) as! [String: Any]

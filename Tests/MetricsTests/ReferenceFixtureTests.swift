@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import TestSupport
 import XCTest
 import ZCEngine
 import ZCTensor
@@ -7,8 +8,7 @@ import ZCTensor
 /// Every implemented proxy against the PyTorch reference fixtures in Tests/Fixtures/nb201 (copied
 /// from shared/reference with its README), in float64 and float32, at the README's tolerances.
 final class ReferenceFixtureTests: XCTestCase {
-  static let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .appendingPathComponent("Fixtures/nb201").path
+  static let folder = TestPaths.fixtures("nb201")
 
   /// `skipPerSampleOnLarge`: leave out the B-backward-pass proxies (ntk_cond, gradsign) on the two
   /// networks above 1M parameters, to keep the float64 run short; float32 checks them everywhere.

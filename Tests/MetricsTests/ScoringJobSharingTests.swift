@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import TestSupport
 import XCTest
 import ZCData
 import ZCEngine
@@ -18,9 +19,7 @@ final class ScoringJobSharingTests: XCTestCase {
   }
 
   func testArchitectureStoredByAnotherProcessMeanwhileIsSkipped() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zc-share-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("zc-share")
     let path = dir.appendingPathComponent("shared.sqlite").path
     let archs = try ["|nor_conv_3x3~0|+|none~0|skip_connect~1|+|none~0|none~1|nor_conv_1x1~2|",
                      "|skip_connect~0|+|nor_conv_1x1~0|none~1|+|avg_pool_3x3~0|none~1|skip_connect~2|",
@@ -28,8 +27,7 @@ final class ScoringJobSharingTests: XCTestCase {
       .map { ($0.offset + 10, try NB201Architecture(parsing: $0.element)) }
     var rng = ZCRandom(seed: 3)
     let images = Initializer.normal(mean: 0, std: 1).make(shape: [2, 3, 32, 32], dtype: .float32, rng: &rng)
-    let datasets = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-      .appendingPathComponent("Datasets").path
+    let datasets = TestPaths.datasets
     let pipeline = try ScoringPipeline(space: try NB201Space(datasetsRoot: datasets), settings: ScoringSettings(dataset: "cifar10", datasetsRoot: datasets),
                                        proxies: [Params()], batch: NB201Space.Batch(images: images, labels: [1, 2], source: "sampled"))
     let other = try ScoreStore(path: path)  // the "other process": its own connection to the file

@@ -1,5 +1,6 @@
 import Foundation
 import Metrics
+import TestSupport
 import XCTest
 import ZCAutodiff
 import ZCData
@@ -84,9 +85,7 @@ final class ToySpaceTests: XCTestCase {
   }
 
   func testToySpaceScoresThroughTheGenericPipeline() throws {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("zc-toy-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
+    let dir = try temporaryFolder("zc-toy")
     var rng = ZCRandom(seed: 5)
     let space = ToySpace(images: Initializer.normal(mean: 0, std: 1).make(shape: [8, 3, 32, 32], dtype: .float32, rng: &rng))
     let proxies = ["params", "nwot", "synflow", "grad_norm"].map { registry.named($0)! }

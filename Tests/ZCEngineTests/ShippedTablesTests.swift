@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 import ZCEngine
 
@@ -6,7 +7,7 @@ import ZCEngine
 /// whole NAS-Bench-201 space, the nine proxies once each, one scoring setting, and missing values
 /// only where the cell cannot carry the input to the output.
 final class ShippedTablesTests: XCTestCase {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  static let root = TestPaths.root
   static let metrics: Set<String> = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot", "params", "flops"]
   static let ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 import ZCAutodiff
 import ZCData
@@ -7,8 +8,7 @@ import ZCSpaces
 import ZCTensor
 
 /// Folder of the PyTorch reference fixtures copied into the repository (Tests/Fixtures).
-let fixturesFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-  .appendingPathComponent("Fixtures")
+let fixturesFolder = URL(fileURLWithPath: TestPaths.fixtures(""))
 
 struct NB201FixtureFiles {
   let json: [String: Any]

@@ -3,11 +3,11 @@ import XCTest
 
 /// Runs the `zcnas` executable that `swift build`/`swift test` built, with the repository's
 /// Datasets folder, and captures its status, stdout and stderr.
-enum ZCNASRunner {
-  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+public enum ZCNASRunner {
+  public static var root: URL { TestPaths.root }
 
   /// Path of the built executable (debug first); skips the test when none is built.
-  static func binary() throws -> String {
+  public static func binary() throws -> String {
     for config in ["debug", "release"] {
       let p = root.appendingPathComponent(".build/\(config)/zcnas").path
       if FileManager.default.isExecutableFile(atPath: p) { return p }
@@ -16,7 +16,7 @@ enum ZCNASRunner {
   }
 
   /// A process for `zcnas args` in `dir`, not started.
-  static func process(_ args: [String], in dir: URL) throws -> Process {
+  public static func process(_ args: [String], in dir: URL) throws -> Process {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try binary())
     p.arguments = args
@@ -28,7 +28,7 @@ enum ZCNASRunner {
   }
 
   /// Runs `zcnas args` in `dir` to completion.
-  static func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
+  public static func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
     let p = try process(args, in: dir)
     let o = Pipe(), e = Pipe()
     p.standardOutput = o
@@ -42,7 +42,7 @@ enum ZCNASRunner {
 
 extension XCTestCase {
   /// A fresh temporary folder, removed after the test.
-  func temporaryFolder(_ prefix: String = "zcnas-cli") throws -> URL {
+  public func temporaryFolder(_ prefix: String = "zcnas-cli") throws -> URL {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: d, withIntermediateDirectories: true)
     addTeardownBlock { try? FileManager.default.removeItem(at: d) }
