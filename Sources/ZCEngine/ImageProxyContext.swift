@@ -85,7 +85,7 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
     }
   }
 
-  public var modelKind: ModelKind { .imageClassifier }
+  public static let kind = ModelKind.imageClassifier
   public var batchSize: Int { images.shape[0] }
   public var sampleNoun: String { "images" }
 

@@ -94,12 +94,18 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable, CustomStringConv
 /// a capability protocol (``ActivationCodeSource``, ``SynflowSource``), so a proxy defined on it
 /// is written once for every kind.
 public protocol ProxyContext: AnyObject {
-  /// The kind of model this context wraps.
+  /// The kind of model every context of this class wraps.
+  static var kind: ModelKind { get }
+  /// The kind of model this context wraps (``kind``).
   var modelKind: ModelKind { get }
   /// Samples in the minibatch: B images, or B token sequences.
   var batchSize: Int { get }
   /// What one sample is called in missing-value reasons ("images", "sequences").
   var sampleNoun: String { get }
+}
+
+extension ProxyContext {
+  public var modelKind: ModelKind { Self.kind }
 }
 
 /// A context that yields binary activation codes per sample (NASWOT).
@@ -157,31 +163,26 @@ extension ZeroCostProxy {
   public func applies(to kind: ModelKind) -> Bool { kinds.contains(kind) }
 }
 
-/// A proxy of image classifiers only: reads an ``ImageProxyContext``.
-public protocol ImageProxy: ZeroCostProxy {
-  func compute(in context: ImageProxyContext) throws -> ProxyValue
+/// A proxy of one model kind: reads that kind's concrete context (``ImageProxyContext``,
+/// ``RecurrentProxyContext``) instead of an `any ProxyContext`.
+public protocol SingleKindProxy: ZeroCostProxy {
+  associatedtype Context: ProxyContext
+  func compute(in context: Context) throws -> ProxyValue
 }
 
-extension ImageProxy {
-  public var kinds: Set<ModelKind> { [.imageClassifier] }
+extension SingleKindProxy {
+  public var kinds: Set<ModelKind> { [Context.kind] }
   public func compute(in context: any ProxyContext) throws -> ProxyValue {
-    guard let c = context as? ImageProxyContext else { throw ProxyKindError(proxy: name, kind: context.modelKind) }
+    guard let c = context as? Context else { throw ProxyKindError(proxy: name, kind: context.modelKind) }
     return try compute(in: c)
   }
 }
+
+/// A proxy of image classifiers only: reads an ``ImageProxyContext``.
+public protocol ImageProxy: SingleKindProxy where Context == ImageProxyContext {}
 
 /// A proxy of recurrent language models only: reads a ``RecurrentProxyContext``.
-public protocol RecurrentProxy: ZeroCostProxy {
-  func compute(in context: RecurrentProxyContext) throws -> ProxyValue
-}
-
-extension RecurrentProxy {
-  public var kinds: Set<ModelKind> { [.recurrentLanguageModel] }
-  public func compute(in context: any ProxyContext) throws -> ProxyValue {
-    guard let c = context as? RecurrentProxyContext else { throw ProxyKindError(proxy: name, kind: context.modelKind) }
-    return try compute(in: c)
-  }
-}
+public protocol RecurrentProxy: SingleKindProxy where Context == RecurrentProxyContext {}
 
 /// A registry entry that cannot be added.
 public struct RegistryError: Error, CustomStringConvertible, Equatable {

@@ -47,7 +47,7 @@ public final class RecurrentProxyContext: ProxyContext, ActivationCodeSource, Sy
     return Tensor(x, shape: [n, b * t])
   }
 
-  public var modelKind: ModelKind { .recurrentLanguageModel }
+  public static let kind = ModelKind.recurrentLanguageModel
   public var batchSize: Int { tokens.batch }
   public var sampleNoun: String { "sequences" }
 
