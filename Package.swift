@@ -101,7 +101,9 @@ let package = Package(
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
     .testTarget(name: "CLITests", dependencies: ["zcnas"], path: "Tests/CLITests"),
     .testTarget(name: "ZCSearchTests", dependencies: ["ZCSearch", "ZCEngine", "ZCSpaces", "ZCData", "ZCTensor"], path: "Tests/ZCSearchTests"),
-    .testTarget(name: "ZCEngineTests", dependencies: ["ZCEngine", "ZCTensor"], path: "Tests/ZCEngineTests"),
+    .testTarget(
+      name: "ZCEngineTests", dependencies: ["ZCEngine", "ZCSpaces", "ZCNN", "ZCData", "ZCAutodiff", "ZCTensor"],
+      path: "Tests/ZCEngineTests"),
     .testTarget(
       name: "MetricsTests", dependencies: ["Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
       path: "Tests/MetricsTests"),
