@@ -103,7 +103,9 @@ let package = Package(
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
     .testTarget(name: "CLITests", dependencies: ["zcnas", "TestSupport"], path: "Tests/CLITests"),
     .testTarget(name: "ZCSearchTests", dependencies: ["ZCSearch", "ZCEngine", "ZCSpaces", "ZCData", "ZCTensor"], path: "Tests/ZCSearchTests"),
-    .testTarget(name: "ZCEngineTests", dependencies: ["ZCEngine", "ZCTensor", "TestSupport"], path: "Tests/ZCEngineTests"),
+    .testTarget(
+      name: "ZCEngineTests", dependencies: ["TestSupport", "ZCEngine", "ZCSpaces", "ZCNN", "ZCData", "ZCAutodiff", "ZCTensor"],
+      path: "Tests/ZCEngineTests"),
     .testTarget(
       name: "MetricsTests", dependencies: ["TestSupport", "Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
       path: "Tests/MetricsTests"),

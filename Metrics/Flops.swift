@@ -23,10 +23,8 @@ public struct Flops: ImageProxy {
     let byLayer = Dictionary(trace.layerOutputs.map { ($0.layer, $0.output.value.count) }, uniquingKeysWith: { a, _ in a })
     for layer in context.weightLayers {
       guard let outCount = byLayer[ObjectIdentifier(layer.module)] else { continue }
-      let perOutput = layer.weight.shape.dropFirst().reduce(1, *)
-      macs += outCount * perOutput
-      if let c = layer.module as? Conv2d, c.bias != nil { macs += outCount }
-      if let l = layer.module as? Linear, l.bias != nil { macs += outCount }
+      macs += outCount * layer.module.macsPerOutput
+      if layer.module.bias != nil { macs += outCount }
     }
     return .value(Double(macs) / 1e6)
   }

@@ -54,19 +54,11 @@ public struct Zen: ImageProxy {
   /// no batches tracked, training mode.
   public static func gaussianInitialise(_ net: some Module, rng: inout ZCRandom) {
     for (_, m) in net.namedModules() {
-      if let c = m as? Conv2d {
-        c.weight.value = Initializer.normal(mean: 0, std: 1).make(shape: c.weight.shape, dtype: c.weight.value.dtype, rng: &rng)
-        if let b = c.bias { b.value = Tensor(zeros: b.shape, dtype: b.value.dtype) }
-      } else if let l = m as? Linear {
-        l.weight.value = Initializer.normal(mean: 0, std: 1).make(shape: l.weight.shape, dtype: l.weight.value.dtype, rng: &rng)
-        if let b = l.bias { b.value = Tensor(zeros: b.shape, dtype: b.value.dtype) }
-      } else if let bn = m as? BatchNorm2d {
-        if let g = bn.weight { g.value = Tensor(repeating: 1, shape: g.shape, dtype: g.value.dtype) }
-        if let b = bn.bias { b.value = Tensor(zeros: b.shape, dtype: b.value.dtype) }
-        bn.runningMean = Tensor(zeros: bn.runningMean.shape, dtype: bn.runningMean.dtype)
-        bn.runningVar = Tensor(repeating: 1, shape: bn.runningVar.shape, dtype: bn.runningVar.dtype)
-        bn.numBatchesTracked = 0
-        bn.training = true
+      if let w = m as? any WeightedLayer {
+        w.reinitialise(weight: .normal(mean: 0, std: 1), rng: &rng)
+      } else if let n = m as? any NormalizationLayer {
+        n.resetParameters()
+        n.training = true
       }
     }
   }
@@ -87,8 +79,7 @@ public struct Zen: ImageProxy {
     let delta = total / Double(b)
     var bnTerm = 0.0
     for (_, m) in network.namedModules() {
-      guard let bn = m as? BatchNorm2d, bn.trackRunningStats else { continue }
-      let rv = bn.runningVar.doubles
+      guard let rv = (m as? any NormalizationLayer)?.runningVariance?.doubles else { continue }
       bnTerm += Double.log((rv.reduce(0, +) / Double(rv.count)).squareRoot())
     }
     guard delta > 0 else { return .missing(reason: "-inf: the features do not depend on the input (log 0)") }

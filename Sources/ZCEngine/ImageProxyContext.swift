@@ -2,11 +2,12 @@ import ZCAutodiff
 import ZCNN
 import ZCTensor
 
-/// A conv or linear layer whose weight the foresight-style proxies score, in module order.
+/// A conv or linear layer (``WeightedLayer``) whose weight the foresight-style proxies score, in module order.
 public struct WeightLayer {
   /// Dotted module name (`stem.0`, `cells.0.layers.1.op.1`, `classifier`).
   public let name: String
-  public let module: any Module
+  public let module: any WeightedLayer
+  /// `module.weight`.
   public let weight: Parameter
 }
 
@@ -76,12 +77,10 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
     }
   }
 
-  /// The conv and linear layers of `network` in module order (PyTorch's `net.modules()` order).
+  /// The weighted (conv and linear) layers of `network` in module order (PyTorch's `net.modules()` order).
   public static func weightLayers(of network: some Module) -> [WeightLayer] {
     network.namedModules().compactMap { name, m in
-      if let c = m as? Conv2d { return WeightLayer(name: name, module: c, weight: c.weight) }
-      if let l = m as? Linear { return WeightLayer(name: name, module: l, weight: l.weight) }
-      return nil
+      (m as? any WeightedLayer).map { WeightLayer(name: name, module: $0, weight: $0.weight) }
     }
   }
 
@@ -339,7 +338,7 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
     if let s = synflowCache { return s }
     let copy = network.copy(dtype: .float64)
     for (_, p) in copy.namedParameters() { p.value = p.value.map(.abs) }
-    for (_, m) in copy.namedModules() { (m as? BatchNorm2d)?.bypassed = true }
+    for (_, m) in copy.namedModules() { (m as? any BypassableLayer)?.bypassed = true }
     let layers = Self.weightLayers(of: copy)
     let ones = Variable(Tensor(repeating: 1, shape: [1] + network.inputShape, dtype: .float64))
     let out = GradMode.$isEnabled.withValue(true) { sum(copy(ones)) }

@@ -22,17 +22,20 @@ public enum WeightsIO {
     try module.loadState(floats: floats, integers: ints)
   }
 
-  /// Writes the state of `module` in state_dict order: parameters and running statistics in the
-  /// module's dtype, `num_batches_tracked` as I64.
+  /// Writes the state of `module` in state_dict order (``Module/stateDictKeys()``): parameters
+  /// and float buffers (running statistics) in the module's dtype, integer buffers
+  /// (`num_batches_tracked`) as I64 scalars.
+  /// - Throws: ``SafetensorsError`` when the file cannot be written.
   public static func save(_ module: some Module, to path: String, metadata: [String: String]) throws {
     var out: [(String, StoredTensor)] = []
     for (name, m) in module.namedModules() {
       let prefix = name.isEmpty ? "" : name + "."
       for (p, param) in m.ownParameters { out.append((prefix + p, .float(param.value))) }
-      if let bn = m as? BatchNorm2d, bn.trackRunningStats {
-        out.append((prefix + "running_mean", .float(bn.runningMean)))
-        out.append((prefix + "running_var", .float(bn.runningVar)))
-        out.append((prefix + "num_batches_tracked", .int([bn.numBatchesTracked], shape: [])))
+      for (b, buffer) in m.ownBuffers {
+        switch buffer {
+        case let .float(t): out.append((prefix + b, .float(t)))
+        case let .integer(n): out.append((prefix + b, .int([n], shape: [])))
+        }
       }
     }
     try SafetensorsFile.write(out, metadata: metadata, to: path)

@@ -8,6 +8,10 @@ import ZCTensor
 /// running_mean ← (1 − m)·running_mean + m·μ_B, running_var ← (1 − m)·running_var + m·σ²_B·n/(n − 1)
 /// (unbiased), n = N·H·W, m = momentum (0.1). Evaluation mode uses the running statistics.
 /// γ = 1, β = 0, running_mean = 0, running_var = 1 at construction.
+///
+/// State dict: `weight`, `bias` (when affine), then the buffers `running_mean` `[C]`, `running_var`
+/// `[C]` (in the layer's dtype) and `num_batches_tracked` (an integer) when tracking running
+/// statistics. Synflow bypasses it (``BypassableLayer``); Zen reads and resets it (``NormalizationLayer``).
 public final class BatchNorm2d: Module {
   public let weight: Parameter?
   public let bias: Parameter?
@@ -17,6 +21,7 @@ public final class BatchNorm2d: Module {
   public let eps: Double
   public let momentum: Double
   public let trackRunningStats: Bool
+  /// Training mode (batch statistics, running statistics updated) or evaluation mode (running statistics).
   public var training = true
   /// When set, the layer is the identity (synflow's `bn=False` network).
   public var bypassed = false
@@ -37,9 +42,24 @@ public final class BatchNorm2d: Module {
     return [("weight", weight), ("bias", bias)]
   }
 
-  public var ownBuffers: [(String, Tensor)] {
-    trackRunningStats ? [("running_mean", runningMean), ("running_var", runningVar),
-                         ("num_batches_tracked", Tensor(scalar: Double(numBatchesTracked), dtype: .float64))] : []
+  /// `running_mean`, `running_var` (float, `[C]`) and `num_batches_tracked` (integer) when the
+  /// layer tracks running statistics; none otherwise.
+  public var ownBuffers: [(String, BufferValue)] {
+    trackRunningStats ? [("running_mean", .float(runningMean)), ("running_var", .float(runningVar)),
+                         ("num_batches_tracked", .integer(numBatchesTracked))] : []
+  }
+
+  /// Sets `running_mean`, `running_var` (converted to the layer's dtype) or `num_batches_tracked`.
+  /// - Throws: ``StateError`` for another name (or any name without running statistics), the
+  ///   wrong kind of value or a shape other than `[C]`; nothing is changed then.
+  public func setBuffer(_ name: String, _ value: BufferValue) throws {
+    let v = try validatedBuffer(name, value)
+    switch (name, v) {
+    case let ("running_mean", .float(t)): runningMean = t
+    case let ("running_var", .float(t)): runningVar = t
+    case let ("num_batches_tracked", .integer(n)): numBatchesTracked = n
+    default: throw StateError.unexpectedKey(name)
+    }
   }
 
   /// x `[N, C, H, W]` → y of the same shape.
@@ -70,5 +90,22 @@ public final class BatchNorm2d: Module {
     runningMean = Tensor(doubles: rm, shape: runningMean.shape, dtype: runningMean.dtype)
     runningVar = Tensor(doubles: rv, shape: runningVar.shape, dtype: runningVar.dtype)
     numBatchesTracked += 1
+  }
+}
+
+extension BatchNorm2d: BypassableLayer {}
+
+extension BatchNorm2d: NormalizationLayer {
+  /// The running variance `[C]`, nil without running statistics.
+  public var runningVariance: Tensor? { trackRunningStats ? runningVar : nil }
+
+  /// γ = 1, β = 0, running mean 0, running var 1, no batches tracked (the state at construction;
+  /// PyTorch `BatchNorm2d.reset_parameters()`). Keeps dtype, mode and ``bypassed``.
+  public func resetParameters() {
+    if let g = weight { g.value = Tensor(repeating: 1, shape: g.shape, dtype: g.value.dtype) }
+    if let b = bias { b.value = Tensor(zeros: b.shape, dtype: b.value.dtype) }
+    runningMean = Tensor(zeros: runningMean.shape, dtype: runningMean.dtype)
+    runningVar = Tensor(repeating: 1, shape: runningVar.shape, dtype: runningVar.dtype)
+    numBatchesTracked = 0
   }
 }

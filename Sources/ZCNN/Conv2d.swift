@@ -5,11 +5,13 @@ import ZCTensor
 ///
 /// y = conv2d(x, W) + b; x `[N, C_in, H, W]`, W `[C_out, C_in, k, k]`, b `[C_out]` →
 /// `[N, C_out, H_out, W_out]`. Default initialisation as PyTorch: W ~ U(±1/√fan_in),
-/// b ~ U(±1/√fan_in), fan_in = C_in·k².
+/// b ~ U(±1/√fan_in), fan_in = C_in·k². A ``WeightedLayer`` (C_in·k² multiply-accumulates per output).
 public final class Conv2d: Module {
   public let weight: Parameter
   public let bias: Parameter?
   public let geometry: Conv2DGeometry
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
 
   public init(_ inChannels: Int, _ outChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
               dilation: Int = 1, bias: Bool = true, dtype: DType = .float32, rng: inout ZCRandom) {
@@ -32,10 +34,13 @@ public final class Conv2d: Module {
 }
 
 /// Fully connected layer (PyTorch `nn.Linear`): y = x Wᵀ + b; x `[N, in]`, W `[out, in]`,
-/// b `[out]` → `[N, out]`. Initialised as PyTorch: W, b ~ U(±1/√in).
+/// b `[out]` → `[N, out]`. Initialised as PyTorch: W, b ~ U(±1/√in). A ``WeightedLayer``
+/// (`in` multiply-accumulates per output).
 public final class Linear: Module {
   public let weight: Parameter
   public let bias: Parameter?
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
 
   public init(_ inFeatures: Int, _ outFeatures: Int, bias: Bool = true, dtype: DType = .float32, rng: inout ZCRandom) {
     let shape = [outFeatures, inFeatures]
@@ -57,6 +62,8 @@ public final class Linear: Module {
 /// Embedding table (PyTorch `nn.Embedding`): rows of W `[V, D]` picked by token ids; initialised N(0, 1).
 public final class Embedding: Module {
   public let weight: Parameter
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
 
   public init(_ count: Int, _ dimension: Int, dtype: DType = .float32, rng: inout ZCRandom) {
     weight = Parameter(Initializer.normal(mean: 0, std: 1).make(shape: [count, dimension], dtype: dtype, rng: &rng))

@@ -6,13 +6,15 @@ public protocol Layer: Module {
   func callAsFunction(_ x: Variable) -> Variable
 }
 
-extension Conv2d: Layer {}
-extension Linear: Layer {}
+extension Conv2d: WeightedLayer {}
+extension Linear: WeightedLayer {}
 extension BatchNorm2d: Layer {}
 
 /// Layers applied in order (PyTorch `nn.Sequential`); children are named "0", "1", ….
 public final class Sequential: Layer {
   public let layers: [any Layer]
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
 
   public init(_ layers: [any Layer]) { self.layers = layers }
 
@@ -23,6 +25,8 @@ public final class Sequential: Layer {
 
 /// ReLU as a layer (no parameters), so position indices match PyTorch's `nn.Sequential`.
 public final class ReLU: Layer {
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
   public init() {}
   public func callAsFunction(_ x: Variable) -> Variable {
     ForwardTrace.current?.reluInput(x.value)
@@ -33,6 +37,8 @@ public final class ReLU: Layer {
 /// An indexed list of modules (PyTorch `nn.ModuleList`); children are named "0", "1", ….
 public final class ModuleList: Module {
   public let items: [any Module]
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
   public init(_ items: [any Module]) { self.items = items }
   public var children: [(String, any Module)] { items.enumerated().map { (String($0.offset), $0.element) } }
 }
@@ -40,6 +46,8 @@ public final class ModuleList: Module {
 /// Average pooling as a layer (PyTorch `nn.AvgPool2d`), no parameters.
 public final class AvgPool2d: Layer {
   public let geometry: AvgPool2DGeometry
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
   public init(_ geometry: AvgPool2DGeometry) { self.geometry = geometry }
   public func callAsFunction(_ x: Variable) -> Variable { avgPool2d(x, geometry) }
 }

@@ -4,6 +4,7 @@ import ZCTensor
 
 /// xautodl `ReLUConvBN`: ReLU → Conv2d (no bias) → BatchNorm2d, held in `op` ("op.1", "op.2").
 final class ReLUConvBN: Layer {
+  var training = true
   let op: Sequential
   init(_ cin: Int, _ cout: Int, kernel: Int, stride: Int, padding: Int, dtype: DType, rng: inout ZCRandom) {
     op = Sequential([ReLU(), Conv2d(cin, cout, kernelSize: kernel, stride: stride, padding: padding, bias: false, dtype: dtype, rng: &rng),
@@ -15,16 +16,19 @@ final class ReLUConvBN: Layer {
 
 /// `none`: x·0 (so NaN/inf propagate as in xautodl's `Zero`, and the gradient is exactly 0).
 final class ZeroEdge: Layer {
+  var training = true
   func callAsFunction(_ x: Variable) -> Variable { scale(x, 0) }
 }
 
 /// `skip_connect` within a cell (stride 1, C_in = C_out): the identity.
 final class IdentityEdge: Layer {
+  var training = true
   func callAsFunction(_ x: Variable) -> Variable { x }
 }
 
 /// xautodl `InferCell`: node j = Σ_{i<j} edge_{j←i}(node i), edges in arch-string order in `layers`.
 final class NB201Cell: Layer {
+  var training = true
   let layers: ModuleList
   let edgeLayers: [any Layer]
 
@@ -64,6 +68,7 @@ final class NB201Cell: Layer {
 /// xautodl `ResNetBasicblock` with stride 2: conv_a (3×3, stride 2) → conv_b (3×3), plus the
 /// shortcut `downsample` = 2×2 average pool (stride 2) → 1×1 conv (no bias, no BN); output residual + branch.
 final class ResNetReduction: Layer {
+  var training = true
   let convA: ReLUConvBN
   let convB: ReLUConvBN
   let downsample: Sequential
@@ -89,6 +94,8 @@ final class ResNetReduction: Layer {
 /// `lastact.0.weight`, `classifier.weight`, …). Batch norm starts in training mode.
 /// Source: Dong & Yang 2020, NAS-Bench-201; xautodl 1.0.0 `models/cell_infers/tiny_network.py`.
 public final class NB201Network: ImageClassifier {
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
   public let architecture: NB201Architecture
   public let channels: Int
   public let cellsPerStage: Int

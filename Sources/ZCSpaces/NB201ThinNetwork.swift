@@ -15,6 +15,8 @@ import ZCTensor
 /// Parameter names follow the module tree (`cell.layers.{e}.op.1.weight`, `lastact.0.weight`,
 /// `classifier.weight`).
 public final class NB201ThinNetwork: Layer {
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
   public let architecture: NB201Architecture
   let cell: NB201Cell
   let lastact: Sequential
@@ -27,15 +29,9 @@ public final class NB201ThinNetwork: Layer {
     cell = NB201Cell(arch, channels: 1, dtype: dtype, rng: &scratch)
     lastact = Sequential([BatchNorm2d(1, dtype: dtype), ReLU()])
     classifier = Linear(1, numClasses, dtype: dtype, rng: &scratch)
+    // Conv and linear layers in module order; BatchNorm2d is constructed with γ = 1, β = 0 already.
     for (_, m) in namedModules() {
-      if let c = m as? Conv2d {
-        c.weight.value = Initializer.kaimingNormal(mode: .fanIn).make(shape: c.weight.shape, dtype: dtype, rng: &rng)
-        if let b = c.bias { b.value = Tensor(zeros: b.shape, dtype: dtype) }
-      } else if let l = m as? Linear {
-        l.weight.value = Initializer.kaimingNormal(mode: .fanIn).make(shape: l.weight.shape, dtype: dtype, rng: &rng)
-        if let b = l.bias { b.value = Tensor(zeros: b.shape, dtype: dtype) }
-      }
-      // BatchNorm2d is constructed with γ = 1, β = 0 already.
+      (m as? any WeightedLayer)?.reinitialise(weight: .kaimingNormal(mode: .fanIn), rng: &rng)
     }
   }
 

@@ -5,6 +5,7 @@ import ZCTensor
 /// NAS-Bench-NLP `MultiLinear`: y = Σ_i x_i W_iᵀ + b, with one weight `weights.i` `[H_out, H_in(i)]`
 /// per input and one bias `[H_out]`.
 final class MultiLinear: Module {
+  var training = true
   let weights: [Parameter]
   let bias: Parameter
 
@@ -29,6 +30,7 @@ final class MultiLinear: Module {
 
 /// Modules under fixed names (PyTorch `nn.ModuleDict`).
 final class ModuleDict: Module {
+  var training = true
   let items: [(String, any Module)]
   init(_ items: [(String, any Module)]) { self.items = items }
   var children: [(String, any Module)] { items }
@@ -66,6 +68,8 @@ public struct RecurrentTrace {
 ///
 /// A linear node's input `x` gets a weight `[H, inputSize]`; every other input `[H, H]`.
 public final class NBNLPCell: Module {
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
   public let recipe: NBNLPRecipe
   public let inputSize: Int
   public let hiddenSize: Int

@@ -31,6 +31,7 @@ public struct NBNLPModelSize: Sendable, Equatable, CustomStringConvertible {
 
 /// The embedding table `encoder.weight` `[V, emsize]`, initialised U(−0.1, 0.1) as AWDRNNModel.
 final class TokenEncoder: Module {
+  var training = true
   let weight: Parameter
   init(_ v: Int, _ d: Int, dtype: DType, rng: inout ZCRandom?) {
     weight = Parameter(rng == nil ? Tensor(zeros: [v, d], dtype: dtype) : Initializer.uniform(low: -0.1, high: 0.1).make(shape: [v, d], dtype: dtype, rng: &rng!))
@@ -41,6 +42,7 @@ final class TokenEncoder: Module {
 /// The decoder `decoder.weight` (the encoder's own parameter: tied) and `decoder.bias` (zeros).
 /// Both keys are in the state dict, as in PyTorch.
 final class TiedDecoder: Module {
+  var training = true
   let weight: Parameter
   let bias: Parameter
   init(tiedTo w: Parameter, vocabulary: Int, dtype: DType) {
@@ -52,6 +54,8 @@ final class TiedDecoder: Module {
 
 /// One recurrent layer (`CustomRNN`): the cell applied over the steps, hidden tuple starting at zeros.
 public final class NBNLPLayer: Module {
+  /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
+  public var training = true
   public let cell: NBNLPCell
   init(_ cell: NBNLPCell) { self.cell = cell }
   public var children: [(String, any Module)] { [("cell", cell)] }
@@ -76,6 +80,8 @@ public struct NBNLPForward {
 /// U(−0.1, 0.1), every cell parameter U(−1/√H_l, 1/√H_l), decoder bias 0.
 /// Source: Klyuchnikov et al. 2020, fmsnew/nas-bench-nlp-release `model.py`, `custom_rnn.py`.
 public final class NBNLPNetwork: Module {
+  /// Stored only: the model has no dropout here, so both modes compute the same.
+  public var training = true
   public let recipe: NBNLPRecipe
   public let size: NBNLPModelSize
   public let dtype: DType

@@ -15,6 +15,7 @@ import ZCTensor
 final class ToySpaceTests: XCTestCase {
   /// conv3x3(3 → w, no bias) → BN(w) → ReLU → global average pool → linear(w → 10).
   final class ToyNet: ImageClassifier {
+    var training = true
     let width: Int
     let features: Sequential
     let classifier: Linear

@@ -5,6 +5,7 @@ import ZCTensor
 
 /// A two-level module shaped like xautodl's ReLUConvBN inside a cell.
 private final class Cell: Module {
+  var training = true
   let layers: [Sequential]
   let classifier: Linear
   init(rng: inout ZCRandom) {
@@ -18,6 +19,7 @@ private final class Cell: Module {
 }
 
 private final class ModuleGroup: Module {
+  var training = true
   let items: [any Module]
   init(_ items: [any Module]) { self.items = items }
   var children: [(String, any Module)] { items.enumerated().map { (String($0.offset), $0.element) } }
