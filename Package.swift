@@ -104,7 +104,7 @@ let package = Package(
     .testTarget(name: "CLITests", dependencies: ["zcnas", "TestSupport"], path: "Tests/CLITests"),
     .testTarget(name: "ZCSearchTests", dependencies: ["ZCSearch", "ZCEngine", "ZCSpaces", "ZCData", "ZCTensor"], path: "Tests/ZCSearchTests"),
     .testTarget(
-      name: "ZCEngineTests", dependencies: ["TestSupport", "ZCEngine", "ZCSpaces", "ZCNN", "ZCData", "ZCAutodiff", "ZCTensor"],
+      name: "ZCEngineTests", dependencies: ["TestSupport", .product(name: "GRDB", package: "GRDB.swift"), "ZCEngine", "ZCSpaces", "ZCNN", "ZCData", "ZCAutodiff", "ZCTensor"],
       path: "Tests/ZCEngineTests"),
     .testTarget(
       name: "MetricsTests", dependencies: ["TestSupport", "Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
