@@ -101,7 +101,7 @@ let package = Package(
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
-    .testTarget(name: "CLITests", dependencies: ["zcnas", "TestSupport"], path: "Tests/CLITests"),
+    .testTarget(name: "CLITests", dependencies: ["zcnas", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/CLITests"),
     .testTarget(name: "ZCSearchTests", dependencies: ["ZCSearch", "ZCEngine", "ZCSpaces", "ZCData", "ZCTensor"], path: "Tests/ZCSearchTests"),
     .testTarget(
       name: "ZCEngineTests", dependencies: ["TestSupport", .product(name: "GRDB", package: "GRDB.swift"), "ZCEngine", "ZCSpaces", "ZCNN", "ZCData", "ZCAutodiff", "ZCTensor"],

@@ -71,13 +71,25 @@ public final class ScoreStore: @unchecked Sendable {
   let db: DatabaseQueue
 
   /// Opens (creating if needed) the store at `path` and applies migrations.
-  /// - Throws: a `StoreError` naming the file when it cannot be opened or is not a zcnas store.
+  /// - Throws: a `StoreError` naming the file when the path is empty or a folder, when it cannot be
+  ///   opened, when it is not an SQLite file, or when it is an SQLite database of another program
+  ///   (tables but no zcnas `scores` table: zcnas adds its tables only to its own stores and to
+  ///   empty databases).
   public init(path: String) throws {
     self.path = path
+    guard !path.isEmpty else { throw StoreError(path: "''", reason: "expected a file path, found an empty string (SQLite would use a throwaway temporary database)") }
+    var isDir: ObjCBool = false
+    if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
+      throw StoreError(path: path, reason: "is a folder; expected a store file such as \(path)/zcnas.sqlite")
+    }
     do {
       var config = Configuration()
       config.busyMode = .timeout(10)
       db = try DatabaseQueue(path: path, configuration: config)
+      let tables = try db.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") }
+      if !tables.isEmpty && !tables.contains("scores") {
+        throw StoreError(path: path, reason: "is an SQLite database of another program (tables \(tables.sorted().prefix(5).joined(separator: ", "))); zcnas writes only to its own stores or to new or empty files")
+      }
       var migrator = DatabaseMigrator()
       migrator.registerMigration("v1") { db in
         try db.create(table: "scores") { t in
@@ -135,6 +147,44 @@ public final class ScoreStore: @unchecked Sendable {
         WHERE space = ? AND dataset = ? AND arch_index = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
         """, arguments: [key.space, key.dataset, archIndex, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype]))
     }
+  }
+
+  /// Fails unless the store can be written now (a read-only file or folder, a locked database):
+  /// commands call it before long work so results are never computed and then lost.
+  /// - Throws: ``StoreError`` naming the store.
+  public func ensureWritable() throws {
+    try writing { db in try db.execute(sql: "CREATE TABLE IF NOT EXISTS zcnas_write_check (x INTEGER); DROP TABLE zcnas_write_check") }
+  }
+
+  /// What an import did: rows added, replaced with a different value, already equal, and present
+  /// values kept because the imported row had a missing value (without `replace`).
+  public struct ImportSummary: Sendable, Equatable {
+    public var added = 0, replaced = 0, unchanged = 0, keptPresent = 0
+    public init() {}
+  }
+
+  /// Imports rows in one transaction. A row whose key is new is added; a row equal in value and
+  /// missing reason to the stored one is left alone; a missing value never replaces a present
+  /// one unless `replace` (it is counted in `keptPresent`); any other difference replaces.
+  /// - Throws: ``StoreError`` (nothing is written then).
+  public func importRows(_ rows: [ScoreRow], replace: Bool) throws -> ImportSummary {
+    var out = ImportSummary()
+    try writing { db in
+      let stmt = try db.makeStatement(sql: """
+        SELECT value, missing_reason FROM scores WHERE space = ? AND dataset = ? AND arch_index = ? AND metric = ? AND seed = ?
+        AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        """)
+      for r in rows {
+        let old = try Row.fetchOne(stmt, arguments: [r.space, r.dataset, r.archIndex, r.metric, r.seed, r.batchSize, r.initialisation, r.batchSource, r.dtype])
+        guard let old else { try r.insert(db); out.added += 1; continue }
+        let (v, why): (Double?, String?) = (old["value"], old["missing_reason"])
+        if v == r.value && why == r.missingReason { out.unchanged += 1; continue }
+        if v != nil && r.value == nil && !replace { out.keptPresent += 1; continue }
+        try r.insert(db, onConflict: .replace)
+        out.replaced += 1
+      }
+    }
+    return out
   }
 
   /// Writes rows in one transaction (all or nothing), replacing rows with the same key.

@@ -75,11 +75,16 @@ struct ImportTable: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "import",
     abstract: "Load a .csv or .csv.gz score table (e.g. the precomputed tables in Datasets/nb201-scores) into a store.",
-    discussion: "All rows are written in one transaction; rows with the same key are replaced. Importing the same table twice is harmless.")
+    discussion: """
+      All rows are written in one transaction. A row whose key the store lacks is added; a row equal to the \
+      stored one is left alone; a missing value never replaces a present one unless --replace; any other \
+      difference replaces the stored row. The counts are printed. Importing the same table twice is harmless.
+      """)
 
   @Argument(help: "Table files written by `zcnas export` or `zcnas score --output`.") var tables: [String]
   @OptionGroup var storeOption: StoreOption
   @OptionGroup var data: DatasetsOption
+  @Flag(help: "Let rows with a missing value replace stored present values of the same key.") var replace = false
   var store: String { storeOption.store }
   var datasets: String? { data.datasets }
 
@@ -97,8 +102,10 @@ struct ImportTable: ParsableCommand {
       let rows: [ScoreRow]
       do { rows = try ScoreTable.read(path) } catch { throw CLIError("\(error)") }
       try checkArchitectures(rows, table: path)
-      try cli { try st.write(rows) }
-      print("imported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures, metrics \(Set(rows.map(\.metric)).sorted().joined(separator: ","))) from \(path) into \(store)")
+      let sum = try cli { try st.importRows(rows, replace: replace) }
+      print("imported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures, metrics \(Set(rows.map(\.metric)).sorted().joined(separator: ","))) from \(path) into \(store): "
+            + "\(sum.added) added, \(sum.replaced) replaced, \(sum.unchanged) unchanged"
+            + (sum.keptPresent > 0 ? ", \(sum.keptPresent) missing values not imported over present ones (--replace to import them)" : ""))
     }
   }
 

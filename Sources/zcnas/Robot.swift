@@ -83,6 +83,7 @@ struct Robot: ParsableCommand {
          + (acquisition == .ucb ? ";ucb_kappa=\(kappa)" : ";ei_xi=\(xi)") : "")
       + (strategy == .rea ? ";population=\(population);sample=\(sampleSize)" : "")
     let st = try cli { try ScoreStore(path: selection.store) }
+    try cli { try st.ensureWritable() }  // before the search, so its results are never lost
     var results: [SearchResult] = []
     let neighbours: @Sendable (Int) -> [Int] = { space.neighbours(of: $0) ?? [] }
     print("seed  best id     objective  " + report.map { $0.0.leftPad(10) }.joined(separator: " ") + "  cost (s)  T0")

@@ -66,6 +66,7 @@ struct Score: ParsableCommand {
     let pipeline = try cli { try ScoringPipeline(space: space, settings: try settings(for: space), proxies: proxies) }
     let store = storeOption.store
     let st = try cli { try ScoreStore(path: store) }
+    try cli { try st.ensureWritable() }
     let reporter = ProgressReporter()
     let (scored, skipped) = try cli {
       try pipeline.run(chosen, store: st, jobs: jobs) { done, skipped, total in if !quiet { reporter.update(done: done, skipped: skipped, total: total) } }

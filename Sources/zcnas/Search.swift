@@ -78,6 +78,7 @@ struct Search: ParsableCommand {
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies) }
     let store = storeOption.store
     let st = try cli { try ScoreStore(path: store) }
+    if !noScoring { try cli { try st.ensureWritable() } }
     let key = pipeline.keyTemplate
     let ids = try cli { try space.allIDs() }
     var entryByID: [Int: S.Architecture] = [:]

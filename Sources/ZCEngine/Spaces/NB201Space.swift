@@ -115,7 +115,11 @@ public struct NB201Space: SearchSpace {
       throw SpaceError("--metrics: \(who) needs a second minibatch, so 2 x \(batchSize) distinct images; \(paths.joined(separator: ", ")) holds \(images.count). Use --batch-size \(images.count / 2) or less, or leave \(who) out")
     }
     let (x, y, _) = try images.sampleBatch(size: needsSecond ? 2 * batchSize : batchSize, seed: UInt64(bitPattern: Int64(s.seed)), dtype: dt)
-    var b = Batch(images: x.rows(0..<batchSize), labels: Array(y.prefix(batchSize)), source: "sampled")
+    // The shipped subset is "sampled" (as in the shipped tables); other files add their names and
+    // fingerprints, so scores of different images are never taken for each other.
+    let source = s.dataFiles.isEmpty ? "sampled"
+      : "sampled:" + (try s.dataFiles.map { URL(fileURLWithPath: $0).lastPathComponent + "@" + (try fileFingerprint($0)) }.joined(separator: "+"))
+    var b = Batch(images: x.rows(0..<batchSize), labels: Array(y.prefix(batchSize)), source: source)
     if needsSecond { b.images2 = x.rows(batchSize..<(2 * batchSize)); b.labels2 = Array(y.suffix(batchSize)) }
     return b
   }
