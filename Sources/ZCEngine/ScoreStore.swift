@@ -137,6 +137,21 @@ public final class ScoreStore: @unchecked Sendable {
     }
   }
 
+  /// Rows stored under the settings of `key` (its architecture and metric are ignored) for the
+  /// architectures `ids` only, read by index (cheap for a few ids in a store of the full space).
+  /// - Throws: ``StoreError`` when the database cannot be read.
+  public func rows(like key: ScoreKey, ids: Set<Int>) throws -> [ScoreRow] {
+    if ids.isEmpty { return [] }
+    return try reading { db in
+      try ScoreRow.fetchAll(db, sql: """
+        SELECT * FROM scores
+        WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        AND arch_index IN (\(ids.sorted().map(String.init).joined(separator: ",")))
+        ORDER BY arch_index, metric
+        """, arguments: [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype])
+    }
+  }
+
   /// Metrics stored for one architecture (or recipe) under the settings of `key` (its architecture
   /// and metric are ignored).
   /// - Throws: ``StoreError`` when the database cannot be read.

@@ -107,8 +107,7 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
   /// This run's stored rows (its settings) for the given ids.
   /// - Throws: ``StoreError``.
   public func storedRows(ids: Set<Int>, store: ScoreStore) throws -> [ScoreRow] {
-    try store.rows(space: space.name, dataset: settings.dataset, seed: settings.seed, batchSize: batch.size)
-      .filter { ids.contains($0.archIndex) && $0.initialisation == initialisation && $0.batchSource == batch.source && $0.dtype == settings.dtype.rawValue }
+    try store.rows(like: keyTemplate, ids: ids)
   }
 }
 

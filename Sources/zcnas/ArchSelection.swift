@@ -35,6 +35,11 @@ enum ArchSelection {
       guard !lines.isEmpty else { throw CLIError("--archs: file \(spec) has no \(noun)s") }
       return try lines.map(byToken)
     }
+    // A path-like spec (a folder part, or a file extension, and no arch-string bars) that is not a file.
+    let last = spec.split(separator: "/").last.map(String.init) ?? spec
+    if !spec.contains("|") && !spec.contains(",") && (spec.contains("/") || last.range(of: #"\.[A-Za-z][A-Za-z0-9]*$"#, options: .regularExpression) != nil) {
+      throw CLIError("--archs: no such file '\(spec)' (expected all, sample:N[:SEED], a file, or comma-separated \(noun)s)")
+    }
     let tokens = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     guard !tokens.isEmpty else { throw CLIError("--archs: no \(noun) given") }
     return try tokens.map(byToken)

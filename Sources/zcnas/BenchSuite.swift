@@ -19,7 +19,7 @@ struct BenchSuite: ParsableCommand {
   )
 
   @OptionGroup var spaceOptions: SpaceOptions
-  @Option(help: "Comma-separated architectures (tokens of the space; nb201: indices or arch strings).") var archs = "0,9930,1462"
+  @Option(parsing: .unconditional, help: "Comma-separated architectures (tokens of the space; nb201: indices or arch strings).") var archs = "0,9930,1462"
   @Option(help: "Comma-separated proxy names, or all.") var metrics = "grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot"
   @Option(name: .customLong("batch-size")) var batchSize: Int?
   @Option var repeats = 3

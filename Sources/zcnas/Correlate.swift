@@ -94,7 +94,8 @@ enum CorrelationReport {
     var byMetric: [String: [Int: [Double]]] = [:]
     var missing: [String: Set<Int>] = [:]
     for r in rows {
-      if let v = r.value { byMetric[r.metric, default: [:]][r.archIndex, default: []].append(v) } else { missing[r.metric, default: []].insert(r.archIndex) }
+      // One rule everywhere (correlate, robot, fit): a non-finite value counts as missing.
+      if let v = r.value, v.isFinite { byMetric[r.metric, default: [:]][r.archIndex, default: []].append(v) } else { missing[r.metric, default: []].insert(r.archIndex) }
     }
     let metrics = Set(byMetric.keys).union(missing.keys)
     return metrics.sorted { (registry.position(of: $0) ?? 999, $0) < (registry.position(of: $1) ?? 999, $1) }.map { m in

@@ -28,11 +28,11 @@ enum Export {
 struct ExportTable: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "export",
-    abstract: "Write the scores a store holds for a space and dataset to .csv, .csv.gz or .jsonl (.csv and .csv.gz are importable with `zcnas import`).")
+    abstract: "Write the scores a store holds for a space and dataset to .csv, .csv.gz or .jsonl (all importable with `zcnas import`).")
 
   @OptionGroup var storeOption: StoreOption
   @OptionGroup var spaceOptions: SpaceOptions
-  @Option(help: "Only rows with this seed.") var seed: Int?
+  @Option(parsing: .unconditional, help: "Only rows with this seed.") var seed: Int?
   @Option(name: .customLong("batch-size"), help: "Only rows with this batch size.") var batchSize: Int?
   @Option(help: "Only these comma-separated proxies (default: all stored).") var metrics: String?
   @Option(help: "Output file: .csv, .csv.gz or .jsonl.") var output: String
@@ -42,6 +42,7 @@ struct ExportTable: ParsableCommand {
 
   func run() throws {
     guard FileManager.default.fileExists(atPath: store) else { throw CLIError("--store \(store): no such store") }
+    try checkOutput("--output", output, extensions: searches ? [".csv"] : [".csv", ".csv.gz", ".jsonl"])
     if searches { return try exportSearches() }
     let space = try spaceOptions.load()
     let dataset = try spaceOptions.dataset(for: space)
@@ -74,7 +75,7 @@ struct ExportTable: ParsableCommand {
 struct ImportTable: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "import",
-    abstract: "Load a .csv or .csv.gz score table (e.g. the precomputed tables in Datasets/nb201-scores) into a store.",
+    abstract: "Load a .csv, .csv.gz or .jsonl score table (e.g. the precomputed tables in Datasets/nb201-scores) into a store.",
     discussion: """
       All rows are written in one transaction. A row whose key the store lacks is added; a row equal to the \
       stored one is left alone; a missing value never replaces a present one unless --replace; any other \
@@ -100,13 +101,29 @@ struct ImportTable: ParsableCommand {
     let st = try cli { try ScoreStore(path: store) }
     for path in paths {
       let rows: [ScoreRow]
-      do { rows = try ScoreTable.read(path) } catch { throw CLIError("\(error)") }
+      do { rows = path.hasSuffix(".jsonl") ? try Self.readJSONLines(path) : try ScoreTable.read(path) } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
       try checkArchitectures(rows, table: path)
       let sum = try cli { try st.importRows(rows, replace: replace) }
       print("imported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures, metrics \(Set(rows.map(\.metric)).sorted().joined(separator: ","))) from \(path) into \(store): "
             + "\(sum.added) added, \(sum.replaced) replaced, \(sum.unchanged) unchanged"
             + (sum.keptPresent > 0 ? ", \(sum.keptPresent) missing values not imported over present ones (--replace to import them)" : ""))
     }
+  }
+
+  /// Rows from a JSON Lines export (`zcnas export --output x.jsonl`): one store row per line.
+  /// - Throws: ``CLIError`` naming the file and line.
+  static func readJSONLines(_ path: String) throws -> [ScoreRow] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("\(path): cannot read") }
+    let dec = JSONDecoder()
+    var rows: [ScoreRow] = []
+    for (n, line) in String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).enumerated() where !line.allSatisfy(\.isWhitespace) {
+      do { rows.append(try dec.decode(ScoreRow.self, from: Data(line.utf8))) } catch {
+        throw CLIError("\(path), line \(n + 1): expected a row written by `zcnas export --output x.jsonl`: \(describe(error))")
+      }
+      if rows.last!.value == nil && rows.last!.missingReason == nil { throw CLIError("\(path), line \(n + 1): neither a value nor a missing_reason") }
+    }
+    guard !rows.isEmpty else { throw CLIError("\(path): no rows") }
+    return rows
   }
 
   /// Rows of a shipped space must name the architecture the space has at their id, so that

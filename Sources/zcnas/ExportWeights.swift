@@ -19,8 +19,8 @@ struct ExportWeights: ParsableCommand {
   )
 
   @OptionGroup var spaceOptions: SpaceOptions
-  @Option(help: "Architecture: one token of the space (nb201: an arch string or an index; nbnlp: a recipe id).") var arch: String
-  @Option(help: "Run seed, as in `zcnas score`.") var seed = 0
+  @Option(parsing: .unconditional, help: "Architecture: one token of the space (nb201: an arch string or an index; nbnlp: a recipe id).") var arch: String
+  @Option(parsing: .unconditional, help: "Run seed, as in `zcnas score`.") var seed = 0
   @Option(help: "Precision of the written tensors.") var dtype: DType = .float32
   @OptionGroup var model: RecurrentModelOptions
   @Option(help: "Output .safetensors file.") var output: String
@@ -28,6 +28,7 @@ struct ExportWeights: ParsableCommand {
   func run() throws { try export(try spaceOptions.load()) }
 
   private func export(_ space: some SearchSpace) throws {
+    try checkOutput("--output", output, extensions: [".safetensors"])
     let (id, a) = try cli { () throws -> (Int, _) in
       do { return try space.entry(token: arch) } catch let e as SpaceError { throw CLIError(e.description.replacingOccurrences(of: "--archs", with: "--arch")) }
     }

@@ -37,6 +37,7 @@ struct Fit: ParsableCommand {
   }
 
   private func fit(_ space: some SearchSpace) throws {
+    if let saveWeights { try checkOutput("--save-weights", saveWeights) }
     let dataset = try spaceOptions.dataset(for: space)
     let gt = try cli { try space.groundTruth(target, dataset: dataset, option: "--target") }
     let column = gt.column + (gt.higherIsBetter ? "" : " (negated: lower is better)")

@@ -107,3 +107,41 @@ struct RecurrentModelOptions: ParsableArguments {
     return out
   }
 }
+
+/// Fails unless `path` can be written as the output of `option`: its folder exists and is a
+/// writable folder, the path is not a folder, and (when given) its name ends in one of `extensions`.
+/// Commands call it before their work, so a long run never ends in a write error.
+/// - Throws: ``CLIError`` naming the option, the path and what is wrong.
+func checkOutput(_ option: String, _ path: String, extensions: [String] = []) throws {
+  guard !path.isEmpty else { throw CLIError("\(option): expected a file path, found an empty string") }
+  if !extensions.isEmpty && !extensions.contains(where: { path.hasSuffix($0) }) {
+    throw CLIError("\(option) \(path): expected a file name ending in \(extensions.joined(separator: ", "))")
+  }
+  let fm = FileManager.default
+  var isDir: ObjCBool = false
+  if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { throw CLIError("\(option) \(path): is a folder; expected a file") }
+  let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+  guard fm.fileExists(atPath: folder, isDirectory: &isDir), isDir.boolValue else {
+    throw CLIError("\(option) \(path): the folder \(folder) does not exist")
+  }
+  guard fm.isWritableFile(atPath: folder) else { throw CLIError("\(option) \(path): the folder \(folder) is not writable") }
+}
+
+/// The `--jobs` bound: workers are single-threaded, so more than four per core only adds memory.
+func checkJobs(_ jobs: Int) throws {
+  let cores = ProcessInfo.processInfo.activeProcessorCount
+  guard jobs >= 1 && jobs <= 4 * cores else { throw CLIError("--jobs: expected 1...\(4 * cores) (4 per active core; each job holds one network), found \(jobs)") }
+}
+
+/// A readable form of a JSON decoding error: the key path and what was wrong.
+func describe(_ error: Error) -> String {
+  guard let e = error as? DecodingError else { return "\(error)" }
+  func path(_ c: [CodingKey]) -> String { c.isEmpty ? "the top level" : c.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
+  switch e {
+  case let .keyNotFound(k, c): return "missing key '\(k.stringValue)' at \(path(c.codingPath))"
+  case let .typeMismatch(t, c): return "\(path(c.codingPath)): expected \(t), \(c.debugDescription.lowercased())"
+  case let .valueNotFound(t, c): return "\(path(c.codingPath)): expected \(t), found null"
+  case let .dataCorrupted(c): return "\(path(c.codingPath)): \(c.debugDescription)"
+  @unknown default: return "\(error)"
+  }
+}

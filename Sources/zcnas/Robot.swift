@@ -30,7 +30,7 @@ struct Robot: ParsableCommand {
   @Option(help: "Strategy.") var strategy: QueryStrategy = .robot
   @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six; nbnlp: every recurrent proxy).") var metrics: String?
   @Option(help: "Distinct architectures queried.") var budget = 20
-  @Option(help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "10..19"
+  @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "10..19"
   @Option(help: "Query signal: a numeric column of the space's table (default: nb201 cifar10_valid_acc_12ep, nbnlp final_test_loss).") var objective: String?
   @Option(name: .customLong("bo-iterations"), help: "RoBoT: evaluations of f(w) in the BO phase (default: the budget).") var boIterations: Int?
   @Option(help: "RoBoT: start exploitation after this many BO evaluations in a row find no new architecture (default: never).") var patience: Int?
@@ -50,12 +50,14 @@ struct Robot: ParsableCommand {
     if let b = boIterations, b < 1 { throw CLIError("--bo-iterations: expected at least 1, found \(b)") }
     if let p = patience, p < 1 { throw CLIError("--patience: expected at least 1, found \(p)") }
     guard population >= 1, sampleSize >= 1, sampleSize <= population else {
-      throw CLIError("--population/--sample-size: expected 1 <= sample size <= population, found \(sampleSize) and \(population)")
+      throw CLIError("--population/--sample-size: expected 1 <= sample size <= population, found population \(population) and sample size \(sampleSize)")
     }
     try search(try spaceOptions.load())
   }
 
   private func search(_ space: some SearchSpace) throws {
+    if let output { try checkOutput("--output", output, extensions: [".csv"]) }
+    if let saveWeights { try checkOutput("--save-weights", saveWeights) }
     let dataset = try spaceOptions.dataset(for: space)
     let seedList = try parseSeeds(seeds)
     let objectiveName = objective ?? space.defaultObjective
@@ -155,6 +157,8 @@ func parseSeeds(_ spec: String) throws -> [Int] {
   }
   let v = spec.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
   guard !v.isEmpty, v.allSatisfy({ $0 != nil }) else { throw CLIError("--seeds: expected N, A..B or a comma-separated list of integers, found '\(spec)'") }
+  var seen = Set<Int>()
+  for s in v.map({ $0! }) where !seen.insert(s).inserted { throw CLIError("--seeds: seed \(s) is given twice in '\(spec)'") }
   return v.map { $0! }
 }
 

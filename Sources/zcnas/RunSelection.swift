@@ -10,7 +10,7 @@ import ZCTensor
 struct RunSelection: ParsableArguments {
   @OptionGroup var storeOption: StoreOption
   var store: String { storeOption.store }
-  @Option(name: .customLong("score-seed"), help: "Only scores computed with this seed.") var scoreSeed: Int?
+  @Option(name: .customLong("score-seed"), parsing: .unconditional, help: "Only scores computed with this seed.") var scoreSeed: Int?
   @Option(name: .customLong("batch-size"), help: "Only scores computed with this batch size.") var batchSize: Int?
   @Option(help: "Only rows with this initialisation (pytorch-default, or weights:FILE@FINGERPRINT).") var initialisation: String?
   @Option(help: "Only rows with this precision.") var dtype: DType?
@@ -38,7 +38,8 @@ extension RunSelection {
   /// - Throws: ``CLIError`` naming --metrics or the store.
   func pool(space: some SearchSpace, dataset: String, metrics: String, truth: GroundTruth) throws -> (pool: ProxyPool, run: String, dropped: Int, arch: [Int: String]) {
     let names = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    guard !names.isEmpty else { throw CLIError("--metrics: no proxy named") }
+    if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw CLIError("--metrics: '\(dup)' is named twice") }
+    guard !names.isEmpty else { throw CLIError("--metrics: expected comma-separated proxy names, found '\(metrics)' (see `zcnas metrics`)") }
     let mine = registry.applicable(to: space.modelKind)
     if let unknown = names.first(where: { n in !mine.contains { $0.name == n } }) {
       throw CLIError("--metrics: unknown proxy '\(unknown)' for --space \(space.name); available: \(mine.map(\.name).joined(separator: ", "))")

@@ -24,18 +24,20 @@ struct Score: ParsableCommand {
       nb201: CIFAR-10/100 minibatches of --batch-size images (default 64) from the shipped subsets (--data for \
       your own files; ImageNet16-120 needs --data). nbnlp: the first --bptt x --batch-size (default 70 x 10) test \
       tokens of --dataset wikitext2 or ptb; --emsize, --nhid, --nlayers set the model (benchmark 400/600/3).
-      --metrics all means every proxy that applies to the space (for nb201 this includes ntk_cond/ntk_trace: \
-      tens of seconds per architecture).
+      --metrics standard (the default) is the space's usual suite; --metrics all adds, for nb201, ntk_cond, \
+      ntk_trace, ntk_cond_eval, gradsign, zico, epe_nas, grad_match, linear_regions and zen (tens of seconds per \
+      architecture; zico needs 2 x --batch-size images).
       """
   )
 
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Image files in the dataset's binary format (nb201; default: the shipped CIFAR subset; required for imagenet16-120).")
   var data: [String] = []
-  @Option(help: "Comma-separated proxy names, or all (every proxy of the space's model kind; see `zcnas metrics`).") var metrics = "all"
-  @Option(help: "Architectures: all, sample:N[:SEED], tokens (comma-separated), or a file.") var archs = "sample:100"
+  @Option(help: "Comma-separated proxy names; standard (nb201: grad_norm, snip, grasp, fisher, synflow, jacob_cov, nwot, plain, l2_norm, params, flops, 2-5 s per architecture on 2 cores; nbnlp: all five recurrent proxies); or all (every proxy of the space's model kind, with ntk_cond/ntk_trace/gradsign at tens of seconds per architecture). See `zcnas metrics`.")
+  var metrics = "standard"
+  @Option(parsing: .unconditional, help: "Architectures: all, sample:N[:SEED], tokens (comma-separated), or a file.") var archs = "sample:100"
   @Option(name: .customLong("batch-size"), help: "Samples per minibatch (default: 64 images for nb201, 10 sequences for nbnlp).") var batchSize: Int?
-  @Option(help: "Seed for the minibatch and the initial weights.") var seed = 0
+  @Option(parsing: .unconditional, help: "Seed for the minibatch and the initial weights.") var seed = 0
   @OptionGroup var storeOption: StoreOption
   @Option(help: "Also export this run's rows to a .csv, .csv.gz or .jsonl file.") var output: String?
   @Option(help: "Architectures scored in parallel (default: active cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
@@ -48,7 +50,7 @@ struct Score: ParsableCommand {
   @OptionGroup var model: RecurrentModelOptions
 
   func run() throws {
-    guard jobs >= 1 else { throw CLIError("--jobs: expected at least 1, found \(jobs)") }
+    try checkJobs(jobs)
     try score(try spaceOptions.load())
   }
 
@@ -61,6 +63,7 @@ struct Score: ParsableCommand {
   }
 
   private func score<S: SearchSpace>(_ space: S) throws {
+    if let output { try checkOutput("--output", output, extensions: [".csv", ".csv.gz", ".jsonl"]) }
     let proxies = try selectProxies(metrics, for: space)
     let chosen = try selectArchitectures(archs, in: space, seed: seed)
     let pipeline = try cli { try ScoringPipeline(space: space, settings: try settings(for: space), proxies: proxies) }
@@ -88,6 +91,7 @@ struct Score: ParsableCommand {
 func selectProxies(_ spec: String, for space: some SearchSpace) throws -> [any ZeroCostProxy] {
   let mine = registry.applicable(to: space.modelKind)
   if spec == "all" { return mine }
+  if spec == "standard" { return space.standardMetrics.compactMap { proxy(named: $0) } }
   var out: [any ZeroCostProxy] = []
   for name in spec.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
     guard let p = proxy(named: name) else {
@@ -98,7 +102,7 @@ func selectProxies(_ spec: String, for space: some SearchSpace) throws -> [any Z
     }
     if !out.contains(where: { $0.name == p.name }) { out.append(p) }
   }
-  guard !out.isEmpty else { throw CLIError("--metrics: no proxy named") }
+  guard !out.isEmpty else { throw CLIError("--metrics: expected comma-separated proxy names or all, found '\(spec)' (see `zcnas metrics`)") }
   return out
 }
 

@@ -28,9 +28,9 @@ struct Search: ParsableCommand {
   @Option(help: "Rank by this proxy (see `zcnas metrics`).") var proxy: String?
   @Option(help: "Rank by this combination JSON (from `zcnas robot --save-weights` or `zcnas fit --save-weights`).") var weights: String?
   @Option(help: "Distinct architectures scored per search.") var budget = 100
-  @Option(help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "0"
+  @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "0"
   @OptionGroup var storeOption: StoreOption
-  @Option(name: .customLong("score-seed"), help: "Seed of the minibatch and initial weights for scoring.") var scoreSeed = 0
+  @Option(name: .customLong("score-seed"), parsing: .unconditional, help: "Seed of the minibatch and initial weights for scoring.") var scoreSeed = 0
   @Option(name: .customLong("batch-size"), help: "Samples per minibatch for scoring (default: the space's).") var batchSize: Int?
   @OptionGroup var model: RecurrentModelOptions
   @Flag(name: .customLong("no-scoring"), help: "Never score: architectures without stored scores count as missing.") var noScoring = false
@@ -39,11 +39,12 @@ struct Search: ParsableCommand {
 
   func run() throws {
     guard (proxy == nil) != (weights == nil) else { throw CLIError("--proxy/--weights: expected exactly one of them") }
-    guard jobs >= 1 else { throw CLIError("--jobs: expected at least 1, found \(jobs)") }
+    try checkJobs(jobs)
     try search(try spaceOptions.load())
   }
 
   private func search<S: SearchSpace>(_ space: S) throws {
+    if let output { try checkOutput("--output", output, extensions: [".csv"]) }
     let dataset = try spaceOptions.dataset(for: space)
     guard budget >= 1 && budget <= space.entryCount else { throw CLIError("--budget: expected 1...\(space.entryCount), found \(budget)") }
     let seedList = try parseSeeds(seeds)
@@ -63,7 +64,7 @@ struct Search: ParsableCommand {
       guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("--weights \(path): no such file") }
       let c: Combination
       do { c = try JSONDecoder().decode(Combination.self, from: data) } catch {
-        throw CLIError("--weights \(path): expected the JSON written by `zcnas robot/fit --save-weights` (metrics, weights, minimum, maximum, source): \(error)")
+        throw CLIError("--weights \(path): expected the JSON written by `zcnas robot/fit --save-weights` (metrics, weights, minimum, maximum, source): \(describe(error))")
       }
       if let problem = c.problem() { throw CLIError("--weights \(path): \(problem)") }
       for m in c.metrics where !mine.contains(where: { $0.name == m }) { throw CLIError("--weights \(path): unknown proxy '\(m)' for --space \(space.name)") }
@@ -85,8 +86,9 @@ struct Search: ParsableCommand {
     var scoredNow = 0
     let started = Date()
     let score: ([Int]) throws -> [Double?] = { archs in
-      let have = try st.stored(like: key)
-      let todo = archs.filter { a in metrics.contains { !have.contains([String(a), $0]) } }
+      var have: [Int: Set<String>] = [:]
+      for r in try st.rows(like: key, ids: Set(archs)) { have[r.archIndex, default: []].insert(r.metric) }
+      let todo = archs.filter { a in metrics.contains { !(have[a]?.contains($0) ?? false) } }
       if !todo.isEmpty && !noScoring {
         let chosen = try todo.map { id -> (id: Int, architecture: S.Architecture) in
           if let a = entryByID[id] { return (id, a) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import ZCTensor
 
 ProcessEnvironment.ensureOpenBLASSettings()
@@ -15,6 +16,16 @@ struct ZCNAS: ParsableCommand {
     version: "zcnas \(ZeroCostNAS.version)",
     subcommands: [Score.self, Correlate.self, MetricsList.self, Verify.self, ExportTable.self, ImportTable.self, Robot.self, Fit.self, Search.self, ExportWeights.self, Bench.self, BenchSuite.self]
   )
+}
+
+// `zcnas help NAME` for a command that does not exist is an error, not a help page (exit 64).
+let args = CommandLine.arguments
+if args.count >= 3, args[1] == "help" {
+  let names = ZCNAS.configuration.subcommands.map { $0._commandName }
+  if !names.contains(args[2]) {
+    FileHandle.standardError.write(Data("Error: help: no command '\(args[2])'; commands: \(names.joined(separator: ", "))\n".utf8))
+    exit(64)
+  }
 }
 
 ZCNAS.main()

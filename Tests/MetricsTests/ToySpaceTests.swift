@@ -76,6 +76,7 @@ final class ToySpaceTests: XCTestCase {
                   values: Dictionary(uniqueKeysWithValues: Self.widths.enumerated().map { ($0.offset, 50 + Double($0.element)) }))
     }
     let defaultCombination = ["params"]
+    let standardMetrics = ["params", "nwot"]
     let defaultObjective = "toy_acc"
     let reportColumns: [(label: String, column: String)] = []
     func fixtureInputs(_ f: ReferenceFixture, dtype: DType) throws -> (network: ToyNet, batch: Batch) { throw SpaceError("no fixtures") }

@@ -51,6 +51,11 @@ public struct NB201Space: SearchSpace {
 
   public func entry(token t: String) throws -> (id: Int, architecture: NB201Architecture) {
     if let i = Int(t) { return try entry(at: i) }
+    if !t.contains("|") && (Double(t) != nil || t.allSatisfy({ $0.isNumber || $0 == "-" || $0 == "+" })) {
+      let digits = t.drop { $0 == "-" || $0 == "+" }
+      if !digits.isEmpty && digits.allSatisfy(\.isNumber) { throw SpaceError("--archs: index \(t) is outside 0..<\(table.count)") }
+      throw SpaceError("--archs: expected an index 0..<\(table.count) or an arch string, found '\(t)'")
+    }
     let a: NB201Architecture
     do { a = try NB201Architecture(parsing: t) } catch { throw SpaceError("--archs: \(error)") }
     guard let i = table.index(of: a.description) else { throw SpaceError("--archs: '\(t)' is not in the NAS-Bench-201 table") }
@@ -102,7 +107,9 @@ public struct NB201Space: SearchSpace {
       guard b.labels.count >= 2 else { throw SpaceError("--batch \(path): expected at least 2 images, found \(b.labels.count)") }
       return b
     }
-    guard batchSize >= 2 else { throw SpaceError("--batch-size: expected at least 2, found \(batchSize)") }
+    guard batchSize >= 2 else {
+      throw SpaceError("--batch-size: expected at least 2 (training-mode batch norm and the B x B kernels of nwot and jacob_cov need two images), found \(batchSize)")
+    }
     let paths: [String]
     if !s.dataFiles.isEmpty { paths = s.dataFiles } else if kind == .imagenet16 {
       throw SpaceError("--dataset imagenet16-120 needs --data FILE...: ImageNet16-120 images cannot be shipped. Expected \(kind.formatDescription)")
@@ -158,6 +165,8 @@ public struct NB201Space: SearchSpace {
   }
 
   public let defaultObjective = "cifar10_valid_acc_12ep"
+  /// zero-cost-nas's suite with nwot and the baselines (2–5 s per architecture on 2 cores).
+  public let standardMetrics = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot", "plain", "l2_norm", "params", "flops"]
   /// RoBoT's six proxies (He et al. 2024).
   public let defaultCombination = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov"]
   public let reportColumns: [(label: String, column: String)] = [

@@ -65,7 +65,7 @@ public struct NBNLPSpace: SearchSpace {
   }
 
   public func entry(token t: String) throws -> (id: Int, architecture: NBNLPRecipe) {
-    guard let id = Int(t) else { throw SpaceError("--archs: expected a NAS-Bench-NLP recipe id, found '\(t)'") }
+    guard let id = Int(t) else { throw SpaceError("--archs: expected a NAS-Bench-NLP recipe id (an integer), found '\(t)'") }
     return try byID(id)
   }
 
@@ -112,7 +112,7 @@ public struct NBNLPSpace: SearchSpace {
       return Batch(tokens: TokenBatch(ids: ids, steps: shape[0], batch: shape[1]), modelSize: size,
                    source: "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
     }
-    guard batchSize >= 2 else { throw SpaceError("--batch-size: expected at least 2 sequences, found \(batchSize)") }
+    guard batchSize >= 2 else { throw SpaceError("--batch-size: expected at least 2 sequences (the B x B kernel of nwot needs two), found \(batchSize)") }
     let tokens: TokenBatch
     do { tokens = try corpus.batch(stream: kind.testStream, bptt: bptt, batch: batchSize, name: kind.files.last!) } catch { throw SpaceError("--bptt/--batch-size: \(error)") }
     return Batch(tokens: tokens, modelSize: size, source: "test:bptt\(bptt):b0")
@@ -150,6 +150,8 @@ public struct NBNLPSpace: SearchSpace {
   }
 
   public let defaultObjective = "final_test_loss"
+  /// Every recurrent proxy (well under a second per recipe at the benchmark's sizes).
+  public let standardMetrics = ["hidden_cov", "hidden_cov_l2", "hidden_cov_l3", "nwot", "synflow"]
   /// Every recurrent proxy.
   public let defaultCombination = ["hidden_cov", "hidden_cov_l2", "hidden_cov_l3", "nwot", "synflow"]
   public let reportColumns: [(label: String, column: String)] = [("test loss", "final_test_loss"), ("val loss", "final_val_loss")]

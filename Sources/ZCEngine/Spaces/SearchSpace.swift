@@ -73,6 +73,9 @@ public protocol SearchSpace: Sendable {
   /// columns for `dataset`) or a column name of the space's table.
   /// - Throws: an error naming `option` and listing the valid columns.
   func groundTruth(_ target: String, dataset: String, option: String) throws -> GroundTruth
+  /// The proxies `score` computes by default (`--metrics standard`): the space's usual suite,
+  /// a few seconds per architecture at most.
+  var standardMetrics: [String] { get }
   /// The proxies `robot` and `fit` combine by default.
   var defaultCombination: [String] { get }
   /// The default query signal of `robot` (RoBoT's on NAS-Bench-201: `cifar10_valid_acc_12ep`).
