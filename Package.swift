@@ -24,6 +24,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     .package(url: "https://github.com/apple/swift-numerics", exact: "1.1.1"),
     .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+    .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
   ],
   targets: [
     .systemLibrary(
@@ -58,7 +59,7 @@ let package = Package(
     ),
     .target(
       name: "ZCData",
-      dependencies: ["ZCTensor", "CZlib"],
+      dependencies: ["ZCTensor", "CZlib", .product(name: "CSV", package: "CSV.swift")],
       path: "Sources/ZCData",
       swiftSettings: optimised
     ),
@@ -99,6 +100,8 @@ let package = Package(
     // What the test targets share: repository paths, temporary folders, the zcnas runner.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
+    .testTarget(
+      name: "ZCDataTests", dependencies: ["ZCData", .product(name: "CSV", package: "CSV.swift")], path: "Tests/ZCDataTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
     .testTarget(name: "CLITests", dependencies: ["zcnas", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/CLITests"),

@@ -1,20 +1,5 @@
 import Foundation
 
-/// Errors reading a benchmark table.
-public enum TableError: Error, CustomStringConvertible, Equatable {
-  case missingFile(String)
-  case badHeader(path: String, missing: [String])
-  case badRow(path: String, line: Int, reason: String)
-
-  public var description: String {
-    switch self {
-    case let .missingFile(p): return "\(p): benchmark table not found"
-    case let .badHeader(p, m): return "\(p): header lacks column(s) \(m.joined(separator: ", "))"
-    case let .badRow(p, l, r): return "\(p), line \(l): \(r)"
-    }
-  }
-}
-
 /// The NAS-Bench-201 ground-truth table (`Datasets/nasbench201/nb201.csv`): one row per
 /// architecture in official index order (row i is index i), accuracies in percent.
 /// See Datasets/nasbench201/PROVENANCE.md for every column.
@@ -26,31 +11,24 @@ public struct NB201Table: Sendable {
   public let columns: [String: [Double]]
   public var count: Int { archs.count }
 
-  /// Reads and validates the table: 15,625 rows with indices 0..<15625 in order.
+  /// Reads and validates the table (``CSVTable``, so LF or CRLF line ends): the first two
+  /// columns are `index` and `arch`, row i has index i, the other columns are numbers (empty: NaN).
+  /// - Throws: ``TableError``: the file is missing, the header lacks `index`, `arch` or a test
+  ///   accuracy, a row has the wrong field count, an index is out of order, a value is not a number
+  ///   (naming the line and column).
   public init(path: String) throws {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-      throw TableError.missingFile(path)
-    }
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
-    guard !lines.isEmpty else { throw TableError.badHeader(path: path, missing: ["index", "arch"]) }
-    let header = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+    let table = try CSVTable.read(path: path)
+    let header = table.header
     let required = ["index", "arch", "cifar10_test_acc", "cifar100_test_acc", "imagenet16_test_acc"]
     let missing = required.filter { !header.contains($0) }
     guard missing.isEmpty, header[0] == "index", header[1] == "arch" else { throw TableError.badHeader(path: path, missing: missing.isEmpty ? ["index", "arch"] : missing) }
     var archs: [String] = []
+    archs.reserveCapacity(table.rows.count)
     var cols = [[Double]](repeating: [], count: header.count)
-    for (n, line) in lines.enumerated() {
-      let f = line.split(separator: ",", omittingEmptySubsequences: false)
-      guard f.count == header.count else {
-        throw TableError.badRow(path: path, line: n + 2, reason: "\(f.count) fields, expected \(header.count)")
-      }
-      guard Int(f[0]) == n else { throw TableError.badRow(path: path, line: n + 2, reason: "index \(f[0]), expected \(n)") }
-      archs.append(String(f[1]))
-      for c in 2..<header.count {
-        if f[c].isEmpty { cols[c].append(.nan); continue }
-        guard let v = Double(f[c]) else { throw TableError.badRow(path: path, line: n + 2, reason: "column \(header[c]) is '\(f[c])', not a number") }
-        cols[c].append(v)
-      }
+    for (n, f) in table.rows.enumerated() {
+      guard try table.int(row: n, column: 0) == n else { throw table.fieldError(row: n, column: 0, reason: "expected \(n) (rows in index order)") }
+      archs.append(f[1])
+      for c in 2..<header.count { cols[c].append(try table.double(row: n, column: c, empty: .nan)) }
     }
     self.path = path
     self.archs = archs

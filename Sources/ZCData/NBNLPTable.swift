@@ -37,23 +37,18 @@ public struct NBNLPTable: Sendable {
     return acc.mapValues { $0.reduce(0, +) / Double($0.count) }
   }
 
-  /// Reads and validates the table.
-  /// - Throws: ``TableError`` for a missing file, a header without the needed columns, or a row
-  ///   that does not parse (with its line number).
+  /// Reads and validates the table (``CSVTable``: the recipe column is quoted JSON with commas
+  /// and doubled quotes). An empty or non-numeric loss is NaN, an empty `num_params` nil.
+  /// - Throws: ``TableError`` for a missing file, a header without the needed columns, a row with
+  ///   the wrong field count or a `recepie_id` that is not an integer (naming the line and
+  ///   column), or a table without rows.
   public init(path: String) throws {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-      throw TableError.missingFile(path)
-    }
-    let records = Self.parseCSV(text)
-    guard let header = records.first else { throw TableError.badHeader(path: path, missing: ["recepie_id"]) }
+    let table = try CSVTable.read(path: path)
     let need = ["recepie_id", "status", "recipe", "num_params", "final_test_loss", "test_loss_at_best_val", "final_val_loss"]
-    let missing = need.filter { !header.contains($0) }
-    guard missing.isEmpty else { throw TableError.badHeader(path: path, missing: missing) }
-    let col = Dictionary(uniqueKeysWithValues: header.enumerated().map { ($1, $0) })
+    let col = try table.columns(need)
     var rows: [Row] = []
-    for (k, r) in records.dropFirst().enumerated() where !(r.count == 1 && r[0].isEmpty) {
-      guard r.count == header.count else { throw TableError.badRow(path: path, line: k + 2, reason: "\(r.count) fields, expected \(header.count)") }
-      guard let id = Int(r[col["recepie_id"]!]) else { throw TableError.badRow(path: path, line: k + 2, reason: "recepie_id '\(r[col["recepie_id"]!])' is not an integer") }
+    for (k, r) in table.rows.enumerated() {
+      let id = try table.int(row: k, column: col["recepie_id"]!)
       func num(_ c: String) -> Double { Double(r[col[c]!]) ?? .nan }
       rows.append(Row(recipeID: id, status: r[col["status"]!], recipe: r[col["recipe"]!], numParams: Int(r[col["num_params"]!]),
                       finalTestLoss: num("final_test_loss"), testLossAtBestVal: num("test_loss_at_best_val"),
@@ -62,29 +57,5 @@ public struct NBNLPTable: Sendable {
     guard !rows.isEmpty else { throw TableError.badRow(path: path, line: 2, reason: "no rows") }
     self.path = path
     self.rows = rows
-  }
-
-  /// RFC 4180 records: fields separated by commas, quoted fields may hold commas, newlines and
-  /// doubled quotes.
-  static func parseCSV(_ text: String) -> [[String]] {
-    var records: [[String]] = [], field: [UInt8] = [], record: [String] = []
-    var inQuotes = false
-    let bytes = Array(text.utf8)
-    var i = 0
-    func endField() { record.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true) }
-    while i < bytes.count {
-      let c = bytes[i]
-      if inQuotes {
-        if c == 0x22 {
-          if i + 1 < bytes.count && bytes[i + 1] == 0x22 { field.append(0x22); i += 1 } else { inQuotes = false }
-        } else { field.append(c) }
-      } else if c == 0x22 { inQuotes = true }
-      else if c == 0x2C { endField() }
-      else if c == 0x0A { endField(); records.append(record); record = [] }
-      else if c != 0x0D { field.append(c) }
-      i += 1
-    }
-    if !field.isEmpty || !record.isEmpty { endField(); records.append(record) }
-    return records
   }
 }

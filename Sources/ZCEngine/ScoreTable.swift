@@ -11,106 +11,69 @@ public enum ScoreTable {
   public static let columns = ["space", "dataset", "arch_index", "arch", "metric", "seed", "batch_size", "init", "batch", "dtype",
                                "value", "missing_reason", "seconds", "engine_version"]
 
-  /// CSV text (header line first) for `rows`.
-  public static func csv(_ rows: [ScoreRow]) -> String {
-    var out = columns.joined(separator: ",") + "\n"
-    out.reserveCapacity(rows.count * 160)
-    for r in rows {
-      let fields: [String] = [r.space, r.dataset, String(r.archIndex), quote(r.arch), r.metric, String(r.seed), String(r.batchSize),
-                              quote(r.initialisation), quote(r.batchSource), r.dtype, r.value.map { "\($0)" } ?? "",
-                              quote(r.missingReason ?? ""), String(format: "%.6f", r.seconds), r.engineVersion]
-      out += fields.joined(separator: ",") + "\n"
-    }
-    return out
+  /// The fields of one row, in ``columns`` order.
+  static func fields(_ r: ScoreRow) -> [String] {
+    [r.space, r.dataset, String(r.archIndex), r.arch, r.metric, String(r.seed), String(r.batchSize), r.initialisation, r.batchSource,
+     r.dtype, r.value.map { "\($0)" } ?? "", r.missingReason ?? "", String(format: "%.6f", r.seconds), r.engineVersion]
   }
 
-  /// Parses CSV text written by ``csv(_:)``.
+  /// CSV text (header line first) for `rows` (``CSVTable/format(header:rows:)``: RFC 4180 quoting,
+  /// so an arch string, initialisation or missing reason with commas, quotes or line breaks
+  /// round-trips unchanged).
+  public static func csv(_ rows: [ScoreRow]) -> String {
+    CSVTable.format(header: columns, rows: rows.lazy.map(fields))
+  }
+
+  /// Parses CSV text written by ``csv(_:)`` (LF or CRLF line ends).
   /// - Parameter source: the file name, for error messages.
-  /// - Throws: ``TableError`` naming the line and column when the header lacks a column, a row has the
-  ///   wrong number of fields, a number does not parse, or a row has neither a value nor a reason.
+  /// - Throws: ``TableError`` naming the line (and, for a field, the column) when the header lacks
+  ///   a column, the CSV is malformed, a row has the wrong number of fields, a number does not
+  ///   parse, or a row has neither a value nor a reason.
   public static func parse(_ text: String, source: String) throws -> [ScoreRow] {
-    var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
-    guard !lines.isEmpty else { throw TableError.badHeader(path: source, missing: columns) }
-    let header = splitFields(lines.removeFirst())
+    try rows(of: CSVTable.parse(text, source: source))
+  }
+
+  /// The score rows of a parsed table (the errors of ``parse(_:source:)``).
+  public static func rows(of table: CSVTable) throws -> [ScoreRow] {
     // Exports of zcnas 0.1.0 have no `batch` column: their minibatches were all sampled.
-    let missing = columns.filter { !header.contains($0) && $0 != "batch" }
-    guard missing.isEmpty else { throw TableError.badHeader(path: source, missing: missing) }
-    let at = Dictionary(header.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
+    let at = try table.columns(columns.filter { $0 != "batch" })
+    let batch = table.index(of: "batch")
+    let space = at["space"]!, dataset = at["dataset"]!, archIndex = at["arch_index"]!, arch = at["arch"]!, metric = at["metric"]!
+    let seed = at["seed"]!, batchSize = at["batch_size"]!, initialisation = at["init"]!, dtype = at["dtype"]!
+    let value = at["value"]!, reason = at["missing_reason"]!, seconds = at["seconds"]!, engine = at["engine_version"]!
     var rows: [ScoreRow] = []
-    rows.reserveCapacity(lines.count)
-    for (n, line) in lines.enumerated() {
-      let f = splitFields(line)
-      let lineNo = n + 2
-      guard f.count == header.count else {
-        throw TableError.badRow(path: source, line: lineNo, reason: "\(f.count) fields, expected \(header.count)")
-      }
-      func field(_ c: String) -> String { at[c].map { f[$0] } ?? "sampled" }
-      func int(_ c: String) throws -> Int {
-        guard let v = Int(field(c)) else { throw TableError.badRow(path: source, line: lineNo, reason: "\(c) is '\(field(c))', not an integer") }
-        return v
-      }
-      func double(_ c: String) throws -> Double {
-        guard let v = Double(field(c)) else { throw TableError.badRow(path: source, line: lineNo, reason: "\(c) is '\(field(c))', not a number") }
-        return v
-      }
-      let value: ProxyValue
-      if field("value").isEmpty {
-        guard !field("missing_reason").isEmpty else {
-          throw TableError.badRow(path: source, line: lineNo, reason: "neither a value nor a missing_reason")
+    rows.reserveCapacity(table.rows.count)
+    for (n, f) in table.rows.enumerated() {
+      let v: ProxyValue
+      if f[value].isEmpty {
+        guard !f[reason].isEmpty else {
+          throw TableError.badRow(path: table.source, line: table.lines[n], reason: "neither a value nor a missing_reason")
         }
-        value = .missing(reason: field("missing_reason"))
+        v = .missing(reason: f[reason])
       } else {
-        value = .value(try double("value"))
+        v = .value(try table.double(row: n, column: value))
       }
-      let key = ScoreKey(space: field("space"), dataset: field("dataset"), archIndex: try int("arch_index"), metric: field("metric"),
-                         seed: try int("seed"), batchSize: try int("batch_size"), initialisation: field("init"),
-                         batchSource: field("batch"), dtype: field("dtype"))
-      rows.append(ScoreRow(key: key, arch: field("arch"), value: value, seconds: try double("seconds"), engineVersion: field("engine_version")))
+      let key = ScoreKey(space: f[space], dataset: f[dataset], archIndex: try table.int(row: n, column: archIndex), metric: f[metric],
+                         seed: try table.int(row: n, column: seed), batchSize: try table.int(row: n, column: batchSize),
+                         initialisation: f[initialisation], batchSource: batch.map { f[$0] } ?? "sampled", dtype: f[dtype])
+      rows.append(ScoreRow(key: key, arch: f[arch], value: v, seconds: try table.double(row: n, column: seconds), engineVersion: f[engine]))
     }
     return rows
   }
 
   /// Reads a `.csv` or `.csv.gz` table.
-  /// - Throws: ``GzipError`` or ``TableError`` naming the file.
+  /// - Throws: ``TableError`` (missing file, header, syntax, rows) or ``GzipError``, naming the file.
   public static func read(_ path: String) throws -> [ScoreRow] {
-    let data = try Gzip.read(path)
-    return try parse(String(decoding: data, as: UTF8.self), source: path)
+    try rows(of: CSVTable.read(path: path))
   }
 
   /// Writes rows as `.csv` or, when the name ends in `.gz`, gzip-compressed CSV.
   /// - Throws: ``GzipError`` or a Foundation error when the file cannot be written.
   public static func write(_ rows: [ScoreRow], to path: String) throws {
-    let text = csv(rows)
-    if path.hasSuffix(".gz") { try Gzip.write(Data(text.utf8), to: path) } else { try text.write(toFile: path, atomically: true, encoding: .utf8) }
+    try CSVTable.write(header: columns, rows: rows.lazy.map(fields), to: path)
   }
 
-  /// `s` as one CSV field on one line: line breaks become spaces (every field is one line in these
-  /// tables); quoted, with doubled quotes, when it holds a comma or a quote.
-  public static func quote(_ s: String) -> String {
-    let s = s.contains(where: \.isNewline) ? String(s.map { $0.isNewline ? " " : $0 }) : s
-    return s.contains(",") || s.contains("\"") ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-  }
-
-  /// Splits one CSV line, honouring double-quoted fields with doubled quotes inside.
-  static func splitFields(_ line: Substring) -> [String] {
-    var out: [String] = []
-    var cur = ""
-    var inQuotes = false
-    var it = line.makeIterator()
-    var pending: Character? = nil
-    while let c = pending ?? it.next() {
-      pending = nil
-      if inQuotes {
-        if c == "\"" {
-          if let d = it.next() {
-            if d == "\"" { cur.append("\"") } else { inQuotes = false; pending = d }
-          } else { inQuotes = false }
-        } else { cur.append(c) }
-      } else if c == "\"" { inQuotes = true
-      } else if c == "," { out.append(cur); cur = ""
-      } else if c != "\r" { cur.append(c) }
-    }
-    out.append(cur)
-    return out
-  }
+  /// `s` as one CSV field (RFC 4180, ``CSVTable/quoted(_:)``). Line breaks are kept inside the quotes.
+  @available(*, deprecated, message: "write whole rows with CSVTable.format(header:rows:) or CSVTable.write(header:rows:to:)")
+  public static func quote(_ s: String) -> String { CSVTable.quoted(s) }
 }

@@ -60,13 +60,12 @@ struct ExportTable: ParsableCommand {
     guard output.hasSuffix(".csv") else { throw CLIError("--output \(output): --searches writes a .csv file") }
     let steps = try cli { try ScoreStore(path: store).searchSteps() }
     guard !steps.isEmpty else { throw CLIError("--store \(store): no search trajectories stored; run `zcnas robot` first") }
-    var out = "run,strategy,seed,query,arch_index,arch,objective,best_objective,best_arch_index,phase,weights\n"
-    for s in steps {
-      let fields = [ScoreTable.quote(s.run), s.strategy, String(s.seed), String(s.query), String(s.archIndex), s.arch, "\(s.objective)",
-                    "\(s.bestObjective)", String(s.bestArchIndex), s.phase, ScoreTable.quote(s.weights ?? "")]
-      out += fields.joined(separator: ",") + "\n"
+    let header = ["run", "strategy", "seed", "query", "arch_index", "arch", "objective", "best_objective", "best_arch_index", "phase", "weights"]
+    let rows = steps.lazy.map { s in
+      [s.run, s.strategy, String(s.seed), String(s.query), String(s.archIndex), s.arch, "\(s.objective)", "\(s.bestObjective)",
+       String(s.bestArchIndex), s.phase, s.weights ?? ""]
     }
-    do { try out.write(toFile: output, atomically: true, encoding: .utf8) } catch { throw CLIError("--output \(output): cannot write: \(error)") }
+    do { try CSVTable.write(header: header, rows: rows, to: output) } catch { throw CLIError("--output \(output): cannot write: \(error)") }
     print("exported \(steps.count) search steps (\(Set(steps.map(\.run)).count) runs) to \(output)")
   }
 }

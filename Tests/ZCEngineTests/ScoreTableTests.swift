@@ -32,11 +32,31 @@ final class ScoreTableTests: XCTestCase {
     XCTAssertEqual(back[2].value, -1.2345678901234567e-300)
   }
 
+  /// Fields with commas, quotes and line breaks come back unchanged (line breaks used to become
+  /// spaces), and CRLF line ends read the same as LF (they used to read as one long line).
+  func testQuotingAndLineEnds() throws {
+    let rows = [
+      ScoreRow(key: key(1, "nwot"), arch: "a,b", value: .missing(reason: "two\nlines, \"quoted\"\r\nand CRLF"), seconds: 0.5, engineVersion: "0.1.0"),
+      ScoreRow(key: key(2, "snip"), arch: "|none~0|", value: .value(1e-7), seconds: 2, engineVersion: "0.1.0"),
+    ]
+    let text = ScoreTable.csv(rows)
+    XCTAssertEqual(text.split(separator: "\n", omittingEmptySubsequences: false).first, Substring(ScoreTable.columns.joined(separator: ",")))
+    for (name, t) in [("lf", text), ("crlf", text.replacingOccurrences(of: "\n", with: "\r\n"))] {
+      let back = try ScoreTable.parse(t, source: name)
+      XCTAssertEqual(back.count, 2, name)
+      XCTAssertEqual(back[0].arch, "a,b", name)
+      XCTAssertEqual(back[1].value, 1e-7, name)
+      XCTAssertEqual(back[1].seconds, 2, name)
+      XCTAssertEqual(back[1].initialisation, "weights:w,1.safetensors@ab", name)
+    }
+    XCTAssertEqual(try ScoreTable.parse(text, source: "lf")[0].missingReason, "two\nlines, \"quoted\"\r\nand CRLF")
+  }
+
   func testBadTablesNameTheLine() {
     let header = ScoreTable.columns.joined(separator: ",")
     XCTAssertThrowsError(try ScoreTable.parse("index,arch\n", source: "t.csv")) { XCTAssertTrue("\($0)".contains("header lacks")) }
     XCTAssertThrowsError(try ScoreTable.parse(header + "\nnb201,cifar10,1,a,synflow,0,64,x,sampled,float32,abc,,0.1,0.1.0\n", source: "t.csv")) {
-      XCTAssertTrue("\($0)".contains("line 2") && "\($0)".contains("value is 'abc'"), "\($0)")
+      XCTAssertEqual("\($0)", "t.csv, line 2, column 11: value is 'abc', not a number")
     }
     XCTAssertThrowsError(try ScoreTable.parse(header + "\nnb201,cifar10,1,a,synflow,0,64,x,sampled,float32,,,0.1,0.1.0\n", source: "t.csv")) {
       XCTAssertTrue("\($0)".contains("neither a value nor a missing_reason"), "\($0)")

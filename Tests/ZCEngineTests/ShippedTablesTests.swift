@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+import ZCData
 import ZCEngine
 
 /// The precomputed tables in `Datasets/nb201-scores/` are what PROVENANCE.md says they are: the
@@ -48,6 +49,8 @@ final class ShippedTablesTests: XCTestCase {
     let path = Self.root.appendingPathComponent("Datasets/nb201-scores/nb201_\(dataset)_seed0_b64.csv.gz").path
     let rows = try ScoreTable.read(path)
     XCTAssertEqual(rows.count, 15_625 * Self.metrics.count)
+    // Re-exporting the imported rows gives the shipped file's text byte for byte.
+    XCTAssertTrue(ScoreTable.csv(rows) == String(decoding: try Gzip.read(path), as: UTF8.self), "\(dataset): re-export differs from the shipped table")
     var metricsOf: [Int: Set<String>] = [:]
     var missing: [String: Set<Int>] = [:]
     for r in rows {
