@@ -134,16 +134,18 @@ struct Robot: ParsableCommand {
   }
 
   func writeTrajectories(_ results: [SearchResult], report: [(String, GroundTruth)], arch: [Int: String], sign: Double, to path: String) throws {
-    var out = "strategy,seed,query,arch_index,arch,objective,best_objective,best_arch_index,"
-      + report.map { "best_" + $0.1.column }.joined(separator: ",") + ",phase,weights\n"
+    let header = ["strategy", "seed", "query", "arch_index", "arch", "objective", "best_objective", "best_arch_index"]
+      + report.map { "best_" + $0.1.column } + ["phase", "weights"]
+    var rows: [[String]] = []
     for r in results {
       for s in r.steps {
-        let w = s.weights.map { "\"" + $0.map { String(format: "%.6f", $0) }.joined(separator: " ") + "\"" } ?? ""
-        out += "\(r.strategy),\(r.seed),\(s.query),\(s.archIndex),\(ScoreTable.quote(arch[s.archIndex] ?? "")),\(sign * s.objective),\(sign * s.bestObjective),\(s.bestArchIndex),"
-          + report.map { g in g.1.values[s.bestArchIndex].map { "\($0)" } ?? "" }.joined(separator: ",") + ",\(s.phase),\(w)\n"
+        rows.append([r.strategy, String(r.seed), String(s.query), String(s.archIndex), arch[s.archIndex] ?? "", "\(sign * s.objective)",
+                     "\(sign * s.bestObjective)", String(s.bestArchIndex)]
+                    + report.map { g in g.1.values[s.bestArchIndex].map { "\($0)" } ?? "" }
+                    + [s.phase, s.weights.map { $0.map { String(format: "%.6f", $0) }.joined(separator: " ") } ?? ""])
       }
     }
-    do { try out.write(toFile: path, atomically: true, encoding: .utf8) } catch { throw CLIError("--output \(path): cannot write: \(error)") }
+    do { try CSVTable.write(header: header, rows: rows, to: path) } catch { throw CLIError("--output \(path): cannot write: \(error)") }
     print("trajectories written to \(path)")
   }
 }

@@ -115,7 +115,7 @@ struct Search: ParsableCommand {
     print("greedy search on \(space.name) \(dataset) by \(proxy ?? "combination " + weights!); budget \(budget) scored \(space.unit)s")
     print("seed  found id     score      " + report.map { $0.0.leftPad(10) }.joined(separator: " ") + "  moves  restarts")
     var found: [Int] = []
-    var csv = "seed,scored,event,current_arch_index,current_score,best_arch_index,best_score\n"
+    var csv: [[String]] = []
     for seed in seedList {
       let steps: [GreedyStep]
       do { (steps, _) = try GreedySearch(domain: ids, budget: budget, neighbours: neighbours).run(seed: seed, score: { archs in try cli { try score(archs) } }) } catch let e as SearchError {
@@ -125,7 +125,7 @@ struct Search: ParsableCommand {
         print(String(format: "%4d  no architecture with a score", seed)); continue
       }
       found.append(last.bestArchIndex)
-      for s in steps { csv += "\(seed),\(s.scored),\(s.event),\(s.currentArchIndex),\(s.currentScore),\(s.bestArchIndex),\(s.bestScore)\n" }
+      for s in steps { csv.append([String(seed), String(s.scored), s.event, String(s.currentArchIndex), "\(s.currentScore)", String(s.bestArchIndex), "\(s.bestScore)"]) }
       print(String(format: "%4d  %-11d  %9.4g  ", seed, last.bestArchIndex, last.bestScore) + report.map { format($0.1, last.bestArchIndex).leftPad(10) }.joined(separator: " ")
             + String(format: "  %5d  %8d", steps.filter { $0.event == "move" }.count, steps.filter { $0.event == "restart" }.count))
     }
@@ -134,7 +134,8 @@ struct Search: ParsableCommand {
     }
     print("architectures scored during this run: \(scoredNow) (the rest came from \(store))")
     if let output {
-      do { try csv.write(toFile: output, atomically: true, encoding: .utf8) } catch { throw CLIError("--output \(output): cannot write: \(error)") }
+      let header = ["seed", "scored", "event", "current_arch_index", "current_score", "best_arch_index", "best_score"]
+      do { try CSVTable.write(header: header, rows: csv, to: output) } catch { throw CLIError("--output \(output): cannot write: \(error)") }
       print("steps written to \(output)")
     }
   }
