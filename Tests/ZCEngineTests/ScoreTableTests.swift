@@ -52,6 +52,15 @@ final class ScoreTableTests: XCTestCase {
     XCTAssertEqual(try ScoreTable.parse(text, source: "lf")[0].missingReason, "two\nlines, \"quoted\"\r\nand CRLF")
   }
 
+  /// created_at keeps the ISO8601DateFormatter form (`2026-12-01T09:58:29Z`), now written without one per row.
+  func testCreatedAtIsISO8601() throws {
+    let before = Date()
+    let r = ScoreRow(key: key(1, "nwot"), arch: "a", value: .value(1), seconds: 0, engineVersion: "0.1.0")
+    let parsed = try XCTUnwrap(ISO8601DateFormatter().date(from: r.createdAt), r.createdAt)
+    XCTAssertEqual(ISO8601DateFormatter().string(from: parsed), r.createdAt)
+    XCTAssertLessThan(abs(parsed.timeIntervalSince(before)), 5)
+  }
+
   func testBadTablesNameTheLine() {
     let header = ScoreTable.columns.joined(separator: ",")
     XCTAssertThrowsError(try ScoreTable.parse("index,arch\n", source: "t.csv")) { XCTAssertTrue("\($0)".contains("header lacks")) }
