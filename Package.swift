@@ -25,6 +25,7 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-numerics", exact: "1.1.1"),
     .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
+    .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
   ],
   targets: [
     .systemLibrary(
@@ -59,7 +60,7 @@ let package = Package(
     ),
     .target(
       name: "ZCData",
-      dependencies: ["ZCTensor", "CZlib", .product(name: "CSV", package: "CSV.swift")],
+      dependencies: ["ZCTensor", "CZlib", .product(name: "CSV", package: "CSV.swift"), .product(name: "Crypto", package: "swift-crypto")],
       path: "Sources/ZCData",
       swiftSettings: optimised
     ),

@@ -74,7 +74,8 @@ public struct ImageDataset: Sendable {
 
   /// Reads every record of `paths` (in order).
   /// - Throws: ``DatasetError`` for a missing file, a size that is not a multiple of the record
-  ///   size (truncated or wrong format) or a label out of range.
+  ///   size (truncated or wrong format) or a label out of range; ``DatasetManifest/Mismatch`` for
+  ///   a shipped file whose SHA-256 differs from its folder's manifest.
   public init(kind: ImageDatasetKind, paths: [String]) throws {
     self.kind = kind
     self.paths = paths
@@ -88,6 +89,7 @@ public struct ImageDataset: Sendable {
       guard d.count > 0, d.count % r == 0 else {
         throw DatasetError.badSize(path: p, bytes: d.count, recordBytes: r, expected: kind.formatDescription)
       }
+      try DatasetManifest.verify(p)
       let n = d.count / r
       let labelOffset = kind == .cifar100 ? 1 : 0
       for i in 0..<n {

@@ -40,13 +40,15 @@ public struct TextCorpus: Sendable {
   public let streams: [[Int]]
 
   /// Tokenizes `paths` in order into one vocabulary.
-  /// - Throws: ``TextCorpusError`` when a file cannot be read, is not UTF-8 or is empty.
+  /// - Throws: ``TextCorpusError`` when a file cannot be read, is not UTF-8, is empty, or differs
+  ///   from the SHA-256 of its folder's manifest.
   public init(paths: [String]) throws {
     var words: [String] = [], ids: [String: Int] = [:], streams: [[Int]] = []
     for path in paths {
       guard let data = FileManager.default.contents(atPath: path) else { throw TextCorpusError(path: path, reason: "cannot read the file") }
       guard String(data: data, encoding: .utf8) != nil else { throw TextCorpusError(path: path, reason: "not UTF-8 text") }
       guard !data.isEmpty else { throw TextCorpusError(path: path, reason: "empty file") }
+      do { try DatasetManifest.verify(path) } catch { throw TextCorpusError(path: path, reason: "\(error)") }
       var stream: [Int] = []
       stream.reserveCapacity(data.count / 5)
       func id(_ w: String) -> Int {
