@@ -20,7 +20,7 @@ struct BenchSuite: ParsableCommand {
 
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(parsing: .unconditional, help: "Comma-separated architectures (tokens of the space; nb201: indices or arch strings).") var archs = "0,9930,1462"
-  @Option(help: "Comma-separated proxy names, or all.") var metrics = "grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot"
+  @Option(help: "Comma-separated proxy names, standard (the space's usual suite) or all.") var metrics = "standard"
   @Option(name: .customLong("batch-size")) var batchSize: Int?
   @Option var repeats = 3
   @Option(help: "Concurrent workers (1 or 2).") var workers = 2
