@@ -29,6 +29,13 @@ public enum DatasetManifest {
     guard found == expected.lowercased() else { throw Mismatch(path: path, expected: expected, found: found) }
   }
 
+  /// Whether the file's folder has a manifest that lists it with a SHA-256 (then ``verify(_:)``
+  /// checks it).
+  public static func lists(_ path: String) -> Bool {
+    let url = URL(fileURLWithPath: path)
+    return (try? expectedHash(of: url.lastPathComponent, in: url.deletingLastPathComponent().appendingPathComponent("manifest.json").path)) ?? nil != nil
+  }
+
   /// The SHA-256 the manifest records for `name`, or nil.
   static func expectedHash(of name: String, in manifest: String) throws -> String? {
     guard let data = FileManager.default.contents(atPath: manifest),

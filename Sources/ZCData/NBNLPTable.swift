@@ -46,13 +46,14 @@ public struct NBNLPTable: Sendable {
     let table = try CSVTable.read(path: path)
     let need = ["recepie_id", "status", "recipe", "num_params", "final_test_loss", "test_loss_at_best_val", "final_val_loss"]
     let col = try table.columns(need)
+    let wallTime = table.index(of: "total_wall_time_s")
     var rows: [Row] = []
     for (k, r) in table.rows.enumerated() {
       let id = try table.int(row: k, column: col["recepie_id"]!)
       func num(_ c: String) -> Double { Double(r[col[c]!]) ?? .nan }
       rows.append(Row(recipeID: id, status: r[col["status"]!], recipe: r[col["recipe"]!], numParams: Int(r[col["num_params"]!]),
                       finalTestLoss: num("final_test_loss"), testLossAtBestVal: num("test_loss_at_best_val"),
-                      finalValLoss: num("final_val_loss"), totalWallTime: col["total_wall_time_s"] == nil ? .nan : num("total_wall_time_s")))
+                      finalValLoss: num("final_val_loss"), totalWallTime: wallTime.flatMap { Double(r[$0]) } ?? .nan))
     }
     guard !rows.isEmpty else { throw TableError.badRow(path: path, line: 2, reason: "no rows") }
     self.path = path

@@ -87,8 +87,13 @@ public final class ScoreStore: @unchecked Sendable {
       config.busyMode = .timeout(10)
       db = try DatabaseQueue(path: path, configuration: config)
       let tables = try db.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'") }
-      if !tables.isEmpty && !tables.contains("scores") {
-        throw StoreError(path: path, reason: "is an SQLite database of another program (tables \(tables.sorted().prefix(5).joined(separator: ", "))); zcnas writes only to its own stores or to new or empty files")
+      let foreign = "is an SQLite database of another program (tables \(tables.sorted().prefix(5).joined(separator: ", "))); zcnas writes only to its own stores or to new or empty files"
+      if !tables.isEmpty {
+        guard tables.contains("scores"), tables.contains("grdb_migrations") else { throw StoreError(path: path, reason: foreign) }
+        let cols = Set(try db.read { db in try db.columns(in: "scores").map(\.name) })
+        guard cols.isSuperset(of: ["space", "dataset", "arch_index", "arch", "metric", "seed", "batch_size", "init", "value", "missing_reason"]) else {
+          throw StoreError(path: path, reason: foreign)
+        }
       }
       var migrator = DatabaseMigrator()
       migrator.registerMigration("v1") { db in

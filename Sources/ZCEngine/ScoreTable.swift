@@ -51,7 +51,10 @@ public enum ScoreTable {
         }
         v = .missing(reason: f[reason])
       } else {
-        v = .value(try table.double(row: n, column: value))
+        // A non-finite number ("nan", "inf") is missing, as everywhere else: it never enters a
+        // store as a value, so an import cannot put it over a present value.
+        let x = try table.double(row: n, column: value)
+        v = .checked(x, ifNotFinite: "imported as \(f[value])")
       }
       let key = ScoreKey(space: f[space], dataset: f[dataset], archIndex: try table.int(row: n, column: archIndex), metric: f[metric],
                          seed: try table.int(row: n, column: seed), batchSize: try table.int(row: n, column: batchSize),

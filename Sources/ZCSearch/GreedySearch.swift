@@ -23,12 +23,12 @@ public struct GreedyStep: Codable, Equatable, Sendable {
 /// the scheme is ours (NASWOT samples N random architectures and TE-NAS prunes a supernet; neither
 /// climbs), so compare it with them at an equal number of scored architectures.
 public struct GreedySearch: Sendable {
-  /// Number of architectures in the space (indices 0..<spaceSize).
   /// The architecture ids the search may visit (restarts draw uniformly from them).
   public var domain: [Int]
+  /// Number of ids in ``domain``.
   public var spaceSize: Int { domain.count }
   public var budget: Int
-  /// One-edit neighbours of an index.
+  /// One-edit neighbours of an id ([] in a space without a neighbourhood).
   public var neighbours: @Sendable (Int) -> [Int]
 
   /// - Parameters:

@@ -49,13 +49,14 @@ struct BenchSuite: ParsableCommand {
         var last: [ProxyResult] = []
         for r in 0..<(repeats + 1) {
           let start = DispatchTime.now().uptimeNanoseconds
-          last = (try? pipeline.evaluate(id: id, architecture: arch)) ?? []
+          do { last = try pipeline.evaluate(id: id, architecture: arch) } catch { acc.fail(error); return }
           let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
           if r > 0 { times.append(t) }  // the first run warms up
         }
         times.sort()
         acc.add(median: times[times.count / 2], results: last, weight: 1 / Double(max(1, workers)))
       }
+      if let e = acc.error { throw CLIError("bench-suite: \(space.unit) \(id): \(e)") }
       let (medians, breakdown) = acc.values
       let parts = proxies.map { String(format: "%@ %.2f", $0.name, breakdown[$0.name] ?? 0) }.joined(separator: ", ")
       print(String(format: "id %7d  median s per worker: %@   (last run: %@)", id, medians.map { String(format: "%.2f", $0) }.joined(separator: " / "), parts))
@@ -72,5 +73,7 @@ private final class Accumulator: @unchecked Sendable {
     medians.append(median)
     for p in results { breakdown[p.metric, default: 0] += p.seconds * weight }
   }
+  private(set) var error: Error?
+  func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
   var values: ([Double], [String: Double]) { lock.lock(); defer { lock.unlock() }; return (medians, breakdown) }
 }

@@ -119,6 +119,7 @@ struct ImportTable: ParsableCommand {
       do { rows.append(try dec.decode(ScoreRow.self, from: Data(line.utf8))) } catch {
         throw CLIError("\(path), line \(n + 1): expected a row written by `zcnas export --output x.jsonl`: \(describe(error))")
       }
+      if let v = rows.last!.value, !v.isFinite { rows[rows.count - 1].value = nil; rows[rows.count - 1].missingReason = "imported as \(v)" }
       if rows.last!.value == nil && rows.last!.missingReason == nil { throw CLIError("\(path), line \(n + 1): neither a value nor a missing_reason") }
     }
     guard !rows.isEmpty else { throw CLIError("\(path): no rows") }

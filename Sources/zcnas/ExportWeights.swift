@@ -38,7 +38,7 @@ struct ExportWeights: ParsableCommand {
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: registry.applicable(to: space.modelKind)) }
     let net = try cli { try pipeline.network(id: id, architecture: a) }
     try cli {
-      try WeightsIO.save(net, to: output, metadata: ["arch": space.canonical(a), "space": space.name, "id": String(id), "nb201_index": space.name == "nb201" ? String(id) : "",
+      try WeightsIO.save(net, to: output, metadata: ["arch": space.canonical(a), "space": space.name, "id": String(id),
                                                      "seed": String(seed), "engine_version": ZeroCostNAS.version, "init": pipeline.initialisation])
     }
     print("wrote \(net.stateDictKeys().count) tensors of \(space.name) id \(id) \(space.canonical(a).prefix(120)) to \(output)")

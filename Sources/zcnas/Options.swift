@@ -145,3 +145,9 @@ func describe(_ error: Error) -> String {
   @unknown default: return "\(error)"
   }
 }
+
+/// A ground-truth value for a report column: two decimals for percentages, three otherwise; "-"
+/// where the architecture has none.
+func formatTruth(_ g: GroundTruth, _ id: Int) -> String {
+  g.values[id].map { String(format: g.unit == "percent" ? "%.2f" : "%.3f", $0) } ?? "-"
+}

@@ -70,7 +70,6 @@ struct Robot: ParsableCommand {
     let report = try space.reportColumns.map { c in (c.label, try cli { try space.groundTruth(c.column, dataset: dataset, option: "--objective") }) }
     let cost = try space.costColumn.map { c in try cli { try space.groundTruth(c, dataset: dataset, option: "--objective") } }
     func costOf(_ r: SearchResult) -> Double { r.steps.reduce(0) { $0 + (cost?.values[$1.archIndex] ?? .nan) } }
-    func format(_ g: GroundTruth, _ id: Int) -> String { g.values[id].map { String(format: g.unit == "percent" ? "%.2f" : "%.3f", $0) } ?? "-" }
     if strategy == .rea && !space.hasNeighbourhood {
       throw CLIError("--strategy rea: --space \(space.name) has no neighbourhood (REA mutates an architecture by one edit); use robot or random")
     }
@@ -112,7 +111,7 @@ struct Robot: ParsableCommand {
       }
       let b = r.bestArchIndex
       let t0 = r.steps.filter { $0.phase == "bo" }.count
-      print(String(format: "%4d  %-10d  %9.3f  ", seed, b, sign * r.steps.last!.bestObjective) + report.map { format($0.1, b).leftPad(10) }.joined(separator: " ")
+      print(String(format: "%4d  %-10d  %9.3f  ", seed, b, sign * r.steps.last!.bestObjective) + report.map { formatTruth($0.1, b).leftPad(10) }.joined(separator: " ")
             + String(format: "  %8.0f  %@", costOf(r), strategy == .robot ? "\(t0)" : "-"))
     }
     let bests = results.map(\.bestArchIndex)

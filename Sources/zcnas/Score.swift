@@ -91,7 +91,12 @@ struct Score: ParsableCommand {
 func selectProxies(_ spec: String, for space: some SearchSpace) throws -> [any ZeroCostProxy] {
   let mine = registry.applicable(to: space.modelKind)
   if spec == "all" { return mine }
-  if spec == "standard" { return space.standardMetrics.compactMap { proxy(named: $0) } }
+  if spec == "standard" {
+    return try space.standardMetrics.map { n in
+      guard let p = proxy(named: n), p.applies(to: space.modelKind) else { throw CLIError("--space \(space.name): its standard suite names '\(n)', which is not a registered proxy of its kind") }
+      return p
+    }
+  }
   var out: [any ZeroCostProxy] = []
   for name in spec.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !name.isEmpty {
     guard let p = proxy(named: name) else {

@@ -58,7 +58,7 @@ struct Search: ParsableCommand {
       }
       let sign: Double = p.direction == .lowerIsBetter ? -1 : 1
       metrics = [p.name]
-      rank = { v in v[0].map { sign * $0 } }
+      rank = { v in v[0].flatMap { $0.isFinite ? sign * $0 : nil } }
     } else {
       let path = weights!
       guard let data = FileManager.default.contents(atPath: path) else { throw CLIError("--weights \(path): no such file") }
@@ -109,7 +109,6 @@ struct Search: ParsableCommand {
       }
     }
     let report = try space.reportColumns.map { c in (c.label, try cli { try space.groundTruth(c.column, dataset: dataset, option: "--target") }) }
-    func format(_ g: GroundTruth, _ id: Int) -> String { g.values[id].map { String(format: g.unit == "percent" ? "%.2f" : "%.3f", $0) } ?? "-" }
     let neighbours: @Sendable (Int) -> [Int] = { space.neighbours(of: $0) ?? [] }
     if !space.hasNeighbourhood { print("\(space.name) has no neighbourhood: every step restarts at random (random sampling ranked by the score)") }
     print("greedy search on \(space.name) \(dataset) by \(proxy ?? "combination " + weights!); budget \(budget) scored \(space.unit)s")
@@ -126,7 +125,7 @@ struct Search: ParsableCommand {
       }
       found.append(last.bestArchIndex)
       for s in steps { csv.append([String(seed), String(s.scored), s.event, String(s.currentArchIndex), "\(s.currentScore)", String(s.bestArchIndex), "\(s.bestScore)"]) }
-      print(String(format: "%4d  %-11d  %9.4g  ", seed, last.bestArchIndex, last.bestScore) + report.map { format($0.1, last.bestArchIndex).leftPad(10) }.joined(separator: " ")
+      print(String(format: "%4d  %-11d  %9.4g  ", seed, last.bestArchIndex, last.bestScore) + report.map { formatTruth($0.1, last.bestArchIndex).leftPad(10) }.joined(separator: " ")
             + String(format: "  %5d  %8d", steps.filter { $0.event == "move" }.count, steps.filter { $0.event == "restart" }.count))
     }
     if found.count > 1 {

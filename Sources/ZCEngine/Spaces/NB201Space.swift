@@ -124,8 +124,11 @@ public struct NB201Space: SearchSpace {
     let (x, y, _) = try images.sampleBatch(size: needsSecond ? 2 * batchSize : batchSize, seed: UInt64(bitPattern: Int64(s.seed)), dtype: dt)
     // The shipped subset is "sampled" (as in the shipped tables); other files add their names and
     // fingerprints, so scores of different images are never taken for each other.
-    let source = s.dataFiles.isEmpty ? "sampled"
-      : "sampled:" + (try s.dataFiles.map { URL(fileURLWithPath: $0).lastPathComponent + "@" + (try fileFingerprint($0)) }.joined(separator: "+"))
+    // (A shipped file that its manifest lists has passed the SHA-256 check when it loaded above,
+    // so it is the shipped subset whichever --datasets folder it came from.)
+    let shipped = s.dataFiles.isEmpty && paths.allSatisfy(DatasetManifest.lists)
+    let source = shipped ? "sampled"
+      : "sampled:" + (try paths.map { URL(fileURLWithPath: $0).lastPathComponent + "@" + (try fileFingerprint($0)) }.joined(separator: "+"))
     var b = Batch(images: x.rows(0..<batchSize), labels: Array(y.prefix(batchSize)), source: source)
     if needsSecond { b.images2 = x.rows(batchSize..<(2 * batchSize)); b.labels2 = Array(y.suffix(batchSize)) }
     return b
@@ -160,8 +163,10 @@ public struct NB201Space: SearchSpace {
     }
     var values: [Int: Double] = [:]
     for (i, v) in c.enumerated() where v.isFinite { values[i] = v }
-    let seconds = column.hasSuffix("_s")
-    return GroundTruth(column: column, unit: seconds ? "seconds" : "percent", higherIsBetter: !seconds, values: values)
+    // Accuracies (percent, higher is better); training costs (seconds, lower is better); the other
+    // numeric columns (params, FLOPs, seed counts) are taken as higher-is-better counts.
+    let seconds = column.hasSuffix("_s"), accuracy = column.contains("_acc")
+    return GroundTruth(column: column, unit: seconds ? "seconds" : accuracy ? "percent" : "", higherIsBetter: !seconds, values: values)
   }
 
   public let defaultObjective = "cifar10_valid_acc_12ep"

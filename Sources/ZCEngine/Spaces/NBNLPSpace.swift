@@ -138,6 +138,9 @@ public struct NBNLPSpace: SearchSpace {
   // MARK: ground truth
 
   public func groundTruth(_ target: String, dataset: String, option: String) throws -> GroundTruth {
+    guard dataset == "wikitext2" else {
+      throw SpaceError("--dataset \(dataset): the NAS-Bench-NLP ground truth shipped is the WikiText-2 subset (the PTB logs could not be obtained; Datasets/nasbench_nlp/PROVENANCE.md); only --dataset wikitext2 scores can be correlated, fitted or searched with ground truth")
+    }
     let columns: [String: (KeyPath<NBNLPTable.Row, Double>, String, Bool)] = [
       "final_test_loss": (\.finalTestLoss, "nats/token", false), "final_val_loss": (\.finalValLoss, "nats/token", false),
       "test_loss_at_best_val": (\.testLossAtBestVal, "nats/token", false), "total_wall_time_s": (\.totalWallTime, "seconds", false),
