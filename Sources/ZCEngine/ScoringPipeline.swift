@@ -19,7 +19,13 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
   public let space: Space
   public let settings: ScoringSettings
   public let proxies: [any ZeroCostProxy]
-  public let batch: Space.Batch
+  /// The run's minibatch; nil for a pipeline built with `buildBatch: false` (it can name stored
+  /// rows and build networks, but not score).
+  public let batch: Space.Batch?
+  /// The stored batch size and source of this run (from ``batch``, or ``SearchSpace/batchLabel(_:)``);
+  /// nil when a pipeline without a batch cannot name one (then ``key(id:metric:)`` throws why).
+  public let batchLabel: (size: Int, source: String)?
+  private let labelError: String?
   /// The stored `init` label: the space's seeded label, or "weights:<file>@<fingerprint>".
   public let initialisation: String
   private let weights: SafetensorsFile?
@@ -31,11 +37,17 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     try self.init(space: space, settings: settings, proxies: proxies, batch: nil)
   }
 
+  /// A pipeline that builds no minibatch: it builds networks (`export-weights`) and reads this
+  /// run's stored rows (`search --no-scoring`), but ``run(_:store:jobs:progress:)`` refuses.
+  public init(space: Space, settings: ScoringSettings, proxies: [any ZeroCostProxy], buildBatch: Bool) throws {
+    try self.init(space: space, settings: settings, proxies: proxies, batch: nil, buildBatch: buildBatch)
+  }
+
   /// A pipeline on a minibatch the caller built (a library user's own images or tokens, a test's
   /// small batch) instead of ``SearchSpace/makeBatch(_:proxies:)``. Its `source` is stored as the
   /// batch label, so give each distinct batch its own.
-  public init(space: Space, settings: ScoringSettings, proxies: [any ZeroCostProxy], batch given: Space.Batch?) throws {
-    guard !proxies.isEmpty else { throw SpaceError("--metrics: no proxy named") }
+  public init(space: Space, settings: ScoringSettings, proxies: [any ZeroCostProxy], batch given: Space.Batch?, buildBatch: Bool = true) throws {
+    guard !proxies.isEmpty || !buildBatch else { throw SpaceError("--metrics: no proxy named") }
     guard space.datasets.contains(settings.dataset) else {
       throw SpaceError("--dataset: expected one of \(space.datasets.joined(separator: ", ")) for --space \(space.name), found '\(settings.dataset)'")
     }
@@ -46,7 +58,13 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     var names = Set<String>()
     for p in proxies where !names.insert(p.name).inserted { throw SpaceError("--metrics: '\(p.name)' is named twice") }
     self.space = space; self.settings = settings; self.proxies = proxies
-    batch = try given ?? space.makeBatch(settings, proxies: proxies)
+    let b = try given ?? (buildBatch ? space.makeBatch(settings, proxies: proxies) : nil)
+    batch = b
+    if let b {
+      batchLabel = (b.size, b.source); labelError = nil
+    } else {
+      do { batchLabel = try space.batchLabel(settings); labelError = nil } catch { batchLabel = nil; labelError = "\(error)" }
+    }
     if let w = settings.weightsFile {
       let file: SafetensorsFile
       do { file = try SafetensorsFile(path: w) } catch { throw SpaceError("--weights: \(error)") }
@@ -59,26 +77,29 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
   }
 
   /// The key of a stored score of this run (architecture and metric filled in).
-  public func key(id: Int, metric: String) -> ScoreKey {
-    ScoreKey(space: space.name, dataset: settings.dataset, archIndex: id, metric: metric, seed: settings.seed, batchSize: batch.size,
-             initialisation: initialisation, batchSource: batch.source, dtype: settings.dtype.rawValue)
+  /// - Throws: ``SpaceError`` when the run's batch cannot be named (a pipeline without a batch).
+  public func key(id: Int, metric: String) throws -> ScoreKey {
+    guard let batchLabel else { throw SpaceError(labelError ?? "no batch") }
+    return ScoreKey(space: space.name, dataset: settings.dataset, archIndex: id, metric: metric, seed: settings.seed, batchSize: batchLabel.size,
+             initialisation: initialisation, batchSource: batchLabel.source, dtype: settings.dtype.rawValue)
   }
 
   /// The settings part of this run's keys (architecture 0, empty metric).
-  public var keyTemplate: ScoreKey { key(id: 0, metric: "") }
+  public func keyTemplate() throws -> ScoreKey { try key(id: 0, metric: "") }
 
   /// The network of one architecture: seeded initialisation, or the weights file (strict load).
   /// - Throws: ``SpaceError`` naming `--weights` and the offending key; the space's errors.
   public func network(id: Int, architecture: Space.Architecture) throws -> Space.Network {
     let seed = ArchitectureID.initSeed(runSeed: settings.seed, id: id)
-    guard let weights else { return try space.makeNetwork(architecture, seed: seed, dtype: settings.dtype, batch: batch, settings: settings) }
-    let net = try space.makeNetwork(architecture, seed: 0, dtype: settings.dtype, batch: batch, settings: settings)
+    guard let weights else { return try space.makeNetwork(architecture, seed: seed, dtype: settings.dtype, settings: settings) }
+    let net = try space.makeNetwork(architecture, seed: 0, dtype: settings.dtype, settings: settings)
     do { try WeightsIO.load(weights, into: net) } catch { throw SpaceError("--weights \(weights.path): \(error)") }
     return net
   }
 
   /// Computes `proxies` (default: all of the run's) on one architecture, without the store.
   public func evaluate(id: Int, architecture: Space.Architecture, proxies only: [any ZeroCostProxy]? = nil) throws -> [ProxyResult] {
+    guard let batch else { throw SpaceError("the scoring pipeline was built without a minibatch (buildBatch: false)") }
     let net = try network(id: id, architecture: architecture)
     let chosen = only ?? proxies
     let context = space.context(network: net, batch: batch, proxies: chosen, runSeed: UInt64(bitPattern: Int64(settings.seed)),
@@ -92,22 +113,23 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
   ///   network error (architectures written before it stay stored).
   public func run(_ archs: [(id: Int, architecture: Space.Architecture)], store: ScoreStore, jobs: Int,
                   progress: ScoringProgress? = nil) throws -> (scored: Int, skipped: Int) {
+    guard batch != nil else { throw SpaceError("the scoring pipeline was built without a minibatch (buildBatch: false)") }
     if weights != nil && archs.count != 1 {
       throw SpaceError("--weights: expected exactly one \(space.noun) in --archs, found \(archs.count)")
     }
     if weights != nil, let a = archs.first { _ = try network(id: a.id, architecture: a.architecture) }  // fail now, naming the key
     let items = archs.map { ($0.id, $0.architecture) }
-    return try scoreResumably(items, metrics: proxies.map(\.name), like: keyTemplate, jobs: jobs, store: store, progress: progress) { id, arch, missing in
+    return try scoreResumably(items, metrics: proxies.map(\.name), like: try keyTemplate(), jobs: jobs, store: store, progress: progress) { id, arch, missing in
       let text = space.canonical(arch)
       let results = try evaluate(id: id, architecture: arch, proxies: proxies.filter { missing.contains($0.name) })
-      return results.map { ScoreRow(key: key(id: id, metric: $0.metric), arch: text, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version) }
+      return try results.map { ScoreRow(key: try key(id: id, metric: $0.metric), arch: text, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version) }
     }
   }
 
   /// This run's stored rows (its settings) for the given ids.
   /// - Throws: ``StoreError``.
   public func storedRows(ids: Set<Int>, store: ScoreStore) throws -> [ScoreRow] {
-    try store.rows(like: keyTemplate, ids: ids)
+    try store.rows(like: try keyTemplate(), ids: ids)
   }
 }
 

@@ -41,7 +41,7 @@ struct BenchSuite: ParsableCommand {
     settings.batchSize = batchSize
     settings.parameters = model.parameters
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies) }
-    print("\(space.name): proxies \(proxies.map(\.name).joined(separator: ",")); batch \(pipeline.batch.size); workers \(workers); OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s)")
+    print("\(space.name): proxies \(proxies.map(\.name).joined(separator: ",")); batch \(pipeline.batchLabel?.size ?? 0); workers \(workers); OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s)")
     for (id, arch) in chosen {
       let acc = Accumulator()
       DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in

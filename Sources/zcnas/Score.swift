@@ -76,7 +76,7 @@ struct Score: ParsableCommand {
     }
     if quiet { return }
     reporter.finish()
-    let extra = space.describe(batch: pipeline.batch)
+    let extra = pipeline.batch.map { space.describe(batch: $0, settings: pipeline.settings) } ?? ""
     print("scored \(scored) \(space.unit)(s), \(skipped) already stored; \(proxies.count) prox\(proxies.count == 1 ? "y" : "ies")\(extra.isEmpty ? "" : "; " + extra); store \(store)")
     if let output {
       let rows = try cli { try pipeline.storedRows(ids: Set(chosen.map(\.id)), store: st) }

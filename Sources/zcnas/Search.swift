@@ -76,11 +76,11 @@ struct Search: ParsableCommand {
     settings.batchSize = batchSize
     settings.parameters = model.parameters
     let proxies = metrics.map { m in mine.first { $0.name == m }! }
-    let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies) }
+    let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies, buildBatch: !noScoring) }
     let store = storeOption.store
     let st = try cli { try ScoreStore(path: store) }
     if !noScoring { try cli { try st.ensureWritable() } }
-    let key = pipeline.keyTemplate
+    let key = try cli { try pipeline.keyTemplate() }
     let ids = try cli { try space.allIDs() }
     var entryByID: [Int: S.Architecture] = [:]
     var scoredNow = 0

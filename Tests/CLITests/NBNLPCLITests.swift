@@ -69,6 +69,21 @@ final class NBNLPCLITests: XCTestCase {
       // Every trajectory queries 8 distinct recipes of the stored 40, each with its subset loss.
       let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").dropFirst()
       XCTAssertEqual(lines.count, 16, out)
+      // A loss is minimised: best_objective is the smallest objective queried so far, per seed.
+      let header = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")[0].split(separator: ",").map(String.init)
+      let (o, bo, sd) = (header.firstIndex(of: "objective")!, header.firstIndex(of: "best_objective")!, header.firstIndex(of: "seed")!)
+      var best: [String: Double] = [:]
+      for line in lines {
+        // The arch column is quoted JSON with commas; count fields from the right for the numbers after it.
+        let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        let right = header.count - o
+        let (obj, bobj) = (Double(f[f.count - right])!, Double(f[f.count - (header.count - bo)])!)
+        let seed = f[sd]
+        best[seed] = min(best[seed] ?? .infinity, obj)
+        XCTAssertEqual(bobj, best[seed]!, "\(strategy) seed \(seed): best_objective must be the minimum loss so far")
+      }
+      let cost = try XCTUnwrap(b.out.split(separator: "\n").first { $0.contains("search cost") })
+      XCTAssertFalse(cost.contains("nan"), String(cost))
     }
     let table = try String(contentsOfFile: Self.root.appendingPathComponent("Datasets/nasbench_nlp/nbnlp_wikitext2_subset.csv").path, encoding: .utf8)
     let f = try run(["fit", "--space", "nbnlp", "--store", store, "--iterations", "12", "--metrics", "hidden_cov,nwot"], in: dir)

@@ -78,4 +78,28 @@ final class StoreSafetyTests: XCTestCase {
     XCTAssertEqual(rows[0], "sampled")
     XCTAssertTrue(rows[1].hasPrefix("sampled:test_subset.bin@"), rows[1])
   }
+
+  /// The pipeline's keys are those of the shipped table: after importing it, scoring two of its
+  /// architectures with the same settings finds them stored (nothing is scored twice).
+  func testShippedRowsAreFoundUnderThePipelinesKeys() throws {
+    let dir = try temporaryFolder()
+    let store = dir.appendingPathComponent("s.sqlite").path
+    let i = try run(["import", TestPaths.datasets + "/nb201-scores/nb201_cifar10_seed0_b64.csv.gz", "--store", store], in: dir)
+    XCTAssertEqual(i.status, 0, i.err)
+    let r = try run(["score", "--archs", "0,9930", "--metrics", "params,flops,nwot", "--seed", "0", "--batch-size", "64", "--store", store], in: dir)
+    XCTAssertTrue(r.out.contains("scored 0 architecture(s), 2 already stored"), r.out + r.err)
+    let g = try run(["search", "--store", store, "--proxy", "synflow", "--budget", "30", "--no-scoring", "--dataset", "cifar10"], in: dir)
+    XCTAssertTrue(g.out.contains("architectures scored during this run: 0"), g.out + g.err)
+  }
+
+  /// export-weights builds no minibatch: it works where scoring would need images it lacks.
+  func testExportWeightsNeedsNoImages() throws {
+    let dir = try temporaryFolder()
+    for dataset in ["cifar100", "imagenet16-120"] {
+      let out = dir.appendingPathComponent("\(dataset).safetensors").path
+      let r = try run(["export-weights", "--arch", "9930", "--dataset", dataset, "--output", out], in: dir)
+      XCTAssertEqual(r.status, 0, r.err)
+      XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+    }
+  }
 }

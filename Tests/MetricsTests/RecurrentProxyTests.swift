@@ -100,9 +100,10 @@ final class RecurrentProxyTests: XCTestCase {
       let st = try ScoreStore(path: dir.appendingPathComponent(store).path)
       var settings = ScoringSettings(dataset: "wikitext2", datasetsRoot: Self.datasets)
       settings.seed = seed
+      settings.parameters = ["emsize": 6, "nhid": 8, "nlayers": 2]
       let pipeline = try ScoringPipeline(space: try NBNLPSpace(datasetsRoot: Self.datasets), settings: settings,
                                          proxies: registry.applicable(to: .recurrentLanguageModel),
-                                         batch: NBNLPSpace.Batch(tokens: tokens, modelSize: size, source: "test"))
+                                         batch: NBNLPSpace.Batch(tokens: tokens, source: "test"))
       _ = try pipeline.run(recipes.map { (id: $0.0, architecture: $0.1) }, store: st, jobs: 2)
       return try st.rows(space: "nbnlp", dataset: "wikitext2", seed: seed).sorted { ($0.archIndex, $0.metric) < ($1.archIndex, $1.metric) }.map(\.value)
     }

@@ -6,6 +6,7 @@ import ZCAutodiff
 import ZCData
 import ZCEngine
 import ZCNN
+import ZCSearch
 import ZCTensor
 
 /// A new search space is one file that conforms to ``SearchSpace``: this one (a width-only toy
@@ -36,12 +37,16 @@ final class ToySpaceTests: XCTestCase {
     }
   }
 
-  /// Architectures are widths; ids are positions; the "ground truth" grows with width.
+  /// Architectures are texts "width=W" with no benchmark index: ids are content hashes
+  /// (``ArchitectureID/contentHash(_:)``, negative); the "ground truth" grows with width;
+  /// neighbours are the adjacent widths.
   struct ToySpace: SearchSpace {
-    typealias Architecture = Int
+    typealias Architecture = String
     typealias Network = ToyNet
     typealias Batch = NB201Space.Batch
     static let widths = [2, 3, 4, 6, 8]
+    static func id(_ w: Int) -> Int { ArchitectureID.contentHash("width=\(w)") }
+    static func width(_ text: String) -> Int? { text.hasPrefix("width=") ? Int(text.dropFirst(6)) : nil }
     let images: Tensor
     let name = "toy"
     let summary = "one-conv classifiers of five widths"
@@ -49,22 +54,29 @@ final class ToySpaceTests: XCTestCase {
     let datasets = ["cifar10"]
     let noun = "architecture"
     var entryCount: Int { Self.widths.count }
-    func entry(at p: Int) throws -> (id: Int, architecture: Int) {
+    func entry(at p: Int) throws -> (id: Int, architecture: String) {
       guard Self.widths.indices.contains(p) else { throw SpaceError("--archs: position \(p) outside 0..<\(Self.widths.count)") }
-      return (p, Self.widths[p])
+      return (Self.id(Self.widths[p]), "width=\(Self.widths[p])")
     }
-    func entry(token: String) throws -> (id: Int, architecture: Int) {
-      guard let w = Int(token.dropFirst(6)), token.hasPrefix("width="), let p = Self.widths.firstIndex(of: w) else { throw SpaceError("--archs: '\(token)'") }
-      return (p, w)
+    func entry(token: String) throws -> (id: Int, architecture: String) {
+      if let i = Int(token), let w = Self.widths.first(where: { Self.id($0) == i }) { return (i, "width=\(w)") }
+      guard let w = Self.width(token), Self.widths.contains(w) else { throw SpaceError("--archs: '\(token)'") }
+      return (Self.id(w), token)
     }
-    func canonical(_ w: Int) -> String { "width=\(w)" }
-    func mismatch(id: Int, arch: String) -> String? { (try? entry(at: id)).map { canonical($0.architecture) == arch ? nil : "not width \(arch)" } ?? "no id \(id)" }
+    func canonical(_ a: String) -> String { a }
+    func neighbours(of id: Int) -> [Int]? {
+      guard let p = Self.widths.firstIndex(where: { Self.id($0) == id }) else { return [] }
+      return [p - 1, p + 1].filter { Self.widths.indices.contains($0) }.map { Self.id(Self.widths[$0]) }
+    }
+    func mismatch(id: Int, arch: String) -> String? { ArchitectureID.contentHash(arch) == id ? nil : "id \(id) is not the hash of \(arch)" }
     func defaultBatchSize(dataset: String) -> Int { 8 }
     func makeBatch(_ s: ScoringSettings, proxies: [any ZeroCostProxy]) throws -> Batch {
       Batch(images: images, labels: (0..<images.shape[0]).map { $0 % 10 }, source: "toy-gaussian")
     }
     func initialisationLabel(_ s: ScoringSettings) -> String { "pytorch-default" }
-    func makeNetwork(_ w: Int, seed: UInt64, dtype: DType, batch: Batch, settings: ScoringSettings) throws -> ToyNet {
+    func batchLabel(_ s: ScoringSettings) throws -> (size: Int, source: String) { (images.shape[0], "toy-gaussian") }
+    func makeNetwork(_ a: String, seed: UInt64, dtype: DType, settings: ScoringSettings) throws -> ToyNet {
+      guard let w = Self.width(a) else { throw SpaceError("not a toy architecture: \(a)") }
       var rng = ZCRandom(seed: seed)
       return ToyNet(width: w, dtype: dtype, rng: &rng)
     }
@@ -73,7 +85,7 @@ final class ToySpaceTests: XCTestCase {
     }
     func groundTruth(_ target: String, dataset: String, option: String) throws -> GroundTruth {
       GroundTruth(column: "toy_acc", unit: "percent", higherIsBetter: true,
-                  values: Dictionary(uniqueKeysWithValues: Self.widths.enumerated().map { ($0.offset, 50 + Double($0.element)) }))
+                  values: Dictionary(uniqueKeysWithValues: Self.widths.map { (Self.id($0), 50 + Double($0)) }))
     }
     let defaultCombination = ["params"]
     let standardMetrics = ["params", "nwot"]
@@ -100,15 +112,21 @@ final class ToySpaceTests: XCTestCase {
     XCTAssertEqual(rows.count, 5 * proxies.count)
     // params by hand: conv 27w, batch norm 2w, linear 10w + 10.
     for r in rows where r.metric == "params" {
-      let w = ToySpace.widths[r.archIndex]
+      let w = try XCTUnwrap(ToySpace.width(r.arch))
+      XCTAssertLessThan(r.archIndex, 0, "content-hash ids are negative")
+      XCTAssertEqual(r.archIndex, ArchitectureID.contentHash(r.arch))
       XCTAssertEqual(r.value, Double(27 * w + 2 * w + 10 * w + 10), "width \(w)")
-      XCTAssertEqual(r.arch, "width=\(w)")
     }
     XCTAssertTrue(rows.filter { $0.metric != "params" }.allSatisfy { $0.value.map(\.isFinite) ?? ($0.missingReason != nil) })
     // The ground truth grows with width, and so does params: Spearman ρ = 1 over the space.
     let truth = try space.groundTruth("test", dataset: "cifar10", option: "--target")
     let p = rows.filter { $0.metric == "params" }.sorted { $0.archIndex < $1.archIndex }
     XCTAssertEqual(Statistics.spearman(p.map { $0.value! }, p.map { truth.values[$0.archIndex]! }), 1, accuracy: 1e-12)
+    // Greedy search over the content-hash ids under params climbs to the widest network.
+    let byID = Dictionary(uniqueKeysWithValues: p.map { ($0.archIndex, $0.value!) })
+    let (steps, _) = try GreedySearch(domain: try space.allIDs(), budget: 5, neighbours: { space.neighbours(of: $0) ?? [] })
+      .run(seed: 3) { ids in ids.map { byID[$0] } }
+    XCTAssertEqual(steps.last?.bestArchIndex, ToySpace.id(8))
   }
 
   /// A recurrent proxy is refused by an image space, naming it, before anything is scored.

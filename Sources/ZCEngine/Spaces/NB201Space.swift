@@ -110,10 +110,7 @@ public struct NB201Space: SearchSpace {
     guard batchSize >= 2 else {
       throw SpaceError("--batch-size: expected at least 2 (training-mode batch norm and the B x B kernels of nwot and jacob_cov need two images), found \(batchSize)")
     }
-    let paths: [String]
-    if !s.dataFiles.isEmpty { paths = s.dataFiles } else if kind == .imagenet16 {
-      throw SpaceError("--dataset imagenet16-120 needs --data FILE...: ImageNet16-120 images cannot be shipped. Expected \(kind.formatDescription)")
-    } else { paths = [s.datasetsRoot + "/\(kind.rawValue)/train_subset.bin"] }
+    let paths = try imagePaths(s)
     // Two disjoint batches when a proxy needs a second one; the first is the same either way.
     let needsSecond = proxies.contains { $0.requirements.contains(.secondBatch) }
     let images = try ImageDataset(kind: kind, paths: paths)
@@ -122,13 +119,7 @@ public struct NB201Space: SearchSpace {
       throw SpaceError("--metrics: \(who) needs a second minibatch, so 2 x \(batchSize) distinct images; \(paths.joined(separator: ", ")) holds \(images.count). Use --batch-size \(images.count / 2) or less, or leave \(who) out")
     }
     let (x, y, _) = try images.sampleBatch(size: needsSecond ? 2 * batchSize : batchSize, seed: UInt64(bitPattern: Int64(s.seed)), dtype: dt)
-    // The shipped subset is "sampled" (as in the shipped tables); other files add their names and
-    // fingerprints, so scores of different images are never taken for each other.
-    // (A shipped file that its manifest lists has passed the SHA-256 check when it loaded above,
-    // so it is the shipped subset whichever --datasets folder it came from.)
-    let shipped = s.dataFiles.isEmpty && paths.allSatisfy(DatasetManifest.lists)
-    let source = shipped ? "sampled"
-      : "sampled:" + (try paths.map { URL(fileURLWithPath: $0).lastPathComponent + "@" + (try fileFingerprint($0)) }.joined(separator: "+"))
+    let source = try sampledSource(s, paths: paths)
     var b = Batch(images: x.rows(0..<batchSize), labels: Array(y.prefix(batchSize)), source: source)
     if needsSecond { b.images2 = x.rows(batchSize..<(2 * batchSize)); b.labels2 = Array(y.suffix(batchSize)) }
     return b
@@ -136,7 +127,35 @@ public struct NB201Space: SearchSpace {
 
   public func initialisationLabel(_ s: ScoringSettings) -> String { "pytorch-default" }
 
-  public func makeNetwork(_ a: NB201Architecture, seed: UInt64, dtype: DType, batch: Batch, settings: ScoringSettings) throws -> NB201Network {
+  public func batchLabel(_ s: ScoringSettings) throws -> (size: Int, source: String) {
+    if let path = s.batchFile {
+      let file: SafetensorsFile
+      do { file = try SafetensorsFile(path: path) } catch { throw SpaceError("--batch: \(error)") }
+      return (try file.intTensor("labels").count, "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
+    }
+    return (s.batchSize ?? defaultBatchSize(dataset: s.dataset), try sampledSource(s, paths: try imagePaths(s)))
+  }
+
+  /// The image files a sampled batch comes from: `--data`, else the shipped subset.
+  func imagePaths(_ s: ScoringSettings) throws -> [String] {
+    let kind = try kind(s.dataset)
+    if !s.dataFiles.isEmpty { return s.dataFiles }
+    if kind == .imagenet16 {
+      throw SpaceError("--dataset imagenet16-120 needs --data FILE...: ImageNet16-120 images cannot be shipped. Expected \(kind.formatDescription)")
+    }
+    return [s.datasetsRoot + "/\(kind.rawValue)/train_subset.bin"]
+  }
+
+  /// "sampled" for the shipped subset; other files add their names and fingerprints, so scores
+  /// of different images are never taken for each other. (A file its folder's manifest lists is
+  /// checked against the manifest's SHA-256 when it loads, so it is the shipped subset whichever
+  /// --datasets folder it came from.)
+  func sampledSource(_ s: ScoringSettings, paths: [String]) throws -> String {
+    if s.dataFiles.isEmpty && paths.allSatisfy(DatasetManifest.lists) { return "sampled" }
+    return "sampled:" + (try paths.map { URL(fileURLWithPath: $0).lastPathComponent + "@" + (try fileFingerprint($0)) }.joined(separator: "+"))
+  }
+
+  public func makeNetwork(_ a: NB201Architecture, seed: UInt64, dtype: DType, settings: ScoringSettings) throws -> NB201Network {
     let kind = try kind(settings.dataset)
     var rng = ZCRandom(seed: seed)
     return NB201Network(a, numClasses: kind.numClasses, imageSize: kind.imageSize, dtype: dtype, rng: &rng)

@@ -18,16 +18,44 @@ public struct NBNLPSpace: SearchSpace {
   public typealias Architecture = NBNLPRecipe
   public typealias Network = NBNLPNetwork
 
-  /// One token batch and the model size it implies (vocabulary of the corpus).
+  /// One token batch.
   public struct Batch: ScoringBatch {
     public var tokens: TokenBatch
-    public var modelSize: NBNLPModelSize
     public var source: String
     public var size: Int { tokens.batch }
-    /// - Parameters: tokens `[T, B]` ids below `modelSize.vocabulary`; source the stored batch label.
-    public init(tokens: TokenBatch, modelSize: NBNLPModelSize, source: String) {
-      self.tokens = tokens; self.modelSize = modelSize; self.source = source
+    /// - Parameters: tokens `[T, B]`, ids below the model's vocabulary; source the stored batch label.
+    public init(tokens: TokenBatch, source: String) { self.tokens = tokens; self.source = source }
+  }
+
+  /// Corpora by dataset, read once per process (the vocabulary sets the model's size).
+  private final class Corpora: @unchecked Sendable {
+    let lock = NSLock()
+    var byDataset: [String: TextCorpus] = [:]
+  }
+  private let corpora = Corpora()
+
+  /// The dataset's corpus (NAS-Bench-NLP `data.Corpus`: vocabulary over the shipped splits in order).
+  /// - Throws: ``SpaceError`` naming --dataset.
+  public func corpus(_ s: ScoringSettings) throws -> TextCorpus {
+    guard let kind = TextDatasetKind(rawValue: s.dataset) else {
+      throw SpaceError("--dataset: expected one of \(datasets.joined(separator: ", ")) for --space nbnlp, found '\(s.dataset)'")
     }
+    corpora.lock.lock(); defer { corpora.lock.unlock() }
+    if let c = corpora.byDataset[s.dataset] { return c }
+    let c: TextCorpus
+    do { c = try TextCorpus(paths: kind.files.map { s.datasetsRoot + "/" + $0 }) } catch { throw SpaceError("--dataset \(s.dataset): \(error)") }
+    corpora.byDataset[s.dataset] = c
+    return c
+  }
+
+  /// The model size under `s`: the corpus vocabulary and `emsize`, `nhid`, `nlayers`.
+  /// - Throws: ``SpaceError`` for a non-positive size or an unreadable corpus.
+  public func modelSize(_ s: ScoringSettings) throws -> NBNLPModelSize {
+    let (emsize, nhid, nlayers) = (parameter(s, "emsize"), parameter(s, "nhid"), parameter(s, "nlayers"))
+    guard emsize >= 1, nhid >= 1, nlayers >= 1 else {
+      throw SpaceError("--emsize/--nhid/--nlayers: expected positive sizes, found \(emsize)/\(nhid)/\(nlayers)")
+    }
+    return NBNLPModelSize(vocabulary: try corpus(s).vocabularySize, embeddingSize: emsize, hiddenSize: nhid, layers: nlayers)
   }
 
   public let table: NBNLPTable
@@ -83,52 +111,55 @@ public struct NBNLPSpace: SearchSpace {
 
   func parameter(_ s: ScoringSettings, _ name: String) -> Int { s.parameters[name] ?? Self.defaultParameters[name]! }
 
-  public func makeBatch(_ s: ScoringSettings, proxies: [any ZeroCostProxy]) throws -> Batch {
-    guard let kind = TextDatasetKind(rawValue: s.dataset) else {
-      throw SpaceError("--dataset: expected one of \(datasets.joined(separator: ", ")) for --space nbnlp, found '\(s.dataset)'")
-    }
-    if let unknown = s.parameters.keys.sorted().first(where: { Self.defaultParameters[$0] == nil }) {
-      throw SpaceError("--\(unknown): not used by --space nbnlp")
-    }
-    let batchSize = s.batchSize ?? defaultBatchSize(dataset: s.dataset)
-    let (bptt, emsize, nhid, nlayers) = (parameter(s, "bptt"), parameter(s, "emsize"), parameter(s, "nhid"), parameter(s, "nlayers"))
-    guard bptt >= 1 else { throw SpaceError("--bptt: expected at least 1, found \(bptt)") }
-    guard emsize >= 1, nhid >= 1, nlayers >= 1 else {
-      throw SpaceError("--emsize/--nhid/--nlayers: expected positive sizes, found \(emsize)/\(nhid)/\(nlayers)")
-    }
-    if !s.dataFiles.isEmpty { throw SpaceError("--data: not used by --space nbnlp (the text datasets are shipped; use --batch FILE for your own tokens)") }
-    let corpus: TextCorpus
-    do { corpus = try TextCorpus(paths: kind.files.map { s.datasetsRoot + "/" + $0 }) } catch { throw SpaceError("--dataset \(s.dataset): \(error)") }
-    let size = NBNLPModelSize(vocabulary: corpus.vocabularySize, embeddingSize: emsize, hiddenSize: nhid, layers: nlayers)
+  public func batchLabel(_ s: ScoringSettings) throws -> (size: Int, source: String) {
     if let path = s.batchFile {
       let file: SafetensorsFile
       do { file = try SafetensorsFile(path: path) } catch { throw SpaceError("--batch: \(error)") }
-      guard case let .int(ids, shape)? = file.tensors["tokens"], shape.count == 2, shape[0] >= 1, shape[1] >= 2 else {
+      guard case let .int(_, shape)? = file.tensors["tokens"], shape.count == 2, shape[0] >= 1, shape[1] >= 2 else {
         throw SpaceError("--batch \(path): expected an I64 'tokens' tensor [T, B] with B >= 2")
       }
+      return (shape[1], "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
+    }
+    return (s.batchSize ?? defaultBatchSize(dataset: s.dataset), "test:bptt\(parameter(s, "bptt")):b0")
+  }
+
+  public func makeBatch(_ s: ScoringSettings, proxies: [any ZeroCostProxy]) throws -> Batch {
+    if let unknown = s.parameters.keys.sorted().first(where: { Self.defaultParameters[$0] == nil }) {
+      throw SpaceError("--\(unknown): not used by --space nbnlp")
+    }
+    if !s.dataFiles.isEmpty { throw SpaceError("--data: not used by --space nbnlp (the text datasets are shipped; use --batch FILE for your own tokens)") }
+    let batchSize = s.batchSize ?? defaultBatchSize(dataset: s.dataset)
+    let bptt = parameter(s, "bptt")
+    guard bptt >= 1 else { throw SpaceError("--bptt: expected at least 1, found \(bptt)") }
+    let size = try modelSize(s)
+    let corpus = try corpus(s)
+    let label = try batchLabel(s)
+    if let path = s.batchFile {
+      let file = try SafetensorsFile(path: path)
+      guard case let .int(ids, shape)? = file.tensors["tokens"] else { throw SpaceError("--batch \(path): expected an I64 'tokens' tensor [T, B]") }
       if let bad = ids.first(where: { $0 < 0 || $0 >= size.vocabulary }) {
         throw SpaceError("--batch \(path): token id \(bad) is outside the \(s.dataset) vocabulary 0..<\(size.vocabulary)")
       }
-      return Batch(tokens: TokenBatch(ids: ids, steps: shape[0], batch: shape[1]), modelSize: size,
-                   source: "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
+      return Batch(tokens: TokenBatch(ids: ids, steps: shape[0], batch: shape[1]), source: label.source)
     }
     guard batchSize >= 2 else { throw SpaceError("--batch-size: expected at least 2 sequences (the B x B kernel of nwot needs two), found \(batchSize)") }
+    let kind = TextDatasetKind(rawValue: s.dataset)!
     let tokens: TokenBatch
     do { tokens = try corpus.batch(stream: kind.testStream, bptt: bptt, batch: batchSize, name: kind.files.last!) } catch { throw SpaceError("--bptt/--batch-size: \(error)") }
-    return Batch(tokens: tokens, modelSize: size, source: "test:bptt\(bptt):b0")
+    return Batch(tokens: tokens, source: label.source)
   }
 
   public func initialisationLabel(_ s: ScoringSettings) -> String {
     "pytorch-default:e\(parameter(s, "emsize"))-h\(parameter(s, "nhid"))-l\(parameter(s, "nlayers"))"
   }
 
-  public func describe(batch: Batch) -> String {
-    "model \(batch.modelSize); batch \(batch.tokens.steps)x\(batch.tokens.batch) tokens"
+  public func describe(batch: Batch, settings: ScoringSettings) -> String {
+    "model \((try? modelSize(settings)).map { "\($0)" } ?? "?"); batch \(batch.tokens.steps)x\(batch.tokens.batch) tokens"
   }
 
-  public func makeNetwork(_ r: NBNLPRecipe, seed: UInt64, dtype: DType, batch: Batch, settings: ScoringSettings) throws -> NBNLPNetwork {
+  public func makeNetwork(_ r: NBNLPRecipe, seed: UInt64, dtype: DType, settings: ScoringSettings) throws -> NBNLPNetwork {
     var rng = ZCRandom(seed: seed)
-    return try NBNLPNetwork(r, size: batch.modelSize, dtype: dtype, rng: &rng)
+    return try NBNLPNetwork(r, size: try modelSize(settings), dtype: dtype, rng: &rng)
   }
 
   public func context(network: NBNLPNetwork, batch: Batch, proxies: [any ZeroCostProxy], runSeed: UInt64, networkSeed: UInt64) -> any ProxyContext {
@@ -170,7 +201,7 @@ public struct NBNLPSpace: SearchSpace {
 
   public func fixtureInputs(_ f: ReferenceFixture, dtype: DType) throws -> (network: NBNLPNetwork, batch: Batch) {
     let net = try f.nbnlpNetwork(dtype: dtype)
-    return (net, Batch(tokens: try f.tokenBatch(), modelSize: net.size, source: "fixture:" + f.name))
+    return (net, Batch(tokens: try f.tokenBatch(), source: "fixture:" + f.name))
   }
 
   public func references(_ f: ReferenceFixture) -> [String: Double] { f.recurrentReferences }

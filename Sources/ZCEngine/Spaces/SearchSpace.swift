@@ -59,11 +59,16 @@ public protocol SearchSpace: Sendable {
   func makeBatch(_ settings: ScoringSettings, proxies: [any ZeroCostProxy]) throws -> Batch
   /// The `init` label of seeded networks under these settings (for example "pytorch-default").
   func initialisationLabel(_ settings: ScoringSettings) -> String
-  /// The network of an architecture: seeded PyTorch-default initialisation from `seed` (the run
-  /// seed mixed with the id, ``ArchitectureID/initSeed(runSeed:id:)``), in `dtype`.
-  func makeNetwork(_ architecture: Architecture, seed: UInt64, dtype: DType, batch: Batch, settings: ScoringSettings) throws -> Network
+  /// The label of the batch ``makeBatch(_:proxies:)`` would build, without reading the images or
+  /// tokens: its `size` and `source` as stored (lets a run that scores nothing, such as
+  /// `search --no-scoring`, find stored rows).
+  func batchLabel(_ settings: ScoringSettings) throws -> (size: Int, source: String)
+  /// The network of an architecture under `settings` (dataset, sizes), PyTorch-default
+  /// initialisation drawn from `seed` (the pipeline passes the run seed mixed with the id,
+  /// ``ArchitectureID/initSeed(runSeed:id:)``, or 0 before loading `--weights`), in `dtype`.
+  func makeNetwork(_ architecture: Architecture, seed: UInt64, dtype: DType, settings: ScoringSettings) throws -> Network
   /// A few words on the run's model and batch for the `score` summary line ("" when nothing to add).
-  func describe(batch: Batch) -> String
+  func describe(batch: Batch, settings: ScoringSettings) -> String
   /// The shared-pass context of one network and the run's batch.
   func context(network: Network, batch: Batch, proxies: [any ZeroCostProxy], runSeed: UInt64, networkSeed: UInt64) -> any ProxyContext
 
@@ -105,7 +110,7 @@ public protocol SearchSpace: Sendable {
 extension SearchSpace {
   public func neighbours(of id: Int) -> [Int]? { nil }
   public var costColumn: String? { nil }
-  public func describe(batch: Batch) -> String { "" }
+  public func describe(batch: Batch, settings: ScoringSettings) -> String { "" }
   /// The noun for counts ("architecture", "recipe").
   public var unit: String { noun.hasSuffix(" id") ? String(noun.dropLast(3)) : noun }
   public func baselines(dataset: String) -> [(name: String, values: [Int: Double])] { [] }
