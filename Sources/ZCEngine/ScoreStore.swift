@@ -117,7 +117,11 @@ public final class ScoreStore: @unchecked Sendable {
         }
       }
       SearchStepRow.migrate(&migrator)
+      let applied = try db.read { try migrator.appliedIdentifiers($0) }
       try migrator.migrate(db)
+      // The v3 migration moves trajectories out of a table that may hold hundreds of MB: give
+      // the space back to the file system (VACUUM runs outside any transaction).
+      if !applied.isEmpty && !applied.contains("v3-search-runs") { try db.vacuum() }
       let columns = try db.read { db in try db.columns(in: "scores").map(\.name) }
       guard columns.contains("batch") && columns.contains("dtype") else {
         throw StoreError(path: path, reason: "written by an earlier development version of zcnas (no batch/dtype key columns); score into a new store")

@@ -27,11 +27,14 @@ struct Verify: ParsableCommand {
     guard !fixtures.isEmpty else { throw CLIError("\(folder): no *.json fixtures found") }
     let root = try data.root()
     var failures = 0, passes = 0
+    var loaded: [String: any SearchSpace] = [:]  // each space's table is read once
     for f in fixtures {
       print("\(f.name) (\(f.kind), engine \(dtype))")
-      guard let space = try cli({ try SpaceRegistry.make(fixtureKind: f.kind, datasetsRoot: root) }) else {
+      guard let name = SpaceRegistry.name(fixtureKind: f.kind) else {
         print("  skipped: the engine has no space for fixtures of kind \(f.kind) yet"); continue
       }
+      let space = try loaded[name] ?? cli { try SpaceRegistry.make(name, datasetsRoot: root) }
+      loaded[name] = space
       let (p, q) = try verify(f, in: space)
       passes += p; failures += q
     }

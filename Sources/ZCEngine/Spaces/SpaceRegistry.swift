@@ -1,10 +1,11 @@
 /// The search spaces the product ships, one line each. Adding a space: one file that conforms to
 /// ``SearchSpace`` and one line here (`docs/adding-a-space.md`).
 public enum SpaceRegistry {
-  /// (name, summary, constructor from the `Datasets/` folder), in the order `--help` lists them.
-  public static let spaces: [(name: String, summary: String, make: @Sendable (String) throws -> any SearchSpace)] = [
-    ("nb201", "NAS-Bench-201 cells (image classifiers)", { try NB201Space(datasetsRoot: $0) }),
-    ("nbnlp", "NAS-Bench-NLP recurrent cells (language models)", { try NBNLPSpace(datasetsRoot: $0) }),
+  /// (name, summary, fixture kinds it verifies, constructor from the `Datasets/` folder), in the
+  /// order `--help` lists them.
+  public static let spaces: [(name: String, summary: String, fixtureKinds: [String], make: @Sendable (String) throws -> any SearchSpace)] = [
+    ("nb201", "NAS-Bench-201 cells (image classifiers)", ["nb201"], { try NB201Space(datasetsRoot: $0) }),
+    ("nbnlp", "NAS-Bench-NLP recurrent cells (language models)", ["nbnlp_rnn"], { try NBNLPSpace(datasetsRoot: $0) }),
   ]
 
   /// Names of the shipped spaces.
@@ -19,12 +20,6 @@ public enum SpaceRegistry {
     return try s.make(datasetsRoot)
   }
 
-  /// The space that verifies fixtures of this `kind`, or nil.
-  public static func make(fixtureKind kind: String, datasetsRoot: String) throws -> (any SearchSpace)? {
-    for s in spaces {
-      let space = try s.make(datasetsRoot)
-      if space.fixtureKinds.contains(kind) { return space }
-    }
-    return nil
-  }
+  /// The name of the space that verifies fixtures of this `kind`, or nil (no space is loaded).
+  public static func name(fixtureKind kind: String) -> String? { spaces.first { $0.fixtureKinds.contains(kind) }?.name }
 }
