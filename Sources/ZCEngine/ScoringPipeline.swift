@@ -73,7 +73,9 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     let seed = ArchitectureID.initSeed(runSeed: settings.seed, id: id)
     guard let weights else { return try space.makeNetwork(architecture, seed: seed, dtype: settings.dtype, batch: batch, settings: settings) }
     let net = try space.makeNetwork(architecture, seed: 0, dtype: settings.dtype, batch: batch, settings: settings)
-    do { try WeightsIO.load(weights, into: net) } catch { throw SpaceError("--weights \(weights.path): \(error)") }
+    do { try WeightsIO.load(weights, into: net) } catch let e as SafetensorsError { throw SpaceError("--weights: \(e)") } catch {
+      throw SpaceError("--weights \(weights.path): \(error)")
+    }
     return net
   }
 

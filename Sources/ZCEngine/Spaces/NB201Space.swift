@@ -88,12 +88,15 @@ public struct NB201Space: SearchSpace {
       let file: SafetensorsFile
       do { file = try SafetensorsFile(path: path) } catch { throw SpaceError("--batch: \(error)") }
       let shape = [3, kind.imageSize, kind.imageSize]
-      let (x, y) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape)
-      var b = Batch(images: x, labels: y, source: "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
-      if file.tensors["input2"] != nil {
-        let (x2, y2) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape, keys: ("input2", "labels2"))
-        b.images2 = x2; b.labels2 = y2
-      }
+      var b: Batch
+      do {
+        let (x, y) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape)
+        b = Batch(images: x, labels: y, source: "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
+        if file.tensors["input2"] != nil || file.tensors["labels2"] != nil {
+          let (x2, y2) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape, keys: ("input2", "labels2"))
+          b.images2 = x2; b.labels2 = y2
+        }
+      } catch { throw SpaceError("--batch: \(error)") }
       for labels in [b.labels, b.labels2 ?? []] {
         if let bad = labels.first(where: { $0 < 0 || $0 >= kind.numClasses }) {
           throw SpaceError("--batch \(path): label \(bad) is outside 0..<\(kind.numClasses) for \(kind.rawValue)")

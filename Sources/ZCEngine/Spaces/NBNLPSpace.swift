@@ -104,7 +104,7 @@ public struct NBNLPSpace: SearchSpace {
       let file: SafetensorsFile
       do { file = try SafetensorsFile(path: path) } catch { throw SpaceError("--batch: \(error)") }
       guard case let .int(ids, shape)? = file.tensors["tokens"], shape.count == 2, shape[0] >= 1, shape[1] >= 2 else {
-        throw SpaceError("--batch \(path): expected an I64 'tokens' tensor [T, B] with B >= 2")
+        throw SpaceError("--batch \(path): expected an I64 'tokens' tensor [T, B] with T >= 1 and B >= 2, found \(file.summary("tokens"))")
       }
       if let bad = ids.first(where: { $0 < 0 || $0 >= size.vocabulary }) {
         throw SpaceError("--batch \(path): token id \(bad) is outside the \(s.dataset) vocabulary 0..<\(size.vocabulary)")
