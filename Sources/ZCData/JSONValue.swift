@@ -62,8 +62,8 @@ public enum JSONValue: Decodable, Sendable, Equatable, CustomStringConvertible {
   public var arrayValue: [JSONValue]? { if case let .array(a) = self { return a }; return nil }
   public var objectValue: [String: JSONValue]? { if case let .object(o) = self { return o }; return nil }
 
-  /// One line describing a decoding error: where (`a.b[2]`) and what was wrong, without the
-  /// multi-line dump of `DecodingError`'s own description.
+  /// One line describing a decoding error: where (`a.b[2]`), what was expected and what was
+  /// found, without the multi-line dump of `DecodingError`'s own description.
   public static func reason(_ error: Error) -> String {
     func at(_ path: [CodingKey]) -> String {
       var out = ""
@@ -72,22 +72,29 @@ public enum JSONValue: Decodable, Sendable, Equatable, CustomStringConvertible {
       }
       return out
     }
-    guard let e = error as? DecodingError else { return "\(error)" }
     func clean(_ s: String) -> String { s.split(whereSeparator: \.isNewline).joined(separator: " ") }
+    func field(_ path: [CodingKey]) -> String { let f = at(path); return f.isEmpty ? "the document" : "'\(f)'" }
+    /// "found a list" from "Expected to decode X but found an array instead."
+    func found(_ debug: String) -> String {
+      guard let r = debug.range(of: "but found "), let end = debug.range(of: " instead", range: r.upperBound..<debug.endIndex) else { return clean(debug) }
+      let what = String(debug[r.upperBound..<end.lowerBound])
+      let names = ["an array": "a list", "a dictionary": "an object", "bool": "a boolean", "a bool": "a boolean", "number": "a number", "null value": "null"]
+      return "found " + (names[what] ?? what)
+    }
+    guard let e = error as? DecodingError else { return clean("\(error)") }
     switch e {
     case let .typeMismatch(type, ctx):
-      let field = at(ctx.codingPath)
-      return "\(field.isEmpty ? "the document" : "'\(field)'"): expected \(typeName(type)); \(clean(ctx.debugDescription))"
+      // Our own leaf types (exact integers, reference numbers) say "expected ..., found ..." themselves.
+      if ctx.debugDescription.hasPrefix("expected ") { return "\(field(ctx.codingPath)): \(ctx.debugDescription)" }
+      return "\(field(ctx.codingPath)): expected \(typeName(type)), \(found(ctx.debugDescription))"
     case let .valueNotFound(type, ctx):
-      let field = at(ctx.codingPath)
-      return "\(field.isEmpty ? "the document" : "'\(field)'"): expected \(typeName(type)), found null"
+      return "\(field(ctx.codingPath)): expected \(typeName(type)), found null"
     case let .keyNotFound(key, ctx):
-      let field = at(ctx.codingPath + [key])
-      return "missing field '\(field)'"
+      return "missing field '\(at(ctx.codingPath + [key]))'"
     case let .dataCorrupted(ctx):
-      let field = at(ctx.codingPath)
-      let detail = (ctx.underlyingError.map { "\($0)" }).map(clean) ?? ""
-      return (field.isEmpty ? "" : "'\(field)': ") + clean(ctx.debugDescription) + (detail.isEmpty || detail == clean(ctx.debugDescription) ? "" : " (\(detail.prefix(160)))")
+      let detail = ctx.underlyingError.map { clean("\($0)") } ?? ""
+      let base = (ctx.codingPath.isEmpty ? "" : "\(field(ctx.codingPath)): ") + clean(ctx.debugDescription)
+      return detail.isEmpty || base.contains(detail) ? base : base + " (" + String(detail.prefix(160)) + ")"
     @unknown default:
       return clean("\(e)")
     }
@@ -99,6 +106,7 @@ public enum JSONValue: Decodable, Sendable, Equatable, CustomStringConvertible {
     case is Double.Type: return "a number"
     case is String.Type: return "a string"
     case is Bool.Type: return "a boolean"
+    case is JSONValue.Type: return "a value"
     default:
       let n = String(describing: t)
       if n.hasPrefix("Array") { return "a list" }

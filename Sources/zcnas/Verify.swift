@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Metrics
 import ZCEngine
+import ZCNN
+import ZCSpaces
 import ZCTensor
 
 /// `zcnas verify DIR`: every fixture's proxies against the PyTorch reference values, for every space.
@@ -23,28 +25,51 @@ struct Verify: ParsableCommand {
   @OptionGroup var data: DatasetsOption
 
   func run() throws {
-    let fixtures = try cli { try ReferenceFixture.all(in: folder) }
-    guard !fixtures.isEmpty else { throw CLIError("\(folder): no *.json fixtures found") }
+    let files = try cli { try ReferenceFixture.load(folder: folder) }
+    guard !files.isEmpty else { throw CLIError("\(folder): no *.json fixtures found") }
     let root = try data.root()
     var failures = 0, passes = 0
-    for f in fixtures {
-      print("\(f.name) (\(f.kind), engine \(dtype))")
-      guard let space = try cli({ try SpaceRegistry.make(fixtureKind: f.kind, datasetsRoot: root) }) else {
-        print("  skipped: the engine has no space for fixtures of kind \(f.kind) yet"); continue
+    var unusable: [String] = []
+    for (path, loaded) in files {
+      let file = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+      // A bad fixture is a FAIL line with its reason; the others still run.
+      do {
+        let f = try loaded.get()
+        print("\(f.name) (\(f.kind), engine \(dtype))")
+        guard let space = try SpaceRegistry.make(fixtureKind: f.kind, datasetsRoot: root) else {
+          print("  skipped: the engine has no space for fixtures of kind \(f.kind) yet"); continue
+        }
+        let (p, q) = try verify(f, in: space)
+        passes += p; failures += q
+      } catch {
+        if case .failure = loaded { print("\(file)") }
+        print("  FAIL: \(error)")  // the fixture's file and reason, one line
+        failures += 1
+        unusable.append(file)
       }
-      let (p, q) = try verify(f, in: space)
-      passes += p; failures += q
     }
-    print("verify: \(passes) passed, \(failures) failed")
+    let note = unusable.isEmpty ? "" : " (\(unusable.count) fixture(s) could not be checked: \(unusable.joined(separator: ", ")))"
+    print("verify: \(passes) passed, \(failures) failed\(note)")
     if failures > 0 { throw ExitCode(1) }
+    if passes == 0 { throw CLIError("\(folder): no reference value was checked in \(files.count) fixture(s); expected at least one value the engine computes") }
   }
 
   /// Checks one fixture in `space`; prints a line per check and returns (passed, failed).
-  private func verify(_ f: ReferenceFixture, in space: some SearchSpace) throws -> (Int, Int) {
-    let (net, batch) = try cli { try space.fixtureInputs(f, dtype: dtype) }
+  /// - Throws: the fixture's error (bad inputs, weights, memory), printed as its FAIL line.
+  private func verify<S: SearchSpace>(_ f: ReferenceFixture, in space: S) throws -> (Int, Int) {
     let refs = space.references(f)
     let mine = registry.applicable(to: space.modelKind)
     let have = mine.filter { refs[$0.name] != nil }
+    if let e = f.memoryEstimate(proxies: have, dtype: dtype) {
+      try MemoryLimit.check(e, options: f.tensors.path, what: "this fixture", settings: ScoringSettings(dataset: space.datasets[0], datasetsRoot: ""), batchOption: nil)
+    }
+    let inputs: (network: S.Network, batch: S.Batch)
+    do { inputs = try space.fixtureInputs(f, dtype: dtype) } catch let e as StateError {
+      throw FixtureError(path: f.tensors.path, reason: "\(e)")  // a weight key: name the file it is in
+    } catch let e as RecipeError {
+      throw FixtureError(path: f.jsonPath, reason: "\(e)")
+    }
+    let (net, batch) = inputs
     let context = space.context(network: net, batch: batch, proxies: have, runSeed: 0, networkSeed: 0)
     let results = evaluate(have, in: context)
     var passes = 0, failures = 0
