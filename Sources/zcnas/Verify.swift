@@ -23,8 +23,11 @@ struct Verify: ParsableCommand {
   @Argument(help: "Folder of fixtures (for example Tests/Fixtures/nb201).") var folder: String
   @Option(help: "Engine precision.") var dtype: DType = .float32
   @OptionGroup var data: DatasetsOption
+  @Option(name: .customLong("max-memory"), help: "Memory limit in GB (default: this machine's physical memory); a fixture whose estimated memory exceeds it fails without being built.")
+  var maxMemory: Double?
 
   func run() throws {
+    if let m = maxMemory, !(m > 0 && m.isFinite) { throw CLIError("--max-memory: expected a positive number of GB, found \(m)") }
     let files = try cli { try ReferenceFixture.load(folder: folder) }
     guard !files.isEmpty else { throw CLIError("\(folder): no *.json fixtures found") }
     let root = try data.root()
@@ -61,7 +64,9 @@ struct Verify: ParsableCommand {
     let mine = registry.applicable(to: space.modelKind)
     let have = mine.filter { refs[$0.name] != nil }
     if let e = f.memoryEstimate(proxies: have, dtype: dtype) {
-      try MemoryLimit.check(e, options: f.tensors.path, what: "this fixture", settings: ScoringSettings(dataset: space.datasets[0], datasetsRoot: ""), batchOption: nil)
+      var limit = ScoringSettings(dataset: space.datasets[0], datasetsRoot: "")
+      limit.maxMemoryGB = maxMemory
+      try MemoryLimit.check(e, options: f.jsonPath, what: "this fixture", settings: limit, batchOption: nil)
     }
     let inputs: (network: S.Network, batch: S.Batch)
     do { inputs = try space.fixtureInputs(f, dtype: dtype) } catch let e as StateError {

@@ -63,4 +63,15 @@ final class VerifyCLITests: XCTestCase {
     XCTAssertTrue(u.out.contains("skipped: the engine has no space for fixtures of kind transformer yet"), u.out)
     XCTAssertTrue(u.err.contains("Error: \(other.path): no reference value was checked in 1 fixture(s)"), u.err)
   }
+
+  /// A fixture whose network cannot fit (C 256, N 20 on the all-3x3 cell) fails on its estimate,
+  /// before anything is allocated.
+  func testAFixtureTooLargeForMemoryFailsWithItsEstimate() throws {
+    let dir = try temporaryFolder()
+    try fixture("wide", from: "nb201/nb201_c10_i1462_allconv3x3", in: dir) { $0["C"] = 256; $0["N"] = 20 }
+    let r = try run(["verify", dir.path, "--max-memory", "24"], in: dir)
+    XCTAssertEqual(r.status, 1, r.out + r.err)
+    XCTAssertTrue(r.out.contains("  FAIL: \(dir.path)/wide.json: scoring this fixture needs an estimated "), r.out)
+    XCTAssertTrue(r.out.contains("above the limit of 24.0 GB (--max-memory)"), r.out)
+  }
 }
