@@ -101,11 +101,12 @@ let package = Package(
     // What the test targets share: repository paths, temporary folders, the zcnas runner.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
-    .testTarget(
-      name: "ZCDataTests", dependencies: ["ZCData", .product(name: "CSV", package: "CSV.swift")], path: "Tests/ZCDataTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
+    .testTarget(
+      name: "ZCDataTests", dependencies: ["TestSupport", "ZCData", "ZCTensor", .product(name: "CSV", package: "CSV.swift")], path: "Tests/ZCDataTests"),
     .testTarget(name: "CLITests", dependencies: ["zcnas", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/CLITests"),
+
     .testTarget(name: "ZCSearchTests", dependencies: ["ZCSearch", "ZCEngine", "ZCSpaces", "ZCData", "ZCTensor"], path: "Tests/ZCSearchTests"),
     .testTarget(
       name: "ZCEngineTests", dependencies: ["TestSupport", .product(name: "GRDB", package: "GRDB.swift"), "ZCEngine", "ZCSpaces", "ZCNN", "ZCData", "ZCAutodiff", "ZCTensor"],

@@ -14,21 +14,28 @@ public enum StoredTensor: Sendable {
   }
 }
 
-/// Errors reading or writing a safetensors file. Each names the file and what was wrong.
+/// Errors reading or writing a safetensors file. Each names the file, the tensor when one is to
+/// blame, what was expected and what was found.
 public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
   case unreadable(path: String, reason: String)
   case truncated(path: String, expectedBytes: Int, foundBytes: Int)
   case badHeader(path: String, reason: String)
+  /// A header entry that does not describe a tensor the file can hold.
+  case badTensor(path: String, key: String, reason: String)
   case unsupportedDType(path: String, key: String, dtype: String)
   case missingKey(path: String, key: String)
+  /// The tensor exists with another kind of dtype than the caller needs (for example F32 labels).
+  case wrongDType(path: String, key: String, expected: String, found: String)
 
   public var description: String {
     switch self {
     case let .unreadable(p, r): return "\(p): cannot read safetensors file: \(r)"
     case let .truncated(p, e, f): return "\(p): truncated safetensors file: expected at least \(e) bytes, found \(f)"
     case let .badHeader(p, r): return "\(p): invalid safetensors header: \(r)"
+    case let .badTensor(p, k, r): return "\(p): invalid safetensors header: tensor '\(k)': \(r)"
     case let .unsupportedDType(p, k, d): return "\(p): tensor '\(k)' has dtype \(d); supported: F32, F64, I64, I32"
     case let .missingKey(p, k): return "\(p): no tensor named '\(k)'"
+    case let .wrongDType(p, k, e, f): return "\(p): tensor '\(k)' has dtype \(f); expected \(e)"
     }
   }
 }
@@ -41,96 +48,167 @@ public struct SafetensorsFile: Sendable {
   public let path: String
   /// Tensors by key.
   public let tensors: [String: StoredTensor]
+  /// The dtype of every tensor as the header names it ("F32", "F64", "I64", "I32").
+  public let dtypes: [String: String]
   /// Keys in the order of their data offsets (the writer's order).
   public let keys: [String]
   /// The `__metadata__` string map (empty when absent).
   public let metadata: [String: String]
+
+  /// Bytes per element of the supported dtypes.
+  static let elementSize = ["F32": 4, "F64": 8, "I64": 8, "I32": 4]
 
   /// Reads and validates a whole file.
   /// - Throws: ``SafetensorsError`` for an unreadable or truncated file, a header that is not the
   ///   documented JSON, offsets that do not match the shape and dtype or lie outside the file,
   ///   or an unsupported dtype.
   public init(path: String) throws {
-    self.path = path
     let data: Data
     do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
       throw SafetensorsError.unreadable(path: path, reason: (error as NSError).localizedDescription)
     }
-    guard data.count >= 8 else { throw SafetensorsError.truncated(path: path, expectedBytes: 8, foundBytes: data.count) }
-    let n = data.prefix(8).enumerated().reduce(UInt64(0)) { $0 | (UInt64($1.element) << (8 * UInt64($1.offset))) }
-    guard n <= UInt64(data.count - 8) else {
-      throw SafetensorsError.truncated(path: path, expectedBytes: 8 + Int(clamping: n), foundBytes: data.count)
+    try self.init(data: data, path: path)
+  }
+
+  /// Reads and validates the bytes of a file; `path` names it in errors. Every size and offset is
+  /// checked against the bytes present before anything is allocated, with checked arithmetic, so
+  /// no header makes the reader trap or allocate more than the file holds.
+  /// - Throws: ``SafetensorsError`` as ``init(path:)``.
+  public init(data: Data, path: String) throws {
+    self.path = path
+    let bytes = [UInt8](data)
+    guard bytes.count >= 8 else {
+      throw SafetensorsError.truncated(path: path, expectedBytes: 8, foundBytes: bytes.count)
     }
-    let headerData = data.subdata(in: 8..<(8 + Int(n)))
-    guard let json = try? JSONSerialization.jsonObject(with: headerData), let header = json as? [String: Any] else {
-      throw SafetensorsError.badHeader(path: path, reason: "the \(n)-byte header is not a JSON object")
+    var n: UInt64 = 0
+    for i in 0..<8 { n |= UInt64(bytes[i]) << (8 * UInt64(i)) }
+    let available = bytes.count - 8
+    guard n <= UInt64(available) else {
+      throw SafetensorsError.badHeader(path: path, reason: "the 8-byte header length says \(n) bytes, but only \(available) bytes follow it (\(bytes.count)-byte file)")
     }
-    let base = 8 + Int(n)
-    var out: [String: StoredTensor] = [:]
-    var order: [(String, Int)] = []
+    let headerLength = Int(n)
+    let base = 8 + headerLength
+    let dataBytes = bytes.count - base
+    let header: [String: JSONValue]
+    do {
+      let value = try JSONValue.parse(Data(bytes[8..<base]))
+      guard let object = value.objectValue else {
+        throw SafetensorsError.badHeader(path: path, reason: "the \(headerLength)-byte header is \(value.kind), expected a JSON object of tensors")
+      }
+      header = object
+    } catch let e as SafetensorsError { throw e } catch {
+      throw SafetensorsError.badHeader(path: path, reason: "the \(headerLength)-byte header is not JSON: \(error)")
+    }
+
+    struct Entry { let key: String; let dtype: String; let shape: [Int]; let count: Int; let begin: Int; let end: Int }
+    var entries: [Entry] = []
     var meta: [String: String] = [:]
-    for (key, value) in header {
+    for key in header.keys.sorted() {
+      let value = header[key]!
       if key == "__metadata__" {
-        if let m = value as? [String: Any] { for (k, v) in m { meta[k] = "\(v)" } }
+        guard let m = value.objectValue else {
+          throw SafetensorsError.badHeader(path: path, reason: "'__metadata__' is \(value.kind), expected an object of strings")
+        }
+        for (k, v) in m { meta[k] = v.stringValue ?? v.description }
         continue
       }
-      guard let entry = value as? [String: Any], let dtype = entry["dtype"] as? String,
-            let shape = entry["shape"] as? [Int], let offs = entry["data_offsets"] as? [Int], offs.count == 2 else {
-        throw SafetensorsError.badHeader(path: path, reason: "entry '\(key)' lacks dtype, shape or data_offsets")
+      func bad(_ reason: String) -> SafetensorsError { .badTensor(path: path, key: key, reason: reason) }
+      guard let entry = value.objectValue else { throw bad("expected an object {dtype, shape, data_offsets}, found \(value.kind) \(value)") }
+      guard let dtypeValue = entry["dtype"] else { throw bad("missing 'dtype'") }
+      guard let dtype = dtypeValue.stringValue else { throw bad("'dtype' is \(dtypeValue.kind) \(dtypeValue), expected a string such as \"F32\"") }
+      guard let size = Self.elementSize[dtype] else { throw SafetensorsError.unsupportedDType(path: path, key: key, dtype: dtype) }
+      guard let shapeValue = entry["shape"] else { throw bad("missing 'shape'") }
+      let shape = shapeValue.arrayValue?.compactMap(\.intValue) ?? []
+      guard let dims = shapeValue.arrayValue, shape.count == dims.count else {
+        throw bad("'shape' is \(shapeValue.kind) \(shapeValue), expected a list of integers")
       }
-      let size: Int
-      switch dtype {
-      case "F32", "I32": size = 4
-      case "F64", "I64": size = 8
-      default: throw SafetensorsError.unsupportedDType(path: path, key: key, dtype: dtype)
-      }
+      if let d = shape.first(where: { $0 < 0 }) { throw bad("shape \(shape) has the negative dimension \(d)") }
       var count = 1
-      for d in shape {
-        let (c, o) = count.multipliedReportingOverflow(by: d)
-        guard d >= 0, !o, c <= data.count else {
-          throw SafetensorsError.badHeader(path: path, reason: "'\(key)': shape \(shape) is larger than the file")
+      if !shape.contains(0) {
+        for d in shape {
+          let (c, overflow) = count.multipliedReportingOverflow(by: d)
+          guard !overflow, c <= dataBytes else {
+            throw bad("shape \(shape) has more elements than the \(dataBytes)-byte data section can hold")
+          }
+          count = c
         }
-        count = c
+      } else {
+        count = 0
       }
-      guard offs[0] >= 0, offs[1] >= offs[0], offs[1] <= data.count, offs[1] - offs[0] == count * size else {
-        throw SafetensorsError.badHeader(path: path, reason: "'\(key)': data_offsets \(offs) do not hold \(dtype) \(shape) (\(count * size) bytes)")
+      guard let offsetsValue = entry["data_offsets"] else { throw bad("missing 'data_offsets'") }
+      let offs = offsetsValue.arrayValue?.compactMap(\.intValue) ?? []
+      guard offs.count == 2, offsetsValue.arrayValue?.count == 2 else {
+        throw bad("'data_offsets' is \(offsetsValue.kind) \(offsetsValue), expected [begin, end] (two integers)")
       }
-      guard base + offs[1] <= data.count else {
-        throw SafetensorsError.truncated(path: path, expectedBytes: base + offs[1], foundBytes: data.count)
+      let (begin, end) = (offs[0], offs[1])
+      guard begin >= 0, end >= begin else { throw bad("data_offsets \(offs): expected 0 <= begin <= end") }
+      guard end <= dataBytes else {
+        throw bad("data_offsets \(offs) end beyond the \(dataBytes)-byte data section (file truncated or offsets wrong)")
       }
-      let raw = data.subdata(in: (base + offs[0])..<(base + offs[1]))
-      order.append((key, offs[0]))
-      switch dtype {
-      case "F32":
-        let v = raw.withUnsafeBytes { p in (0..<count).map { Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) } }
-        out[key] = .float(Tensor(v, shape: shape))
-      case "F64":
-        let v = raw.withUnsafeBytes { p in (0..<count).map { Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) } }
-        out[key] = .float(Tensor(v, shape: shape))
-      case "I64":
-        let v = raw.withUnsafeBytes { p in (0..<count).map { Int(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) } }
-        out[key] = .int(v, shape: shape)
-      default:
-        let v = raw.withUnsafeBytes { p in (0..<count).map { Int(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) } }
-        out[key] = .int(v, shape: shape)
+      let (need, overflow) = count.multipliedReportingOverflow(by: size)
+      guard !overflow, end - begin == need else {
+        throw bad("data_offsets \(offs) hold \(end - begin) bytes, but \(dtype) \(shape) needs \(overflow ? "more than Int.max" : "\(need)") bytes")
+      }
+      entries.append(Entry(key: key, dtype: dtype, shape: shape, count: count, begin: begin, end: end))
+    }
+    // Tensors may not share bytes (the format lays them out one after another).
+    let byOffset = entries.sorted { ($0.begin, $0.end, $0.key) < ($1.begin, $1.end, $1.key) }
+    for (a, b) in zip(byOffset, byOffset.dropFirst()) where b.begin < a.end && b.end > b.begin {
+      throw SafetensorsError.badTensor(path: path, key: b.key, reason: "data_offsets [\(b.begin), \(b.end)] overlap those of '\(a.key)' [\(a.begin), \(a.end)]")
+    }
+
+    var out: [String: StoredTensor] = [:]
+    var types: [String: String] = [:]
+    bytes.withUnsafeBytes { raw in
+      for e in entries {
+        let p = UnsafeRawBufferPointer(rebasing: raw[(base + e.begin)..<(base + e.end)])
+        types[e.key] = e.dtype
+        switch e.dtype {
+        case "F32":
+          let v = (0..<e.count).map { Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self))) }
+          out[e.key] = .float(Tensor(v, shape: e.shape))
+        case "F64":
+          let v = (0..<e.count).map { Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+          out[e.key] = .float(Tensor(v, shape: e.shape))
+        case "I64":
+          out[e.key] = .int((0..<e.count).map { Int(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }, shape: e.shape)
+        default:
+          out[e.key] = .int((0..<e.count).map { Int(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }, shape: e.shape)
+        }
       }
     }
     tensors = out
-    keys = order.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.map(\.0)
+    dtypes = types
+    keys = byOffset.map(\.key)
     metadata = meta
   }
 
   /// The floating-point tensor `key`.
-  /// - Throws: ``SafetensorsError/missingKey(path:key:)`` if absent or not floating point.
+  /// - Throws: ``SafetensorsError/missingKey(path:key:)`` if absent,
+  ///   ``SafetensorsError/wrongDType(path:key:expected:found:)`` if it holds integers.
   public func floatTensor(_ key: String) throws -> Tensor {
-    guard case let .float(t)? = tensors[key] else { throw SafetensorsError.missingKey(path: path, key: key) }
-    return t
+    switch tensors[key] {
+    case let .float(t)?: return t
+    case .int?: throw SafetensorsError.wrongDType(path: path, key: key, expected: "a floating-point tensor (F32 or F64)", found: dtypes[key] ?? "integer")
+    case nil: throw SafetensorsError.missingKey(path: path, key: key)
+    }
   }
 
   /// The integer tensor `key` as a flat array.
+  /// - Throws: ``SafetensorsError/missingKey(path:key:)`` if absent,
+  ///   ``SafetensorsError/wrongDType(path:key:expected:found:)`` if it holds floating-point values.
   public func intTensor(_ key: String) throws -> [Int] {
-    guard case let .int(v, _)? = tensors[key] else { throw SafetensorsError.missingKey(path: path, key: key) }
-    return v
+    switch tensors[key] {
+    case let .int(v, _)?: return v
+    case .float?: throw SafetensorsError.wrongDType(path: path, key: key, expected: "an integer tensor (I64 or I32)", found: dtypes[key] ?? "floating point")
+    case nil: throw SafetensorsError.missingKey(path: path, key: key)
+    }
+  }
+
+  /// What a tensor is, for messages: "F32 [64, 3, 32, 32]", or "no tensor" when absent.
+  public func summary(_ key: String) -> String {
+    guard let t = tensors[key] else { return "no tensor '\(key)'" }
+    return "\(dtypes[key] ?? "?") \(t.shape)"
   }
 
   /// Writes `tensors` (in the given order) to `path` with optional string metadata.

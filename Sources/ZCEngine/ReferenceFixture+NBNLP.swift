@@ -5,39 +5,42 @@ import ZCTensor
 
 /// NAS-Bench-NLP fixtures (`kind` "nbnlp_rnn"; Tests/Fixtures/README.md, "NBNLP keys").
 extension ReferenceFixture {
-  /// The fixture's model sizes: `model.ntoken`, `model.emsize`, `model.nhid`, `model.nlayers`.
-  /// - Throws: ``FixtureError`` when the json lacks them.
-  public func nbnlpModelSize() throws -> NBNLPModelSize {
-    guard let m = json["model"] as? [String: Any], let v = m["ntoken"] as? Int, let e = m["emsize"] as? Int,
-          let h = m["nhid"] as? Int, let l = m["nlayers"] as? Int else {
-      throw FixtureError(path: jsonPath, reason: "expected model.ntoken, emsize, nhid and nlayers")
-    }
-    return NBNLPModelSize(vocabulary: v, embeddingSize: e, hiddenSize: h, layers: l)
-  }
-
-  /// The recipe (`recipe_json_string`).
-  /// - Throws: ``FixtureError`` wrapping the ``RecipeError``.
-  public func nbnlpRecipe() throws -> NBNLPRecipe {
-    guard kind == "nbnlp_rnn", let text = json["recipe_json_string"] as? String else {
+  /// The NAS-Bench-NLP part. - Throws: ``FixtureError`` for a fixture of another kind.
+  public func nbnlp() throws -> NBNLPFixtureSpec {
+    guard case let .nbnlp(spec) = content else {
       throw FixtureError(path: jsonPath, reason: "kind '\(kind)' is not an NAS-Bench-NLP fixture (no recipe_json_string)")
     }
-    do { return try NBNLPRecipe(json: text) } catch { throw FixtureError(path: jsonPath, reason: "\(error)") }
+    return spec
   }
 
+  /// The fixture's model sizes: `model.ntoken`, `model.emsize`, `model.nhid`, `model.nlayers`.
+  /// - Throws: ``FixtureError`` for a fixture of another kind.
+  public func nbnlpModelSize() throws -> NBNLPModelSize { try nbnlp().size }
+
+  /// The recipe (`recipe_json_string`). - Throws: ``FixtureError`` for a fixture of another kind.
+  public func nbnlpRecipe() throws -> NBNLPRecipe { try nbnlp().recipe }
+
   /// The language model with the fixture's weights (strict load), in `dtype`.
-  /// - Throws: ``FixtureError``, ``RecipeError`` or ``StateError`` naming the key.
+  /// - Throws: ``FixtureError`` (also when the weights cannot fit in memory), ``RecipeError`` or
+  ///   ``StateError`` naming the key.
   public func nbnlpNetwork(dtype: DType) throws -> NBNLPNetwork {
+    let s = try nbnlp()
+    let weights = NBNLPSpace.memoryEstimate(s.recipe, size: s.size, steps: 1, batchSize: 0, dtype: dtype, proxies: [])
+    if weights.bytes > MemoryLimit.physicalBytes {
+      throw FixtureError(path: jsonPath, reason: "model \(s.size): the weights need an estimated \(MemoryLimit.gigabytes(weights.bytes)), above this machine's \(MemoryLimit.gigabytes(MemoryLimit.physicalBytes))")
+    }
     var rng = ZCRandom(seed: 0)
-    let net = try NBNLPNetwork(try nbnlpRecipe(), size: try nbnlpModelSize(), dtype: dtype, rng: &rng)
+    let net = try NBNLPNetwork(s.recipe, size: s.size, dtype: dtype, rng: &rng)
     try WeightsIO.load(tensors, into: net)
     return net
   }
 
   /// The `tokens` batch `[T, B]` (I64, time-major).
-  /// - Throws: ``FixtureError`` when it is not rank 2 or an id is outside the vocabulary.
+  /// - Throws: ``FixtureError`` when it is not an integer tensor `[T, B]` with T ≥ 1 and B ≥ 2 or
+  ///   an id is outside the vocabulary.
   public func tokenBatch() throws -> TokenBatch {
-    guard case let .int(ids, shape)? = tensors.tensors["tokens"], shape.count == 2 else {
-      throw FixtureError(path: tensors.path, reason: "expected an I64 'tokens' tensor [T, B]")
+    guard case let .int(ids, shape)? = tensors.tensors["tokens"], shape.count == 2, shape[0] >= 1, shape[1] >= 2 else {
+      throw FixtureError(path: tensors.path, reason: "expected an I64 'tokens' tensor [T, B] with T >= 1 and B >= 2, found \(tensors.summary("tokens"))")
     }
     let v = try nbnlpModelSize().vocabulary
     if let bad = ids.first(where: { $0 < 0 || $0 >= v }) { throw FixtureError(path: tensors.path, reason: "token id \(bad) is outside 0..<\(v)") }
@@ -46,9 +49,8 @@ extension ReferenceFixture {
 
   /// Reference hidden covariance of layer l (1-based), `value_float64`; nil when absent.
   public func hiddenCovarianceReference(layer: Int) -> Double? {
-    guard let refs = json["reference"] as? [String: Any], let hc = refs["hidden_covariance"] as? [String: Any],
-          let layers = hc["layers"] as? [[String: Any]] else { return nil }
-    return layers.first { ($0["layer"] as? Int) == layer }.flatMap { Self.decode($0["value_float64"]) }
+    guard case let .nbnlp(s) = content else { return nil }
+    return s.layerReferences[layer]
   }
 }
 
@@ -64,9 +66,8 @@ extension ReferenceFixture {
   /// and `hidden_cov_l<k>` from `reference.hidden_covariance.layers`.
   public var recurrentReferences: [String: Double] {
     var out: [String: Double] = [:]
-    for l in 1...8 {
-      if let v = hiddenCovarianceReference(layer: l) { out[l == 1 ? "hidden_cov" : "hidden_cov_l\(l)"] = v }
-    }
+    guard case let .nbnlp(s) = content else { return [:] }
+    for (l, v) in s.layerReferences { out[l == 1 ? "hidden_cov" : "hidden_cov_l\(l)"] = v }
     return out
   }
 

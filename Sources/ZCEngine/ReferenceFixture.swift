@@ -8,70 +8,319 @@ import ZCTensor
 public struct FixtureError: Error, CustomStringConvertible {
   public let path: String
   public let reason: String
+  public init(path: String, reason: String) { self.path = path; self.reason = reason }
   public var description: String { "\(path): \(reason)" }
+}
+
+/// An integer field of a fixture: exactly an integer (`16`, `1e3`), not `16.5`, `"16"` or `true`.
+public struct FixtureInt: Decodable, Sendable, Equatable {
+  public let value: Int
+  public init(from decoder: Decoder) throws {
+    let v = try JSONValue(from: decoder)
+    guard let i = v.intValue else {
+      throw DecodingError.typeMismatch(Int.self, .init(codingPath: decoder.codingPath, debugDescription: "expected an integer, found \(v.kind) \(v)"))
+    }
+    value = i
+  }
+}
+
+/// A reference value: a JSON number, or "nan", "inf", "-inf" (JSON has no literal for them).
+public struct ReferenceNumber: Decodable, Sendable, Equatable {
+  public let value: Double
+  public init(from decoder: Decoder) throws {
+    let v = try JSONValue(from: decoder)
+    switch v {
+    case let .integer(i): value = Double(i)
+    case let .number(d): value = d
+    case .string("nan"): value = .nan
+    case .string("inf"): value = .infinity
+    case .string("-inf"): value = -.infinity
+    default:
+      throw DecodingError.typeMismatch(Double.self, .init(codingPath: decoder.codingPath, debugDescription: "expected a number or \"nan\", \"inf\", \"-inf\", found \(v.kind) \(v)"))
+    }
+  }
+  public static func == (a: Self, b: Self) -> Bool { a.value.bitPattern == b.value.bitPattern }
+}
+
+/// The json of a reference fixture decoded into typed fields (the format of
+/// Tests/Fixtures/README.md): the fields the engine reads, each with its exact type. Fields the
+/// engine does not read (provenance, per-layer lists, ...) are not decoded; a field of the wrong
+/// type is an error naming it, what was expected and what was found.
+public struct FixtureDocument: Decodable, Sendable {
+  /// One `state_dict` entry.
+  public struct StateEntry: Decodable, Sendable {
+    public let key: String
+    public let shape: [FixtureInt]
+    public let dtype: String
+  }
+  /// One `reference.<metric>` entry: `value_float64` (or `value` for integers); NAS-Bench-NLP's
+  /// `hidden_covariance` holds `layers` instead.
+  public struct ReferenceEntry: Decodable, Sendable {
+    public let valueFloat64: ReferenceNumber?
+    public let value: ReferenceNumber?
+    public let layers: [LayerEntry]?
+    enum CodingKeys: String, CodingKey { case valueFloat64 = "value_float64", value, layers }
+  }
+  /// One layer of `reference.hidden_covariance.layers`.
+  public struct LayerEntry: Decodable, Sendable {
+    public let layer: FixtureInt
+    public let valueFloat64: ReferenceNumber?
+    enum CodingKeys: String, CodingKey { case layer, valueFloat64 = "value_float64" }
+  }
+  /// `model` of an NAS-Bench-NLP fixture (sizes); NB201's `model` has none of these keys.
+  public struct ModelSizes: Decodable, Sendable {
+    public let ntoken: FixtureInt?
+    public let emsize: FixtureInt?
+    public let nhid: FixtureInt?
+    public let nlayers: FixtureInt?
+  }
+
+  public let formatVersion: FixtureInt?
+  public let kind: String
+  public let name: String?
+  public let stateDict: [StateEntry]?
+  public let reference: [String: ReferenceEntry]
+  // NB201
+  public let arch: String?
+  public let channels: FixtureInt?
+  public let cellsPerStage: FixtureInt?
+  public let numClasses: FixtureInt?
+  public let ntkEigenvaluesFloat64: [ReferenceNumber]?
+  // NAS-Bench-NLP
+  public let model: ModelSizes?
+  public let recipeJSONString: String?
+  public let hiddenTupleSize: FixtureInt?
+
+  enum CodingKeys: String, CodingKey {
+    case formatVersion = "format_version", kind, name, stateDict = "state_dict", reference, arch
+    case channels = "C", cellsPerStage = "N", numClasses = "num_classes", ntkEigenvaluesFloat64 = "ntk_eigenvalues_float64"
+    case model, recipeJSONString = "recipe_json_string", hiddenTupleSize = "hidden_tuple_size"
+  }
+
+  /// Decodes a fixture's json bytes; `path` names the file in errors.
+  /// - Throws: ``FixtureError``: not JSON, or a field missing or of the wrong type (named).
+  public static func decode(_ data: Data, path: String) throws -> FixtureDocument {
+    do { return try JSONDecoder().decode(FixtureDocument.self, from: data) } catch {
+      throw FixtureError(path: path, reason: JSONValue.reason(error))
+    }
+  }
+}
+
+/// The NB201 part of a fixture, validated: the network's sizes and the reference values.
+public struct NB201FixtureSpec: Sendable {
+  public let architecture: NB201Architecture
+  public let channels: Int
+  public let cellsPerStage: Int
+  public let numClasses: Int
+  /// `value_float64` (or `value`) by metric name.
+  public let references: [String: Double]
+}
+
+/// The NAS-Bench-NLP part of a fixture, validated.
+public struct NBNLPFixtureSpec: Sendable {
+  public let recipe: NBNLPRecipe
+  public let size: NBNLPModelSize
+  /// Hidden covariance `value_float64` by layer (1-based).
+  public let layerReferences: [Int: Double]
 }
 
 /// A PyTorch reference fixture (`<name>.json` + `<name>.safetensors`, format described in
 /// Tests/Fixtures/README.md): initial weights under the official state_dict keys, the input
-/// batch(es), and reference proxy values computed by the public implementations.
-public struct ReferenceFixture {
+/// batch(es), and reference proxy values computed by the public implementations. The json is
+/// decoded into typed fields (``FixtureDocument``) and validated for its kind, with sane bounds on
+/// every size, before anything is built.
+public struct ReferenceFixture: Sendable {
+  /// What the fixture's kind needs, validated.
+  public enum Content: Sendable {
+    case nb201(NB201FixtureSpec)
+    case nbnlp(NBNLPFixtureSpec)
+    /// A kind no space of the engine verifies (reported as skipped).
+    case other
+  }
+
   public let name: String
   public let jsonPath: String
-  public let json: [String: Any]
+  public let document: FixtureDocument
+  public let content: Content
   public let tensors: SafetensorsFile
 
+  /// Bounds of an NB201 fixture's sizes: far above the benchmark's (C 16, N 5, 10 to 120 classes)
+  /// and below what would exhaust memory before the weights are even compared.
+  public static let nb201Bounds = (channels: 1...256, cellsPerStage: 1...20, numClasses: 1...10_000)
+  /// Bounds of an NAS-Bench-NLP fixture's sizes (the benchmark: vocabulary 33,278, 400/600, 3 layers).
+  public static let nbnlpBounds = (vocabulary: 1...1_000_000, embedding: 1...8192, hidden: 1...8192, layers: 1...16)
+
   /// Reads `<folder>/<name>.json` and its safetensors file.
-  /// - Throws: ``FixtureError`` or ``SafetensorsError`` naming the file.
+  /// - Throws: ``FixtureError`` (the json: a field missing, of the wrong type or out of bounds,
+  ///   named) or ``SafetensorsError`` naming the file.
   public init(jsonPath: String) throws {
-    self.jsonPath = jsonPath
-    guard let data = FileManager.default.contents(atPath: jsonPath),
-          let obj = try? JSONSerialization.jsonObject(with: data), let dict = obj as? [String: Any] else {
-      throw FixtureError(path: jsonPath, reason: "not a readable JSON object")
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: jsonPath)) } catch {
+      throw FixtureError(path: jsonPath, reason: "cannot read: \((error as NSError).localizedDescription)")
     }
-    json = dict
-    name = (dict["name"] as? String) ?? URL(fileURLWithPath: jsonPath).deletingPathExtension().lastPathComponent
+    let document = try FixtureDocument.decode(data, path: jsonPath)
+    let content = try Self.validate(document, path: jsonPath)
     let st = URL(fileURLWithPath: jsonPath).deletingPathExtension().appendingPathExtension("safetensors").path
-    tensors = try SafetensorsFile(path: st)
+    try self.init(document: document, content: content, jsonPath: jsonPath, tensors: try SafetensorsFile(path: st))
+  }
+
+  /// A fixture from json bytes and an already read tensor file (the same checks as ``init(jsonPath:)``).
+  public init(json: Data, jsonPath: String, tensors: SafetensorsFile) throws {
+    let document = try FixtureDocument.decode(json, path: jsonPath)
+    try self.init(document: document, content: try Self.validate(document, path: jsonPath), jsonPath: jsonPath, tensors: tensors)
+  }
+
+  private init(document: FixtureDocument, content: Content, jsonPath: String, tensors: SafetensorsFile) throws {
+    self.document = document
+    self.content = content
+    self.jsonPath = jsonPath
+    self.tensors = tensors
+    name = document.name ?? URL(fileURLWithPath: jsonPath).deletingPathExtension().lastPathComponent
+  }
+
+  /// Checks the fields the fixture's kind needs, with their bounds.
+  /// - Throws: ``FixtureError`` naming the field, what was expected and what was found.
+  public static func validate(_ d: FixtureDocument, path: String) throws -> Content {
+    func fail(_ reason: String) -> FixtureError { FixtureError(path: path, reason: reason) }
+    func bounded(_ v: FixtureInt?, _ field: String, _ range: ClosedRange<Int>) throws -> Int {
+      guard let v else { throw fail("missing field '\(field)' (an integer in \(range))") }
+      guard range.contains(v.value) else { throw fail("'\(field)': expected an integer in \(range.lowerBound)...\(range.upperBound), found \(v.value)") }
+      return v.value
+    }
+    if d.reference.isEmpty { throw fail("'reference': expected at least one metric with a reference value, found none") }
+    switch d.kind {
+    case "nb201":
+      guard let text = d.arch else { throw fail("missing field 'arch' (an NB201 arch string)") }
+      let arch: NB201Architecture
+      do { arch = try NB201Architecture(parsing: text) } catch { throw fail("'arch': \(error)") }
+      let b = nb201Bounds
+      let c = try bounded(d.channels, "C", b.channels), n = try bounded(d.cellsPerStage, "N", b.cellsPerStage)
+      let k = try bounded(d.numClasses, "num_classes", b.numClasses)
+      var refs: [String: Double] = [:]
+      for (metric, entry) in d.reference {
+        guard let v = entry.valueFloat64 ?? entry.value else {
+          throw fail("'reference.\(metric)': expected value_float64 (a number, \"nan\", \"inf\" or \"-inf\") or value")
+        }
+        refs[metric] = v.value
+      }
+      return .nb201(NB201FixtureSpec(architecture: arch, channels: c, cellsPerStage: n, numClasses: k, references: refs))
+    case "nbnlp_rnn":
+      guard let text = d.recipeJSONString else { throw fail("missing field 'recipe_json_string' (the recipe's JSON text)") }
+      let recipe: NBNLPRecipe
+      do { recipe = try NBNLPRecipe(json: text) } catch { throw fail("'recipe_json_string': \(error)") }
+      guard let m = d.model else { throw fail("missing field 'model' (ntoken, emsize, nhid, nlayers)") }
+      let b = nbnlpBounds
+      let size = NBNLPModelSize(vocabulary: try bounded(m.ntoken, "model.ntoken", b.vocabulary), embeddingSize: try bounded(m.emsize, "model.emsize", b.embedding),
+                                hiddenSize: try bounded(m.nhid, "model.nhid", b.hidden), layers: try bounded(m.nlayers, "model.nlayers", b.layers))
+      if let t = d.hiddenTupleSize, t.value != recipe.hiddenTupleSize {
+        throw fail("'hidden_tuple_size': the recipe has \(recipe.hiddenTupleSize) hidden states, found \(t.value)")
+      }
+      guard let layers = d.reference["hidden_covariance"]?.layers, !layers.isEmpty else {
+        throw fail("'reference.hidden_covariance.layers': expected a non-empty list of {layer, value_float64}")
+      }
+      var refs: [Int: Double] = [:]
+      for (i, l) in layers.enumerated() {
+        guard (1...size.layers).contains(l.layer.value) else {
+          throw fail("'reference.hidden_covariance.layers[\(i)].layer': expected an integer in 1...\(size.layers), found \(l.layer.value)")
+        }
+        guard refs[l.layer.value] == nil else { throw fail("'reference.hidden_covariance.layers[\(i)].layer': layer \(l.layer.value) appears twice") }
+        guard let v = l.valueFloat64 else { throw fail("'reference.hidden_covariance.layers[\(i)]': missing value_float64") }
+        refs[l.layer.value] = v.value
+      }
+      return .nbnlp(NBNLPFixtureSpec(recipe: recipe, size: size, layerReferences: refs))
+    default:
+      return .other
+    }
   }
 
   /// Every `*.json` fixture in a folder, sorted by name.
+  /// - Throws: the first fixture's error (``load(folder:)`` reads each one on its own).
   public static func all(in folder: String) throws -> [ReferenceFixture] {
+    try load(folder: folder).map { try $0.fixture.get() }
+  }
+
+  /// Every `*.json` file of a folder, sorted, each read on its own: a bad fixture is its own
+  /// error, not the folder's.
+  /// - Throws: ``FixtureError`` when the folder cannot be read.
+  public static func load(folder: String) throws -> [(path: String, fixture: Result<ReferenceFixture, Error>)] {
     guard let items = try? FileManager.default.contentsOfDirectory(atPath: folder) else {
       throw FixtureError(path: folder, reason: "not a readable folder")
     }
-    return try items.filter { $0.hasSuffix(".json") }.sorted().map { try ReferenceFixture(jsonPath: folder + "/" + $0) }
+    return items.filter { $0.hasSuffix(".json") }.sorted().map { item in
+      let path = folder + "/" + item
+      return (path, Result { try ReferenceFixture(jsonPath: path) })
+    }
   }
 
-  public var kind: String { (json["kind"] as? String) ?? "unknown" }
+  public var kind: String { document.kind }
 
   /// The model's state_dict keys in order (json `state_dict`).
-  public var stateKeys: [String] { ((json["state_dict"] as? [[String: Any]]) ?? []).compactMap { $0["key"] as? String } }
+  public var stateKeys: [String] { (document.stateDict ?? []).map(\.key) }
 
-  /// The NAS-Bench-201 network with the fixture's weights, in `dtype`.
-  /// - Throws: ``FixtureError`` for a non-NB201 fixture or a bad arch string, ``StateError`` for
-  ///   missing, unexpected or misshapen weights.
-  public func nb201Network(dtype: DType) throws -> NB201Network {
-    guard kind == "nb201", let archString = json["arch"] as? String else {
-      throw FixtureError(path: jsonPath, reason: "kind '\(kind)' is not an NB201 fixture")
+  /// The NB201 part. - Throws: ``FixtureError`` for a fixture of another kind.
+  public func nb201() throws -> NB201FixtureSpec {
+    guard case let .nb201(spec) = content else { throw FixtureError(path: jsonPath, reason: "kind '\(kind)' is not an NB201 fixture") }
+    return spec
+  }
+
+  /// Estimated memory of verifying this fixture with `proxies` (``MemoryEstimate``); nil for a
+  /// kind without an estimate or a batch that is not there (its own error comes later).
+  public func memoryEstimate(proxies: [any ZeroCostProxy], dtype: DType) -> MemoryEstimate? {
+    switch content {
+    case let .nb201(s):
+      guard let x = tensors.tensors["input"], x.shape.count == 4 else { return nil }
+      return NB201Space.memoryEstimate(s.architecture, channels: s.channels, cellsPerStage: s.cellsPerStage, numClasses: s.numClasses,
+                                       imageSize: x.shape[2], batchSize: x.shape[0], dtype: dtype, proxies: proxies)
+    case let .nbnlp(s):
+      guard let t = tensors.tensors["tokens"], t.shape.count == 2 else { return nil }
+      return NBNLPSpace.memoryEstimate(s.recipe, size: s.size, steps: t.shape[0], batchSize: t.shape[1], dtype: dtype, proxies: proxies)
+    case .other:
+      return nil
     }
-    let arch: NB201Architecture
-    do { arch = try NB201Architecture(parsing: archString) } catch { throw FixtureError(path: jsonPath, reason: "\(error)") }
+  }
+
+  /// The NAS-Bench-201 network with the fixture's weights, in `dtype`, for the fixture's image size.
+  /// - Throws: ``FixtureError`` for a non-NB201 fixture, images that are not `[B, 3, H, H]` with
+  ///   H a multiple of 4, or weights that cannot fit in memory; ``StateError`` for missing,
+  ///   unexpected or misshapen weights.
+  public func nb201Network(dtype: DType) throws -> NB201Network {
+    let s = try nb201()
+    let size = try imageSize()
+    let weights = NB201Space.memoryEstimate(s.architecture, channels: s.channels, cellsPerStage: s.cellsPerStage, numClasses: s.numClasses,
+                                            imageSize: size, batchSize: 0, dtype: dtype, proxies: [])
+    if weights.bytes > MemoryLimit.physicalBytes {
+      throw FixtureError(path: jsonPath, reason: "C \(s.channels), N \(s.cellsPerStage), num_classes \(s.numClasses): the weights need an estimated \(MemoryLimit.gigabytes(weights.bytes)), above this machine's \(MemoryLimit.gigabytes(MemoryLimit.physicalBytes))")
+    }
     var rng = ZCRandom(seed: 0)
-    let net = NB201Network(arch, channels: (json["C"] as? Int) ?? 16, cellsPerStage: (json["N"] as? Int) ?? 5,
-                           numClasses: (json["num_classes"] as? Int) ?? 10, dtype: dtype, rng: &rng)
+    let net = NB201Network(s.architecture, channels: s.channels, cellsPerStage: s.cellsPerStage, numClasses: s.numClasses,
+                           imageSize: size, dtype: dtype, rng: &rng)
     try WeightsIO.load(tensors, into: net)
     return net
   }
 
+  /// The side H of the fixture's `input` images `[B, 3, H, H]`: a multiple of 4 (two stride-2
+  /// reductions) from 4 to 256.
+  /// - Throws: ``FixtureError`` or ``SafetensorsError`` naming the tensor and what was found.
+  func imageSize() throws -> Int {
+    let x = try tensors.floatTensor("input")
+    guard x.rank == 4, x.shape[1] == 3, x.shape[2] == x.shape[3], x.shape[2] % 4 == 0, (4...256).contains(x.shape[2]) else {
+      throw FixtureError(path: tensors.path, reason: "'input' has shape \(x.shape); expected [B, 3, H, H] with H a multiple of 4 in 4...256")
+    }
+    return x.shape[2]
+  }
+
   /// Input batch `k` (1 or 2): images `[B, 3, H, W]` in `dtype` and integer labels.
-  /// - Throws: ``FixtureError`` when the images are not `[B, 3, H, W]`, the label count differs
-  ///   from B, or a label is outside 0..<num_classes; ``SafetensorsError`` for a missing key.
+  /// - Throws: ``FixtureError`` when the images are not `[B, 3, H, H]` with B ≥ 2 (the same H as
+  ///   `input`), the labels are not `[B]`, or a label is outside 0..<num_classes;
+  ///   ``SafetensorsError`` for a missing key or a wrong dtype.
   public func batch(_ k: Int, dtype: DType) throws -> (Tensor, [Int]) {
     let (xi, yi) = k == 1 ? ("input", "labels") : ("input2", "labels2")
     let x = try tensors.floatTensor(xi), y = try tensors.intTensor(yi)
-    let classes = (json["num_classes"] as? Int) ?? 10
-    guard x.rank == 4, x.shape[1] == 3, x.shape[0] == y.count, x.shape[0] >= 1 else {
-      throw FixtureError(path: tensors.path, reason: "'\(xi)' has shape \(x.shape) for \(y.count) labels; expected [B, 3, H, W] with B labels")
+    let h = try imageSize()
+    let classes = try nb201().numClasses
+    let yShape = tensors.tensors[yi]?.shape ?? []
+    guard x.rank == 4, Array(x.shape.dropFirst()) == [3, h, h], yShape == [x.shape[0]], x.shape[0] >= 2 else {
+      throw FixtureError(path: tensors.path, reason: "'\(xi)' has shape \(x.shape) and '\(yi)' \(yShape); expected [B, 3, \(h), \(h)] with B >= 2 and [B]")
     }
     if let bad = y.first(where: { $0 < 0 || $0 >= classes }) {
       throw FixtureError(path: tensors.path, reason: "'\(yi)' holds label \(bad), outside 0..<\(classes)")
@@ -82,21 +331,14 @@ public struct ReferenceFixture {
   /// Reference value of `metric` computed in float64 (`value_float64`, or `value` for integers),
   /// with "nan"/"inf"/"-inf" decoded; nil when the fixture has no reference for it.
   public func referenceValue(_ metric: String) -> Double? {
-    guard let refs = json["reference"] as? [String: Any], let entry = refs[metric] as? [String: Any] else { return nil }
-    return Self.decode(entry["value_float64"] ?? entry["value"])
+    guard case let .nb201(s) = content else { return nil }
+    return s.references[metric]
   }
 
   /// Metric names with a reference value, sorted.
-  public var referencedMetrics: [String] { ((json["reference"] as? [String: Any]) ?? [:]).keys.sorted() }
-
-  static func decode(_ v: Any?) -> Double? {
-    if let n = v as? NSNumber { return n.doubleValue }
-    switch v as? String {
-    case "nan"?: return .nan
-    case "inf"?: return .infinity
-    case "-inf"?: return -.infinity
-    default: return nil
-    }
+  public var referencedMetrics: [String] {
+    guard case let .nb201(s) = content else { return [] }
+    return s.references.keys.sorted()
   }
 
   /// Relative tolerance for comparing an engine value with `value_float64`, from the fixture

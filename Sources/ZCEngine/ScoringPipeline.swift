@@ -93,13 +93,40 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     let seed = ArchitectureID.initSeed(runSeed: settings.seed, id: id)
     guard let weights else { return try space.makeNetwork(architecture, seed: seed, dtype: settings.dtype, settings: settings) }
     let net = try space.makeNetwork(architecture, seed: 0, dtype: settings.dtype, settings: settings)
-    do { try WeightsIO.load(weights, into: net) } catch { throw SpaceError("--weights \(weights.path): \(error)") }
+    do { try WeightsIO.load(weights, into: net) } catch let e as SafetensorsError { throw SpaceError("--weights: \(e)") } catch {
+      throw SpaceError("--weights \(weights.path): \(error)")
+    }
     return net
   }
 
+  /// The memory estimate of one architecture under this run's batch and proxies (nil when the
+  /// space has none).
+  public func memoryEstimate(_ architecture: Space.Architecture) -> MemoryEstimate? {
+    guard let batch else { return nil }
+    return space.memoryEstimate(architecture, batch: batch, proxies: proxies, settings: settings)
+  }
+
+  /// Checks every architecture's ``MemoryEstimate`` against the limit (``MemoryLimit``) before
+  /// anything is scored, and returns how many networks fit at once (at most `jobs`, at least 1).
+  /// - Throws: ``SpaceError`` naming the settings, the largest architecture, its estimate and the limit.
+  public func checkMemory(_ archs: [(id: Int, architecture: Space.Architecture)], jobs: Int) throws -> Int {
+    var worst: (id: Int, estimate: MemoryEstimate)?
+    for a in archs {
+      guard let e = memoryEstimate(a.architecture) else { continue }
+      if worst == nil || e.bytes > worst!.estimate.bytes { worst = (a.id, e) }
+    }
+    guard let worst, let batch else { return max(jobs, 1) }
+    try MemoryLimit.check(worst.estimate, options: space.memoryOptions(batch: batch, settings: settings),
+                          what: "\(space.unit) \(worst.id)", settings: settings, batchOption: settings.batchFile == nil ? "--batch-size" : nil)
+    let fit = Int((MemoryLimit.bytes(settings) / worst.estimate.bytes).rounded(.down))
+    return max(1, min(max(jobs, 1), fit))
+  }
+
   /// Computes `proxies` (default: all of the run's) on one architecture, without the store.
+  /// - Throws: ``SpaceError`` when its ``MemoryEstimate`` exceeds the limit; the space's errors.
   public func evaluate(id: Int, architecture: Space.Architecture, proxies only: [any ZeroCostProxy]? = nil) throws -> [ProxyResult] {
     guard let batch else { throw SpaceError("the scoring pipeline was built without a minibatch (buildBatch: false)") }
+    _ = try checkMemory([(id, architecture)], jobs: 1)
     let net = try network(id: id, architecture: architecture)
     let chosen = only ?? proxies
     let context = space.context(network: net, batch: batch, proxies: chosen, runSeed: UInt64(bitPattern: Int64(settings.seed)),
@@ -107,16 +134,19 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     return ZCEngine.evaluate(chosen, in: context)
   }
 
-  /// Scores `archs` into `store`, skipping what it holds for this run's settings.
+  /// Scores `archs` into `store`, skipping what it holds for this run's settings. Runs at most
+  /// as many networks at once as fit in the memory limit (``checkMemory(_:jobs:)``).
   /// - Returns: architectures scored now, and skipped as already stored.
-  /// - Throws: ``SpaceError`` for `--weights` with more than one architecture; the first store or
+  /// - Throws: ``SpaceError`` for `--weights` with more than one architecture or an architecture
+  ///   whose memory estimate exceeds the limit (before anything is scored); the first store or
   ///   network error (architectures written before it stay stored).
-  public func run(_ archs: [(id: Int, architecture: Space.Architecture)], store: ScoreStore, jobs: Int,
+  public func run(_ archs: [(id: Int, architecture: Space.Architecture)], store: ScoreStore, jobs requested: Int,
                   progress: ScoringProgress? = nil) throws -> (scored: Int, skipped: Int) {
     guard batch != nil else { throw SpaceError("the scoring pipeline was built without a minibatch (buildBatch: false)") }
     if weights != nil && archs.count != 1 {
       throw SpaceError("--weights: expected exactly one \(space.noun) in --archs, found \(archs.count)")
     }
+    let jobs = try checkMemory(archs, jobs: requested)
     if weights != nil, let a = archs.first { _ = try network(id: a.id, architecture: a.architecture) }  // fail now, naming the key
     let items = archs.map { ($0.id, $0.architecture) }
     return try scoreResumably(items, metrics: proxies.map(\.name), like: try keyTemplate(), jobs: jobs, store: store, progress: progress) { id, arch, missing in

@@ -16,10 +16,19 @@ public enum WeightsIO {
     for (key, t) in file.tensors where !ignored.contains(key) && !key.hasPrefix("ref.") {
       switch t {
       case let .float(x): floats[key] = x
-      case let .int(v, _): ints[key] = v.first ?? 0
+      case let .int(v, shape):
+        // Integer state (num_batches_tracked) is one number; anything else is not a buffer of ours.
+        guard v.count == 1 else {
+          throw SafetensorsError.badTensor(path: file.path, key: key, reason: "an integer tensor \(file.dtypes[key] ?? "") \(shape) where a model's integer buffer is one number")
+        }
+        ints[key] = v[0]
       }
     }
-    try module.loadState(floats: floats, integers: ints)
+    do { try module.loadState(floats: floats, integers: ints) } catch let StateError.missingKey(key) where file.tensors[key] != nil {
+      // Present, but of the other kind: say so instead of "missing".
+      let want = floats[key] == nil ? "a floating-point tensor (F32 or F64)" : "an integer scalar (I64)"
+      throw SafetensorsError.wrongDType(path: file.path, key: key, expected: want, found: file.summary(key))
+    }
   }
 
   /// Writes the state of `module` in state_dict order (``Module/stateDictKeys()``): parameters
@@ -47,8 +56,9 @@ public enum WeightsIO {
   public static func loadBatch(_ file: SafetensorsFile, dtype: DType, imageShape: [Int],
                                keys: (String, String) = ("input", "labels")) throws -> (Tensor, [Int]) {
     let x = try file.floatTensor(keys.0), y = try file.intTensor(keys.1)
-    guard x.rank == 4, Array(x.shape.dropFirst()) == imageShape, x.shape[0] == y.count else {
-      throw FixtureError(path: file.path, reason: "input has shape \(x.shape) and labels \(y.count) entries; expected [B] + \(imageShape) and B labels")
+    let yShape = file.tensors[keys.1]?.shape ?? []
+    guard x.rank == 4, Array(x.shape.dropFirst()) == imageShape, yShape == [x.shape[0]] else {
+      throw FixtureError(path: file.path, reason: "'\(keys.0)' has shape \(x.shape) and '\(keys.1)' shape \(yShape); expected [B] + \(imageShape) and [B]")
     }
     return (x.to(dtype), y)
   }

@@ -120,25 +120,29 @@ public struct NBNLPRecipe: Sendable, Equatable, CustomStringConvertible {
     var pending = Dictionary(uniqueKeysWithValues: nodes.values.map { n in (n.name, Set(n.inputs.filter { nodes[$0] != nil }).count) })
     var users: [String: [String]] = [:]
     for n in nodes.values { for i in Set(n.inputs) where nodes[i] != nil { users[i, default: []].append(n.name) } }
-    var ready = pending.filter { $0.value == 0 }.map(\.key).sorted(by: >)
+    // Ready nodes in a binary min-heap: O(n log n) for any shape (10^5 nodes all ready at once included).
+    var ready = MinHeap(pending.filter { $0.value == 0 }.map(\.key))
     var order: [String] = []
-    while let n = ready.popLast() {
+    while let n = ready.pop() {
       order.append(n)
       for u in users[n] ?? [] {
         pending[u]! -= 1
-        if pending[u] == 0 { ready.append(u); ready.sort(by: >) }
+        if pending[u] == 0 { ready.push(u) }
       }
     }
     if order.count < nodes.count {
       let stuck = Set(nodes.keys).subtracting(order)
       // Name a node on a cycle: follow stuck inputs until a node repeats.
+      // Iterative, linear in the path length (a recipe may have 10^5 nodes).
       var seen: [String] = []
-      var cur = stuck.sorted()[0]
-      while !seen.contains(cur) {
+      var position: [String: Int] = [:]
+      var cur = stuck.min()!
+      while position[cur] == nil {
+        position[cur] = seen.count
         seen.append(cur)
         cur = nodes[cur]!.inputs.first { stuck.contains($0) }!
       }
-      let cycle = seen[seen.firstIndex(of: cur)!...] + [cur]
+      let cycle = seen[position[cur]!...] + [cur]
       throw RecipeError(node: cur, "cycle: " + cycle.joined(separator: " <- "))
     }
     self.nodes = nodes
@@ -161,5 +165,39 @@ public struct NBNLPRecipe: Sendable, Equatable, CustomStringConvertible {
     let rest = name.dropFirst(prefix.count)
     guard !rest.isEmpty, rest.allSatisfy(\.isASCII), rest.allSatisfy(\.isNumber) else { return nil }
     return Int(rest)
+  }
+}
+
+/// A binary min-heap of names (Kahn's algorithm above: the smallest ready name first).
+private struct MinHeap {
+  private var items: [String] = []
+  init(_ names: [String]) { for n in names { push(n) } }
+
+  mutating func push(_ x: String) {
+    items.append(x)
+    var i = items.count - 1
+    while i > 0 {
+      let parent = (i - 1) / 2
+      guard items[i] < items[parent] else { break }
+      items.swapAt(i, parent)
+      i = parent
+    }
+  }
+
+  mutating func pop() -> String? {
+    guard !items.isEmpty else { return nil }
+    items.swapAt(0, items.count - 1)
+    let top = items.removeLast()
+    var i = 0
+    while true {
+      let l = 2 * i + 1, r = l + 1
+      var m = i
+      if l < items.count && items[l] < items[m] { m = l }
+      if r < items.count && items[r] < items[m] { m = r }
+      if m == i { break }
+      items.swapAt(i, m)
+      i = m
+    }
+    return top
   }
 }

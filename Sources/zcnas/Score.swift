@@ -46,11 +46,14 @@ struct Score: ParsableCommand {
   var weights: String?
   @Option(help: "Take the minibatch from this safetensors file (nb201: `input`, `labels`; nbnlp: `tokens` [T, B]) instead of sampling it.")
   var batch: String?
+  @Option(name: .customLong("max-memory"), help: ArgumentHelp("Memory limit in GB for one run (default: this machine's physical memory).", discussion: "Configurations whose estimated peak memory (weights, copies and the activations of the passes, linear in --batch-size) exceeds it are refused before anything is allocated, and fewer architectures are scored at once when --jobs of them would not fit."))
+  var maxMemory: Double?
   @Flag(help: .hidden) var quiet = false
   @OptionGroup var model: RecurrentModelOptions
 
   func run() throws {
     try checkJobs(jobs)
+    if let m = maxMemory, !(m > 0 && m.isFinite) { throw CLIError("--max-memory: expected a positive number of GB, found \(m)") }
     try score(try spaceOptions.load())
   }
 
@@ -59,6 +62,7 @@ struct Score: ParsableCommand {
     var s = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     s.seed = seed; s.batchSize = batchSize; s.dtype = dtype; s.dataFiles = data; s.batchFile = batch; s.weightsFile = weights
     s.parameters = model.parameters
+    s.maxMemoryGB = maxMemory
     return s
   }
 
@@ -67,6 +71,10 @@ struct Score: ParsableCommand {
     let proxies = try selectProxies(metrics, for: space)
     let chosen = try selectArchitectures(archs, in: space, seed: seed)
     let pipeline = try cli { try ScoringPipeline(space: space, settings: try settings(for: space), proxies: proxies) }
+    let fit = try cli { try pipeline.checkMemory(chosen, jobs: jobs) }
+    if fit < jobs && !quiet {
+      print("note: scoring \(fit) \(space.unit)(s) at a time instead of --jobs \(jobs): \(jobs) networks would exceed the memory limit of \(MemoryLimit.gigabytes(MemoryLimit.bytes(pipeline.settings)))", to: &stderrStream)
+    }
     let store = storeOption.store
     let st = try cli { try ScoreStore(path: store) }
     try cli { try st.ensureWritable() }

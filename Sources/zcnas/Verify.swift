@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Metrics
 import ZCEngine
+import ZCNN
+import ZCSpaces
 import ZCTensor
 
 /// `zcnas verify DIR`: every fixture's proxies against the PyTorch reference values, for every space.
@@ -21,33 +23,61 @@ struct Verify: ParsableCommand {
   @Argument(help: "Folder of fixtures (for example Tests/Fixtures/nb201).") var folder: String
   @Option(help: "Engine precision.") var dtype: DType = .float32
   @OptionGroup var data: DatasetsOption
+  @Option(name: .customLong("max-memory"), help: "Memory limit in GB (default: this machine's physical memory); a fixture whose estimated memory exceeds it fails without being built.")
+  var maxMemory: Double?
 
   func run() throws {
-    let fixtures = try cli { try ReferenceFixture.all(in: folder) }
-    guard !fixtures.isEmpty else { throw CLIError("\(folder): no *.json fixtures found") }
+    if let m = maxMemory, !(m > 0 && m.isFinite) { throw CLIError("--max-memory: expected a positive number of GB, found \(m)") }
+    let files = try cli { try ReferenceFixture.load(folder: folder) }
+    guard !files.isEmpty else { throw CLIError("\(folder): no *.json fixtures found") }
     let root = try data.root()
     var failures = 0, passes = 0
-    var loaded: [String: any SearchSpace] = [:]  // each space's table is read once
-    for f in fixtures {
-      print("\(f.name) (\(f.kind), engine \(dtype))")
-      guard let name = SpaceRegistry.name(fixtureKind: f.kind) else {
-        print("  skipped: the engine has no space for fixtures of kind \(f.kind) yet"); continue
+    var unusable: [String] = []
+    var spaces: [String: any SearchSpace] = [:]  // each space's table is read once
+    for (path, loaded) in files {
+      let file = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+      // A bad fixture is a FAIL line with its reason; the others still run.
+      do {
+        let f = try loaded.get()
+        print("\(f.name) (\(f.kind), engine \(dtype))")
+        guard let name = SpaceRegistry.name(fixtureKind: f.kind) else {
+          print("  skipped: the engine has no space for fixtures of kind \(f.kind) yet"); continue
+        }
+        let space = try spaces[name] ?? SpaceRegistry.make(name, datasetsRoot: root)
+        spaces[name] = space
+        let (p, q) = try verify(f, in: space)
+        passes += p; failures += q
+      } catch {
+        if case .failure = loaded { print("\(file)") }
+        print("  FAIL: \(error)")  // the fixture's file and reason, one line
+        failures += 1
+        unusable.append(file)
       }
-      let space = try loaded[name] ?? cli { try SpaceRegistry.make(name, datasetsRoot: root) }
-      loaded[name] = space
-      let (p, q) = try verify(f, in: space)
-      passes += p; failures += q
     }
-    print("verify: \(passes) passed, \(failures) failed")
+    let note = unusable.isEmpty ? "" : " (\(unusable.count) fixture(s) could not be checked: \(unusable.joined(separator: ", ")))"
+    print("verify: \(passes) passed, \(failures) failed\(note)")
     if failures > 0 { throw ExitCode(1) }
+    if passes == 0 { throw CLIError("\(folder): no reference value was checked in \(files.count) fixture(s); expected at least one value the engine computes") }
   }
 
   /// Checks one fixture in `space`; prints a line per check and returns (passed, failed).
-  private func verify(_ f: ReferenceFixture, in space: some SearchSpace) throws -> (Int, Int) {
-    let (net, batch) = try cli { try space.fixtureInputs(f, dtype: dtype) }
+  /// - Throws: the fixture's error (bad inputs, weights, memory), printed as its FAIL line.
+  private func verify<S: SearchSpace>(_ f: ReferenceFixture, in space: S) throws -> (Int, Int) {
     let refs = space.references(f)
     let mine = registry.applicable(to: space.modelKind)
     let have = mine.filter { refs[$0.name] != nil }
+    if let e = f.memoryEstimate(proxies: have, dtype: dtype) {
+      var limit = ScoringSettings(dataset: space.datasets[0], datasetsRoot: "")
+      limit.maxMemoryGB = maxMemory
+      try MemoryLimit.check(e, options: f.jsonPath, what: "this fixture", settings: limit, batchOption: nil)
+    }
+    let inputs: (network: S.Network, batch: S.Batch)
+    do { inputs = try space.fixtureInputs(f, dtype: dtype) } catch let e as StateError {
+      throw FixtureError(path: f.tensors.path, reason: "\(e)")  // a weight key: name the file it is in
+    } catch let e as RecipeError {
+      throw FixtureError(path: f.jsonPath, reason: "\(e)")
+    }
+    let (net, batch) = inputs
     let context = space.context(network: net, batch: batch, proxies: have, runSeed: 0, networkSeed: 0)
     let results = evaluate(have, in: context)
     var passes = 0, failures = 0

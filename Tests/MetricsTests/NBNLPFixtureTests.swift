@@ -55,7 +55,7 @@ final class NBNLPFixtureTests: XCTestCase {
     for f in try ReferenceFixture.all(in: Self.folder) {
       let net = try f.nbnlpNetwork(dtype: .float32)
       XCTAssertEqual(Set(net.stateDictKeys()), Set(f.stateKeys), f.name)
-      XCTAssertEqual(f.json["hidden_tuple_size"] as? Int, try f.nbnlpRecipe().hiddenTupleSize, f.name)
+      XCTAssertEqual(f.document.hiddenTupleSize?.value, try f.nbnlpRecipe().hiddenTupleSize, f.name)
     }
   }
 }

@@ -36,7 +36,7 @@ final class ReferenceFixtureTests: XCTestCase {
   /// ntk_trace = √(Σλ/B) from the fixture's own float64 NTK eigenvalues (TE-NAS procedure in PyTorch).
   func testNTKTraceFromReferenceEigenvalues() throws {
     let f = try ReferenceFixture(jsonPath: Self.folder + "/nb201_c10_i3773_rand0.json")
-    let eig = try XCTUnwrap(f.json["ntk_eigenvalues_float64"] as? [Double])
+    let eig = try XCTUnwrap(f.document.ntkEigenvaluesFloat64).map(\.value)
     let expected = (eig.reduce(0, +) / Double(eig.count)).squareRoot()
     let (x, y) = try f.batch(1, dtype: .float64)
     let r = evaluate([NTKTrace()], network: try f.nb201Network(dtype: .float64), images: x, labels: y)

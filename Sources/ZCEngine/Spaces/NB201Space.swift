@@ -93,12 +93,15 @@ public struct NB201Space: SearchSpace {
       let file: SafetensorsFile
       do { file = try SafetensorsFile(path: path) } catch { throw SpaceError("--batch: \(error)") }
       let shape = [3, kind.imageSize, kind.imageSize]
-      let (x, y) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape)
-      var b = Batch(images: x, labels: y, source: "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
-      if file.tensors["input2"] != nil {
-        let (x2, y2) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape, keys: ("input2", "labels2"))
-        b.images2 = x2; b.labels2 = y2
-      }
+      var b: Batch
+      do {
+        let (x, y) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape)
+        b = Batch(images: x, labels: y, source: "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
+        if file.tensors["input2"] != nil || file.tensors["labels2"] != nil {
+          let (x2, y2) = try WeightsIO.loadBatch(file, dtype: dt, imageShape: shape, keys: ("input2", "labels2"))
+          b.images2 = x2; b.labels2 = y2
+        }
+      } catch { throw SpaceError("--batch: \(error)") }
       for labels in [b.labels, b.labels2 ?? []] {
         if let bad = labels.first(where: { $0 < 0 || $0 >= kind.numClasses }) {
           throw SpaceError("--batch \(path): label \(bad) is outside 0..<\(kind.numClasses) for \(kind.rawValue)")
@@ -110,6 +113,9 @@ public struct NB201Space: SearchSpace {
     guard batchSize >= 2 else {
       throw SpaceError("--batch-size: expected at least 2 (training-mode batch norm and the B x B kernels of nwot and jacob_cov need two images), found \(batchSize)")
     }
+    // Even the lightest cell must fit before any image is read.
+    try MemoryLimit.check(Self.memoryEstimate(Self.lightest, numClasses: kind.numClasses, imageSize: kind.imageSize, batchSize: batchSize, dtype: dt, proxies: proxies),
+                          options: "--batch-size \(batchSize)", what: "the lightest cell (every edge none) on \(kind.rawValue)", settings: s)
     let paths = try imagePaths(s)
     // Two disjoint batches when a proxy needs a second one; the first is the same either way.
     let needsSecond = proxies.contains { $0.requirements.contains(.secondBatch) }
@@ -126,6 +132,118 @@ public struct NB201Space: SearchSpace {
   }
 
   public func initialisationLabel(_ s: ScoringSettings) -> String { "pytorch-default" }
+
+  // MARK: memory
+
+  public func memoryEstimate(_ a: NB201Architecture, batch: Batch, proxies: [any ZeroCostProxy], settings: ScoringSettings) -> MemoryEstimate? {
+    guard let kind = try? kind(settings.dataset) else { return nil }
+    return Self.memoryEstimate(a, numClasses: kind.numClasses, imageSize: batch.images.shape.count == 4 ? batch.images.shape[2] : kind.imageSize,
+                               batchSize: batch.size, dtype: settings.dtype, proxies: proxies)
+  }
+
+  /// Peak memory of scoring one NAS-Bench-201 network (TinyNetwork with `channels` C and
+  /// `cellsPerStage` N) on `batchSize` images, an estimate (``MemoryEstimate``):
+  ///
+  /// - per image: the elements of the forward pass's recorded tensors (``forwardElementsPerImage(_:channels:cellsPerStage:imageSize:)``)
+  ///   × the dtype's bytes × the most demanding proxy's factor (``memoryFactor(_:)``: 1.25 for one
+  ///   forward and backward, 2.75 for grasp's double backward, and the per-sample weight gradients of
+  ///   the NTK proxies, P × bytes × 1.25 or × 4 per image), plus 0.75 tapes when an NTK proxy runs
+  ///   with other passes (their cached results stay while it runs);
+  /// - fixed: 64 MB for the process, P × bytes × 4 (weights, gradients, copies), P × 24 bytes when a
+  ///   proxy needs a float64 copy, and a few single-image passes.
+  ///
+  /// Calibration: peak resident memory measured on the largest cell (index 1462, every edge a 3×3
+  /// conv; forward tape 16.3 MB per float32 image) with one job, batches 50 and 150: 16.1 MB per image
+  /// for grad_norm, 14.1 snip, 12.5 nwot, 13.3 jacob_cov, 19.3 fisher, 35.7 grasp, 36 for the
+  /// 11-proxy standard suite (the largest pass dominates), 24.8 ntk_cond, 37.4 ntk_cond_eval; on
+  /// cells 1651 (all none), 3773 and 6111 the estimate is within 0.9–1.3× of grad_norm's and grasp's
+  /// measured slopes; `--metrics all` measured 53.7 MB per image (estimate 57). Batch 1000 of the
+  /// standard suite on cell 1462 needs about 36 GB (estimate 45 GB); lighter cells need less.
+  public static func memoryEstimate(_ a: NB201Architecture, channels: Int = 16, cellsPerStage: Int = 5, numClasses: Int, imageSize: Int,
+                                    batchSize: Int, dtype: DType, proxies: [any ZeroCostProxy]) -> MemoryEstimate {
+    let bytes = Double(dtype == .float32 ? 4 : 8)
+    let tape = forwardElementsPerImage(a, channels: channels, cellsPerStage: cellsPerStage, imageSize: imageSize) * bytes
+    let p = Double(parameterCount(a, channels: channels, cellsPerStage: cellsPerStage, numClasses: numClasses))
+    var perImage = 0.0
+    for proxy in proxies {
+      let f = memoryFactor(proxy)
+      perImage = max(perImage, f.tape * tape + f.parameters * p * bytes)
+    }
+    // The NTK proxies' per-sample gradients come on top of the passes other proxies keep cached.
+    let ntk = proxies.filter { memoryFactor($0).parameters > 0 }.count
+    if ntk > 0 && proxies.contains(where: { memoryFactor($0).parameters == 0 && memoryFactor($0).tape > 0 }) { perImage += 0.75 * tape }
+    var fixed = 64e6 + 4 * p * bytes + 4 * tape * 2
+    if proxies.contains(where: { $0.requirements.contains(.float64) }) { fixed += 24 * p }
+    return MemoryEstimate(fixedBytes: fixed, bytesPerSample: perImage, samples: batchSize)
+  }
+
+  /// Multiples of the forward tape and of the parameter bytes that a proxy holds per image (see
+  /// ``memoryEstimate(_:channels:cellsPerStage:numClasses:imageSize:batchSize:dtype:proxies:)``);
+  /// a proxy not listed counts as 2.75 tapes with a double backward, 1.5 otherwise.
+  public static func memoryFactor(_ proxy: any ZeroCostProxy) -> (tape: Double, parameters: Double) {
+    switch proxy.name {
+    case "params", "flops", "l2_norm", "linear_regions", "synflow", "gradsign": return (0, 0)  // no per-image tape
+    case "zen": return (0.4, 0)
+    case "grad_match": return (0.75, 0)
+    case "grad_norm", "snip", "plain", "jacob_cov", "nwot", "epe_nas", "zico": return (1.25, 0)
+    case "fisher": return (1.5, 0)
+    case "grasp": return (2.75, 0)
+    case "ntk_cond", "ntk_trace": return (1.25, 1.25)
+    case "ntk_cond_eval": return (1.25, 4)
+    default: return proxy.requirements.contains(.hessian) ? (2.75, 0) : (1.5, 0)
+    }
+  }
+
+  /// Elements of the tensors one image's forward pass records (inputs, every ReLU, conv, batch
+  /// norm output and its normalised input, pooling, zero edge and node sum), the unit of the
+  /// activation estimate.
+  public static func forwardElementsPerImage(_ a: NB201Architecture, channels c0: Int, cellsPerStage n: Int, imageSize s0: Int) -> Double {
+    let edgeUnits = a.edges.reduce(0.0) { u, op in
+      switch op {
+      case .conv1x1, .conv3x3: return u + 4  // ReLU, conv, BN output and normalised input
+      case .avgPool3x3, .none: return u + 1
+      case .skipConnect: return u
+      }
+    }
+    let cellUnits = edgeUnits + 3  // three node sums
+    var s = Double(s0), c = Double(c0)
+    var total = 3 * s * s + 3 * c * s * s  // input; stem conv and BN
+    for stage in 0..<3 {
+      if stage > 0 {
+        let sOut = (s / 2).rounded(.up), cin = c
+        c *= 2
+        // conv_a (ReLU of the input, conv, BN ×2), conv_b (ReLU, conv, BN ×2), pool + 1×1 conv, sum.
+        total += cin * s * s + 9 * c * sOut * sOut + cin * sOut * sOut
+        s = sOut
+      }
+      total += Double(n) * cellUnits * c * s * s
+    }
+    return total + 3 * c * s * s  // lastact BN, ReLU
+  }
+
+  /// Parameters of the network (the entries of `parameterCount`, without building it).
+  public static func parameterCount(_ a: NB201Architecture, channels c0: Int, cellsPerStage n: Int, numClasses k: Int) -> Int {
+    var total = 27 * c0 + 2 * c0
+    var c = c0
+    for stage in 0..<3 {
+      if stage > 0 {
+        let cin = c
+        c *= 2
+        total += 9 * cin * c + 2 * c + 9 * c * c + 2 * c + cin * c
+      }
+      for op in a.edges {
+        switch op {
+        case .conv3x3: total += n * (9 * c * c + 2 * c)
+        case .conv1x1: total += n * (c * c + 2 * c)
+        default: break
+        }
+      }
+    }
+    return total + 2 * c + c * k + k
+  }
+
+  /// The lightest cell of the space (every edge `none`): a lower bound of every architecture's estimate.
+  static let lightest = NB201Architecture(edges: Array(repeating: .none, count: 6))
 
   public func batchLabel(_ s: ScoringSettings) throws -> (size: Int, source: String) {
     if let path = s.batchFile {

@@ -116,7 +116,7 @@ public struct NBNLPSpace: SearchSpace {
       let file: SafetensorsFile
       do { file = try SafetensorsFile(path: path) } catch { throw SpaceError("--batch: \(error)") }
       guard case let .int(_, shape)? = file.tensors["tokens"], shape.count == 2, shape[0] >= 1, shape[1] >= 2 else {
-        throw SpaceError("--batch \(path): expected an I64 'tokens' tensor [T, B] with B >= 2")
+        throw SpaceError("--batch \(path): expected an I64 'tokens' tensor [T, B] with T >= 1 and B >= 2, found \(file.summary("tokens"))")
       }
       return (shape[1], "file:" + URL(fileURLWithPath: path).lastPathComponent + "@" + (try fileFingerprint(path)))
     }
@@ -140,9 +140,11 @@ public struct NBNLPSpace: SearchSpace {
       if let bad = ids.first(where: { $0 < 0 || $0 >= size.vocabulary }) {
         throw SpaceError("--batch \(path): token id \(bad) is outside the \(s.dataset) vocabulary 0..<\(size.vocabulary)")
       }
+      try checkLightest(size: size, steps: shape[0], batch: shape[1], proxies: proxies, settings: s, batchOption: nil)
       return Batch(tokens: TokenBatch(ids: ids, steps: shape[0], batch: shape[1]), source: label.source)
     }
     guard batchSize >= 2 else { throw SpaceError("--batch-size: expected at least 2 sequences (the B x B kernel of nwot needs two), found \(batchSize)") }
+    try checkLightest(size: size, steps: bptt, batch: batchSize, proxies: proxies, settings: s, batchOption: "--batch-size")
     let kind = TextDatasetKind(rawValue: s.dataset)!
     let tokens: TokenBatch
     do { tokens = try corpus.batch(stream: kind.testStream, bptt: bptt, batch: batchSize, name: kind.files.last!) } catch { throw SpaceError("--bptt/--batch-size: \(error)") }
@@ -158,12 +160,87 @@ public struct NBNLPSpace: SearchSpace {
   }
 
   public func makeNetwork(_ r: NBNLPRecipe, seed: UInt64, dtype: DType, settings: ScoringSettings) throws -> NBNLPNetwork {
+    // The weights are allocated here: they must fit (the passes are checked by the pipeline).
+    let size = try modelSize(settings)
+    let weights = Self.memoryEstimate(r, size: size, steps: parameter(settings, "bptt"), batchSize: settings.batchSize ?? defaultBatchSize(dataset: settings.dataset),
+                                      dtype: dtype, proxies: [])
+    try MemoryLimit.check(weights, options: options(size, settings), what: "the weights of this recipe", settings: settings, batchOption: nil)
     var rng = ZCRandom(seed: seed)
     return try NBNLPNetwork(r, size: try modelSize(settings), dtype: dtype, rng: &rng)
   }
 
   public func context(network: NBNLPNetwork, batch: Batch, proxies: [any ZeroCostProxy], runSeed: UInt64, networkSeed: UInt64) -> any ProxyContext {
     RecurrentProxyContext(network: network, tokens: batch.tokens)
+  }
+
+  // MARK: memory
+
+  public func memoryEstimate(_ r: NBNLPRecipe, batch: Batch, proxies: [any ZeroCostProxy], settings: ScoringSettings) -> MemoryEstimate? {
+    guard let size = try? modelSize(settings) else { return nil }
+    return Self.memoryEstimate(r, size: size, steps: batch.tokens.steps, batchSize: batch.size, dtype: settings.dtype, proxies: proxies)
+  }
+
+  public func memoryOptions(batch: Batch, settings: ScoringSettings) -> String {
+    "--emsize \(parameter(settings, "emsize")) --nhid \(parameter(settings, "nhid")) --nlayers \(parameter(settings, "nlayers")) --bptt \(batch.tokens.steps) --batch-size \(batch.size)"
+  }
+
+  func options(_ m: NBNLPModelSize, _ s: ScoringSettings) -> String {
+    "--emsize \(m.embeddingSize) --nhid \(m.hiddenSize) --nlayers \(m.layers) --bptt \(parameter(s, "bptt"))"
+  }
+
+  /// Refuses sizes at which even the recipe of the table with the smallest estimate cannot fit,
+  /// before any token batch or network is built.
+  func checkLightest(size: NBNLPModelSize, steps: Int, batch: Int, proxies: [any ZeroCostProxy], settings: ScoringSettings, batchOption: String?) throws {
+    var lightest: (id: Int, estimate: MemoryEstimate)?
+    for id in ids {
+      guard let text = table.recipe(id: id), let r = try? NBNLPRecipe(json: text) else { continue }
+      let e = Self.memoryEstimate(r, size: size, steps: steps, batchSize: batch, dtype: settings.dtype, proxies: proxies)
+      if lightest == nil || e.bytes < lightest!.estimate.bytes { lightest = (id, e) }
+    }
+    guard let lightest else { return }
+    let options = "--emsize \(size.embeddingSize) --nhid \(size.hiddenSize) --nlayers \(size.layers) --bptt \(steps) --batch-size \(batch)"
+    try MemoryLimit.check(lightest.estimate, options: options, what: "the subset's lightest recipe (\(lightest.id))", settings: settings, batchOption: batchOption)
+  }
+
+  /// Parameters of the language model of a recipe (embedding, decoder bias, every cell's linear
+  /// weights and biases), without building it.
+  public static func parameterCount(_ r: NBNLPRecipe, size: NBNLPModelSize) -> Int {
+    var total = size.vocabulary * size.embeddingSize + size.vocabulary
+    for l in 0..<size.layers {
+      let h = size.hiddenSize(layer: l), input = size.inputSize(layer: l)
+      for node in r.linearNodes { total += node.inputs.reduce(h) { $0 + ($1 == "x" ? input : h) * h } }
+    }
+    return total
+  }
+
+  /// Peak memory of scoring one recipe's language model on `batchSize` sequences of `steps`
+  /// tokens, an estimate (``MemoryEstimate``):
+  ///
+  /// - per sequence: steps × Σ over layers of (nodes + linear input products) × H_l, plus the
+  ///   embedding output, in the dtype's bytes (hidden_cov and nwot keep the forward's values);
+  /// - fixed: 64 MB for the process, P × bytes × 2 (weights and the tied decoder's copy in a
+  ///   fixture load), and for synflow a float64 copy of the recurrent weights with |θ| and their
+  ///   gradients (24 bytes per weight) and its one-sequence float64 tape (× 2 for the gradients).
+  ///
+  /// Calibration (peak resident memory, recipe 1000001, one job): 5.7 MB per sequence measured
+  /// against 9.4 estimated for hidden_cov at the benchmark's sizes (bptt 70); 1.12 GB measured
+  /// against 1.3 estimated for synflow at nhid 1800; 1.47 GB against 1.8 for the five recurrent
+  /// proxies at nhid 1800, batch 10. At nhid 100000 the weights alone need hundreds of GB.
+  public static func memoryEstimate(_ r: NBNLPRecipe, size: NBNLPModelSize, steps: Int, batchSize: Int, dtype: DType,
+                                    proxies: [any ZeroCostProxy]) -> MemoryEstimate {
+    let bytes = Double(dtype == .float32 ? 4 : 8)
+    let p = Double(parameterCount(r, size: size))
+    let perStepUnits = Double(r.nodes.count + r.linearNodes.reduce(0) { $0 + $1.inputs.count })
+    var perStep = Double(size.embeddingSize)
+    for l in 0..<size.layers { perStep += perStepUnits * Double(size.hiddenSize(layer: l)) }
+    let tape = Double(steps) * perStep
+    var fixed = 64e6 + 2 * p * bytes
+    let passes = proxies.filter { $0.name != "synflow" }
+    if proxies.contains(where: { $0.name == "synflow" }) {
+      let recurrent = p - Double(size.vocabulary * size.embeddingSize + size.vocabulary)
+      fixed += 24 * recurrent + 2 * 8 * tape
+    }
+    return MemoryEstimate(fixedBytes: fixed, bytesPerSample: passes.isEmpty ? 0 : tape * bytes, samples: batchSize)
   }
 
   // MARK: ground truth

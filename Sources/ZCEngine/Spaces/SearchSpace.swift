@@ -71,6 +71,11 @@ public protocol SearchSpace: Sendable {
   func describe(batch: Batch, settings: ScoringSettings) -> String
   /// The shared-pass context of one network and the run's batch.
   func context(network: Network, batch: Batch, proxies: [any ZeroCostProxy], runSeed: UInt64, networkSeed: UInt64) -> any ProxyContext
+  /// Estimated peak memory of scoring `architecture` on `batch` with `proxies` (``MemoryEstimate``),
+  /// checked before anything is allocated; nil when the space has no estimate (then nothing is checked).
+  func memoryEstimate(_ architecture: Architecture, batch: Batch, proxies: [any ZeroCostProxy], settings: ScoringSettings) -> MemoryEstimate?
+  /// The settings the estimate depends on, as options for messages (for example "--batch-size 4000").
+  func memoryOptions(batch: Batch, settings: ScoringSettings) -> String
 
   // MARK: ground truth
 
@@ -111,6 +116,8 @@ extension SearchSpace {
   public func neighbours(of id: Int) -> [Int]? { nil }
   public var costColumn: String? { nil }
   public func describe(batch: Batch, settings: ScoringSettings) -> String { "" }
+  public func memoryEstimate(_ architecture: Architecture, batch: Batch, proxies: [any ZeroCostProxy], settings: ScoringSettings) -> MemoryEstimate? { nil }
+  public func memoryOptions(batch: Batch, settings: ScoringSettings) -> String { "--batch-size \(batch.size)" }
   /// The noun for counts ("architecture", "recipe").
   public var unit: String { noun.hasSuffix(" id") ? String(noun.dropLast(3)) : noun }
   public func baselines(dataset: String) -> [(name: String, values: [Int: Double])] { [] }
@@ -165,6 +172,10 @@ public struct ScoringSettings: Sendable {
   public var datasetsRoot: String
   /// Space-specific integer settings by name.
   public var parameters: [String: Int] = [:]
+  /// The memory one scoring run may use, in GB (10^9 bytes); nil: the machine's physical memory
+  /// (``MemoryLimit``). Configurations whose ``MemoryEstimate`` exceeds it are refused before they
+  /// allocate, and fewer networks run at once when `jobs` of them would not fit.
+  public var maxMemoryGB: Double?
 
   public init(dataset: String, datasetsRoot: String) { self.dataset = dataset; self.datasetsRoot = datasetsRoot }
 }
