@@ -16,7 +16,10 @@ struct Verify: ParsableCommand {
       every proxy the fixture has a reference for and the engine implements, and print proxy, engine value, \
       reference (value_float64), relative error, tolerance and pass/fail, then the space's further checks \
       (nbnlp: hidden states). Proxies the engine lacks, and engine proxies the fixture has no reference for, \
-      are listed as such. Exit status 1 on any failure.
+      are listed as such. A malformed fixture (a json field missing, of the wrong type or out of bounds, a bad \
+      safetensors file, weights that do not load, an estimated memory above the limit) is a FAIL line with its \
+      file and reason, and the other fixtures still run. Exit status 1 on any failure; a folder in which no \
+      reference value was checked is an error.
       """
   )
 
