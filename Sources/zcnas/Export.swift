@@ -99,8 +99,10 @@ struct ImportTable: ParsableCommand {
     }
     let st = try cli { try ScoreStore(path: store) }
     for path in paths {
+      print("import: reading \(path)", to: &stderrStream)
       let rows: [ScoreRow]
       do { rows = path.hasSuffix(".jsonl") ? try Self.readJSONLines(path) : try ScoreTable.read(path) } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+      print("import: \(rows.count) rows read; checking their architectures against the spaces and writing \(store)", to: &stderrStream)
       try checkArchitectures(rows, table: path)
       let sum = try cli { try st.importRows(rows, replace: replace) }
       print("imported \(rows.count) rows (\(Set(rows.map(\.archIndex)).count) architectures, metrics \(Set(rows.map(\.metric)).sorted().joined(separator: ","))) from \(path) into \(store): "

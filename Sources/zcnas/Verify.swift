@@ -50,6 +50,7 @@ struct Verify: ParsableCommand {
         spaces[name] = space
         let (p, q) = try verify(f, in: space)
         passes += p; failures += q
+        fflush(nil)  // show each fixture as it finishes, also through a pipe
       } catch {
         if case .failure = loaded { print("\(file)") }
         print("  FAIL: \(error)")  // the fixture's file and reason, one line
