@@ -1,21 +1,16 @@
 import Foundation
+import ZCTensor
 
 /// Seeded byte-level mutations for fuzz-style reader tests: byte flips, truncations, insertions
 /// and overwrites with boundary values, biased towards a `focus` range (for example a file's
 /// header, where a reader makes its decisions). The same seed gives the same copies.
 public struct ByteMutator {
-  private var state: UInt64
+  private var generator: SplitMix64
 
-  public init(seed: UInt64) { state = seed }
+  public init(seed: UInt64) { generator = SplitMix64(seed: seed) }
 
-  /// SplitMix64 (Steele, Lea & Flood 2014).
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
+  /// The next 64 random bits (the engine's SplitMix64).
+  public mutating func next() -> UInt64 { generator.next() }
 
   /// A uniform integer in `range` (non-empty).
   public mutating func int(_ range: Range<Int>) -> Int { range.lowerBound + Int(next() % UInt64(range.count)) }
