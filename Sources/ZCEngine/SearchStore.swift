@@ -91,7 +91,12 @@ extension ScoreStore {
   /// description is stored once (table `search_runs`), the steps under its integer id.
   /// - Throws: ``StoreError`` when the write fails (nothing is written then).
   public func writeSearch(_ steps: [SearchStepRow]) throws {
-    try writing { db in
+    try writing { db in try Self.insertSearch(steps, db) }
+  }
+
+  /// ``writeSearch(_:)``'s work inside a caller's transaction.
+  static func insertSearch(_ steps: [SearchStepRow], _ db: Database) throws {
+    do {
       var ids: [String: Int64] = [:]
       for s in steps where ids[s.run] == nil {
         if let id = try Int64.fetchOne(db, sql: "SELECT id FROM search_runs WHERE run = ?", arguments: [s.run]) {

@@ -142,3 +142,46 @@ struct ImportTable: ParsableCommand {
     }
   }
 }
+
+/// `zcnas merge`: several stores (for example the shards of a cluster run) into one.
+struct Merge: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Merge score stores (and their search trajectories) into --store, in one transaction.",
+    discussion: """
+      Rows with the same key (space, dataset, architecture, metric, seed, batch size, initialisation, batch, \
+      dtype) and the same value are taken once; rows with the same key and different values are an error \
+      naming the first keys and both values, and nothing is written, unless --prefer existing (keep the \
+      output's or the earlier input's row) or --prefer incoming (take the later input's). Search \
+      trajectories merge the same way by (run, seed, query).
+      """)
+
+  @OptionGroup var storeOption: StoreOption
+  @Option(help: "Resolve different values under one key.") var prefer: MergePreferenceArgument?
+  @Argument(help: "Input stores.") var inputs: [String]
+
+  func run() throws {
+    guard !inputs.isEmpty else { throw CLIError("merge: expected one or more input stores") }
+    for i in inputs {
+      guard FileManager.default.fileExists(atPath: i) else { throw CLIError("\(i): no such store") }
+      guard URL(fileURLWithPath: i).standardizedFileURL != URL(fileURLWithPath: storeOption.store).standardizedFileURL else {
+        throw CLIError("\(i): is the output --store; name it only once")
+      }
+    }
+    let ins = try cli { try inputs.map { try ScoreStore(path: $0) } }
+    let out = try cli { try ScoreStore(path: storeOption.store) }
+    let s = try cli { try out.merge(ins, prefer: prefer?.value) }
+    print("merged \(inputs.count) store(s) into \(storeOption.store): \(s.added) rows added, \(s.duplicates) already present"
+          + (s.conflicts > 0 ? ", \(s.conflicts) different values resolved by --prefer \(prefer!.value.rawValue)" : "")
+          + "; search steps \(s.stepsAdded) added, \(s.stepsDuplicate) already present")
+  }
+}
+
+/// `--prefer` values.
+struct MergePreferenceArgument: ExpressibleByArgument {
+  let value: MergePreference
+  init?(argument: String) {
+    guard let v = MergePreference(rawValue: argument) else { return nil }
+    value = v
+  }
+  static var allValueStrings: [String] { MergePreference.allCases.map(\.rawValue) }
+}

@@ -48,6 +48,8 @@ struct Score: ParsableCommand {
   var batch: String?
   @Option(name: .customLong("max-memory"), help: ArgumentHelp("Memory limit in GB for one run (default: this machine's physical memory).", discussion: "Configurations whose estimated peak memory (weights, copies and the activations of the passes, linear in --batch-size) exceeds it are refused before anything is allocated, and fewer architectures are scored at once when --jobs of them would not fit."))
   var maxMemory: Double?
+  @Option(help: "Score only shard K of N (0 <= K < N) of the selection: a partition by architecture id, the same on every machine (`zcnas merge` joins the shard stores).")
+  var shard: String?
   @Flag(help: .hidden) var quiet = false
   @OptionGroup var model: RecurrentModelOptions
 
@@ -69,7 +71,14 @@ struct Score: ParsableCommand {
   private func score<S: SearchSpace>(_ space: S) throws {
     if let output { try checkOutput("--output", output, extensions: [".csv", ".csv.gz", ".jsonl"]) }
     let proxies = try selectProxies(metrics, for: space)
-    let chosen = try selectArchitectures(archs, in: space, seed: seed)
+    var chosen = try selectArchitectures(archs, in: space, seed: seed)
+    if let shard {
+      let parts = shard.split(separator: "/").map { Int($0) }
+      guard parts.count == 2, let k = parts[0], let n = parts[1], n >= 1, k >= 0, k < n else {
+        throw CLIError("--shard: expected K/N with 0 <= K < N, found '\(shard)'")
+      }
+      chosen = chosen.filter { ArchitectureID.shard(of: $0.id, count: n) == k }
+    }
     let pipeline = try cli { try ScoringPipeline(space: space, settings: try settings(for: space), proxies: proxies) }
     let fit = try cli { try pipeline.checkMemory(chosen, jobs: jobs) }
     if fit < jobs && !quiet {

@@ -61,4 +61,27 @@ final class SearchStoreTests: XCTestCase {
     XCTAssertEqual(steps.filter { $0.run == "r2" }.map(\.strategy), ["rea", "rea", "rea"])
     XCTAssertEqual(steps.filter { $0.run == "r1" && $0.seed == 11 }.map(\.archIndex), [7, 14, 21])
   }
+
+  /// Trajectories merge by (run, seed, query): new ones are added, equal ones taken once, and a
+  /// step that differs is refused (nothing written) unless a preference is given.
+  func testTrajectoriesMerge() throws {
+    let dir = try temporaryFolder("zc-merge")
+    let a = try ScoreStore(path: dir.appendingPathComponent("a.sqlite").path)
+    let b = try ScoreStore(path: dir.appendingPathComponent("b.sqlite").path)
+    try a.writeSearch(steps(run: "r1", seed: 1, n: 3))
+    try b.writeSearch(steps(run: "r1", seed: 1, n: 3) + steps(run: "r2", seed: 5, n: 2))
+    let out = try ScoreStore(path: dir.appendingPathComponent("out.sqlite").path)
+    let s = try out.merge([a, b], prefer: nil)
+    XCTAssertEqual(s.stepsAdded, 5)
+    XCTAssertEqual(s.stepsDuplicate, 3)
+    XCTAssertEqual(try out.searchSteps().count, 5)
+    var changed = steps(run: "r2", seed: 5, n: 2)
+    changed[1].archIndex = 999
+    let c = try ScoreStore(path: dir.appendingPathComponent("c.sqlite").path)
+    try c.writeSearch(changed)
+    XCTAssertThrowsError(try out.merge([c], prefer: nil)) { XCTAssertTrue("\($0)".contains("arch 102 vs 999"), "\($0)") }
+    XCTAssertEqual(try out.searchSteps(run: "r2").map(\.archIndex), [101, 102], "nothing written")
+    _ = try out.merge([c], prefer: .incoming)
+    XCTAssertEqual(try out.searchSteps(run: "r2").map(\.archIndex), [101, 999])
+  }
 }

@@ -198,6 +198,15 @@ public enum ArchitectureID {
     return -Int(h & 0x7FFF_FFFF_FFFF_FFFF) - 1
   }
 
+  /// The shard (0..<count) an architecture belongs to: SplitMix64 of its id, modulo `count`. A
+  /// function of the id alone, so every machine computes the same partition of any selection,
+  /// every architecture falls in exactly one shard, and shards stay balanced whatever the order.
+  public static func shard(of id: Int, count: Int) -> Int {
+    precondition(count >= 1, "shard count \(count)")
+    var sm = SplitMix64(seed: UInt64(bitPattern: Int64(id)))
+    return Int(sm.next() % UInt64(count))
+  }
+
   /// Seed of the initial weights of architecture `id` under run seed `runSeed`: independent of
   /// the order and parallelism of scoring, so results are deterministic.
   public static func initSeed(runSeed: Int, id: Int) -> UInt64 {
