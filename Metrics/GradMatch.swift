@@ -18,6 +18,8 @@ public struct GradMatch: ImageProxy {
   public let summary = "mean over layers of the cosine between loss gradients of the two batch halves (project-defined)"
   public let direction = ProxyDirection.unspecified
   public let requirements: ProxyRequirements = [.labels]
+  /// Its own forward and backward of each half batch.
+  public let memory = ProxyMemory(tapes: 0.75)
   public let source = "this project (zero-cost variant of Hu et al. 2022 gradient matching)"
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {

@@ -12,6 +12,8 @@ public struct NTKCond: ImageProxy {
   public let summary = "condition number of the empirical NTK of the batch (per-sample logit-sum gradients)"
   public let direction = ProxyDirection.lowerIsBetter
   public let requirements: ProxyRequirements = [.forward]
+  /// The shared forward, plus one parameter-sized per-sample gradient at a time (×1.25).
+  public let memory = ProxyMemory(tapes: 1.25, parameterCopies: 1.25)
   public let source = "Chen et al. 2021 (TE-NAS get_ntk_n)"
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {
@@ -29,6 +31,8 @@ public struct NTKTrace: ImageProxy {
   public let summary = "sqrt(trace(NTK) / B): RMS norm of the per-sample logit-sum gradients"
   public let direction = ProxyDirection.higherIsBetter
   public let requirements: ProxyRequirements = [.forward]
+  /// The shared forward, plus one parameter-sized per-sample gradient at a time (×1.25).
+  public let memory = ProxyMemory(tapes: 1.25, parameterCopies: 1.25)
   public let source = "this project (from TE-NAS's NTK)"
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {
@@ -49,6 +53,8 @@ public struct NTKCondEval: ImageProxy {
   public let summary = "ntk_cond with batch norm in evaluation mode (independent samples; variant)"
   public let direction = ProxyDirection.lowerIsBetter
   public let requirements: ProxyRequirements = [.evaluationMode]
+  /// A batched forward of the evaluation-mode copy, and the per-sample gradients of every weight.
+  public let memory = ProxyMemory(tapes: 1.25, parameterCopies: 4)
   public let source = "this project (variant of Chen et al. 2021 TE-NAS get_ntk_n)"
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {

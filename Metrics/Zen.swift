@@ -29,6 +29,8 @@ public struct Zen: ImageProxy {
   public let summary = "log of the feature change under a small Gaussian input perturbation plus log BN scales (Gaussian re-init)"
   public let direction = ProxyDirection.higherIsBetter
   public let requirements: ProxyRequirements = []
+  /// Its own Gaussian-input forward passes, without a tape for the whole batch.
+  public let memory = ProxyMemory(tapes: 0.4)
   public let source = "Lin et al. 2021 (ZenNAS compute_zen_score.py)"
 
   /// Mixup coefficient γ of the perturbation (the reference's default `mixup_gamma`).

@@ -245,14 +245,20 @@ public struct SafetensorsFile: Sendable {
   }
 }
 
-/// 64-bit FNV-1a hash of a file's bytes as 16 hex digits: a fingerprint that tells two weight or
+/// 64-bit FNV-1a (Fowler, Noll & Vo; offset basis 0xcbf29ce484222325, prime 0x100000001b3) of
+/// `bytes`: the project's non-cryptographic fingerprint of files and architecture texts.
+public func fnv1a64<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
+  var h: UInt64 = 0xCBF2_9CE4_8422_2325
+  for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+  return h
+}
+
+/// ``fnv1a64(_:)`` of a file's bytes as 16 hex digits: a fingerprint that tells two weight or
 /// batch files apart in the store (not a cryptographic hash).
 /// - Throws: ``SafetensorsError/unreadable(path:reason:)`` when the file cannot be read.
 public func fileFingerprint(_ path: String) throws -> String {
   guard let d = FileManager.default.contents(atPath: path) else { throw SafetensorsError.unreadable(path: path, reason: "no such file") }
-  var h: UInt64 = 0xCBF2_9CE4_8422_2325
-  for b in d { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-  return String(h, radix: 16).leftPadded(to: 16)
+  return String(fnv1a64(d), radix: 16).leftPadded(to: 16)
 }
 
 extension String {

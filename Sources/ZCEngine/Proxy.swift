@@ -149,6 +149,8 @@ public protocol ZeroCostProxy: Sendable {
   var kinds: Set<ModelKind> { get }
   /// What the proxy needs from an image context's shared passes (ignored by other kinds).
   var requirements: ProxyRequirements { get }
+  /// What it holds per sample at its peak (memory estimates); defaulted from ``requirements``.
+  var memory: ProxyMemory { get }
   /// Paper and reference implementation the definition follows.
   var source: String { get }
   /// Computes the proxy. Throws only for engine failures (for example LAPACK errors, or
@@ -157,8 +159,29 @@ public protocol ZeroCostProxy: Sendable {
   func compute(in context: any ProxyContext) throws -> ProxyValue
 }
 
+/// What a proxy holds per sample at its peak, for memory estimates (``MemoryEstimate``): multiples
+/// of one sample's recorded forward pass (the tape) and of the parameter bytes (per-sample
+/// gradients). Measured, not derived; see `NB201Space.memoryEstimate` for the calibration.
+public struct ProxyMemory: Sendable, Equatable {
+  /// Forward tapes per sample (1.25 for one forward and backward, 2.75 for a double backward).
+  public var tapes: Double
+  /// Parameter-sized tensors per sample (the NTK proxies' per-sample gradients).
+  public var parameterCopies: Double
+  public init(tapes: Double, parameterCopies: Double = 0) { self.tapes = tapes; self.parameterCopies = parameterCopies }
+}
+
 extension ZeroCostProxy {
   public var requirements: ProxyRequirements { [] }
+
+  /// Default per-sample memory from the shared passes a proxy reads: a double backward 2.75
+  /// tapes, traced layer activations 1.5, any other forward or backward pass 1.25, none 0. A
+  /// proxy that runs passes of its own (zen, grad_match, the NTK proxies) declares its own.
+  public var memory: ProxyMemory {
+    if requirements.contains(.hessian) { return ProxyMemory(tapes: 2.75) }
+    if requirements.contains(.layerActivations) { return ProxyMemory(tapes: 1.5) }
+    if !requirements.isDisjoint(with: [.forward, .lossBackward, .inputJacobian, .evaluationMode]) { return ProxyMemory(tapes: 1.25) }
+    return ProxyMemory(tapes: 0)
+  }
   /// Whether this proxy is defined for `kind`.
   public func applies(to kind: ModelKind) -> Bool { kinds.contains(kind) }
 }

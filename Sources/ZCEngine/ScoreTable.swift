@@ -75,8 +75,4 @@ public enum ScoreTable {
   public static func write(_ rows: [ScoreRow], to path: String) throws {
     try CSVTable.write(header: columns, rows: rows.lazy.map(fields), to: path)
   }
-
-  /// `s` as one CSV field (RFC 4180, ``CSVTable/quoted(_:)``). Line breaks are kept inside the quotes.
-  @available(*, deprecated, message: "write whole rows with CSVTable.format(header:rows:) or CSVTable.write(header:rows:to:)")
-  public static func quote(_ s: String) -> String { CSVTable.quoted(s) }
 }

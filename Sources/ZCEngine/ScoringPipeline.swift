@@ -37,15 +37,13 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     try self.init(space: space, settings: settings, proxies: proxies, batch: nil)
   }
 
-  /// A pipeline that builds no minibatch: it builds networks (`export-weights`) and reads this
-  /// run's stored rows (`search --no-scoring`), but ``run(_:store:jobs:progress:)`` refuses.
-  public init(space: Space, settings: ScoringSettings, proxies: [any ZeroCostProxy], buildBatch: Bool) throws {
-    try self.init(space: space, settings: settings, proxies: proxies, batch: nil, buildBatch: buildBatch)
-  }
-
   /// A pipeline on a minibatch the caller built (a library user's own images or tokens, a test's
-  /// small batch) instead of ``SearchSpace/makeBatch(_:proxies:)``. Its `source` is stored as the
-  /// batch label, so give each distinct batch its own.
+  /// small batch) instead of ``SearchSpace/makeBatch(_:proxies:)``; its `source` is stored as the
+  /// batch label, so give each distinct batch its own. With `batch` nil and `buildBatch` false
+  /// the pipeline has no minibatch: it builds networks (`export-weights`) and reads this run's
+  /// stored rows (`search --no-scoring`), but cannot score. The batch's shapes are the space's
+  /// (NB201: images `[B, 3, H, W]` NCHW and B labels; NB-NLP: tokens `[T, B]`).
+  /// - Throws: as ``init(space:settings:proxies:)``; an empty `proxies` is allowed only without a batch.
   public init(space: Space, settings: ScoringSettings, proxies: [any ZeroCostProxy], batch given: Space.Batch?, buildBatch: Bool = true) throws {
     guard !proxies.isEmpty || !buildBatch else { throw SpaceError("--metrics: no proxy named") }
     guard space.datasets.contains(settings.dataset) else {
@@ -123,12 +121,17 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
   }
 
   /// Computes `proxies` (default: all of the run's) on one architecture, without the store.
-  /// - Throws: ``SpaceError`` when its ``MemoryEstimate`` exceeds the limit; the space's errors.
+  /// - Throws: ``SpaceError`` when its ``MemoryEstimate`` exceeds the limit, or for a pipeline
+  ///   without a batch; the space's errors.
   public func evaluate(id: Int, architecture: Space.Architecture, proxies only: [any ZeroCostProxy]? = nil) throws -> [ProxyResult] {
-    guard let batch else { throw SpaceError("the scoring pipeline was built without a minibatch (buildBatch: false)") }
     _ = try checkMemory([(id, architecture)], jobs: 1)
+    return try evaluateChecked(id: id, architecture: architecture, proxies: only ?? proxies)
+  }
+
+  /// ``evaluate(id:architecture:proxies:)`` for an architecture whose memory was already checked.
+  private func evaluateChecked(id: Int, architecture: Space.Architecture, proxies chosen: [any ZeroCostProxy]) throws -> [ProxyResult] {
+    guard let batch else { throw SpaceError("the scoring pipeline was built without a minibatch (buildBatch: false)") }
     let net = try network(id: id, architecture: architecture)
-    let chosen = only ?? proxies
     let context = space.context(network: net, batch: batch, proxies: chosen, runSeed: UInt64(bitPattern: Int64(settings.seed)),
                                 networkSeed: ArchitectureID.initSeed(runSeed: settings.seed, id: id))
     return ZCEngine.evaluate(chosen, in: context)
@@ -151,7 +154,7 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     let items = archs.map { ($0.id, $0.architecture) }
     return try scoreResumably(items, metrics: proxies.map(\.name), like: try keyTemplate(), jobs: jobs, store: store, progress: progress) { id, arch, missing in
       let text = space.canonical(arch)
-      let results = try evaluate(id: id, architecture: arch, proxies: proxies.filter { missing.contains($0.name) })
+      let results = try evaluateChecked(id: id, architecture: arch, proxies: proxies.filter { missing.contains($0.name) })
       return try results.map { ScoreRow(key: try key(id: id, metric: $0.metric), arch: text, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version) }
     }
   }

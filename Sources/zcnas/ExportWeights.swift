@@ -35,7 +35,7 @@ struct ExportWeights: ParsableCommand {
     var settings = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     settings.seed = seed; settings.dtype = dtype
     settings.parameters = model.parameters
-    let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: [], buildBatch: false) }
+    let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: [], batch: nil, buildBatch: false) }
     let net = try cli { try pipeline.network(id: id, architecture: a) }
     try cli {
       try WeightsIO.save(net, to: output, metadata: ["arch": space.canonical(a), "space": space.name, "id": String(id),

@@ -76,33 +76,29 @@ struct Search: ParsableCommand {
     settings.batchSize = batchSize
     settings.parameters = model.parameters
     let proxies = metrics.map { m in mine.first { $0.name == m }! }
-    let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies, buildBatch: !noScoring) }
+    let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies, batch: nil, buildBatch: !noScoring) }
     let store = storeOption.store
     let st = try cli { try ScoreStore(path: store) }
     if !noScoring { try cli { try st.ensureWritable() } }
     let key = try cli { try pipeline.keyTemplate() }
     let ids = try cli { try space.allIDs() }
-    var entryByID: [Int: S.Architecture] = [:]
     var scoredNow = 0
     let started = Date()
+    // One read of the ids' stored rows per step; a second only after scoring some of them.
     let score: ([Int]) throws -> [Double?] = { archs in
-      var have: [Int: Set<String>] = [:]
-      for r in try st.rows(like: key, ids: Set(archs)) { have[r.archIndex, default: []].insert(r.metric) }
-      let todo = archs.filter { a in metrics.contains { !(have[a]?.contains($0) ?? false) } }
+      func stored() throws -> [Int: [String: ScoreRow]] {
+        var byArch: [Int: [String: ScoreRow]] = [:]
+        for r in try st.rows(like: key, ids: Set(archs)) { byArch[r.archIndex, default: [:]][r.metric] = r }
+        return byArch
+      }
+      var byArch = try stored()
+      let todo = archs.filter { a in metrics.contains { byArch[a]?[$0] == nil } }
       if !todo.isEmpty && !noScoring {
-        let chosen = try todo.map { id -> (id: Int, architecture: S.Architecture) in
-          if let a = entryByID[id] { return (id, a) }
-          let e = try space.entry(token: String(id))
-          entryByID[id] = e.architecture
-          return e
-        }
-        _ = try pipeline.run(chosen, store: st, jobs: jobs)
+        _ = try pipeline.run(try todo.map { try space.entry(token: String($0)) }, store: st, jobs: jobs)
         scoredNow += todo.count
         print("search: \(scoredNow) \(space.unit)(s) scored on the fly so far (\(String(format: "%.0f", Date().timeIntervalSince(started))) s)", to: &stderrStream)
+        byArch = try stored()
       }
-      let rows = try pipeline.storedRows(ids: Set(archs), store: st)
-      var byArch: [Int: [String: ScoreRow]] = [:]
-      for r in rows { byArch[r.archIndex, default: [:]][r.metric] = r }
       return archs.map { a in
         guard let m = byArch[a], metrics.allSatisfy({ m[$0] != nil }) else { return nil }
         return rank(metrics.map { m[$0]!.value })

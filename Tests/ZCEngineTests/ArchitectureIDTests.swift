@@ -15,10 +15,15 @@ final class ArchitectureIDTests: XCTestCase {
     XCTAssertEqual(ids, texts.map(ArchitectureID.contentHash))
   }
 
-  /// A content-hash id gets its own initial-weight seed (not the one of the index with the same
-  /// magnitude), and the seed is a pure function of (run seed, id).
-  func testInitSeedOfNegativeIDsIsDefinedAndDiffers() {
-    XCTAssertNotEqual(ArchitectureID.initSeed(runSeed: 0, id: -5), ArchitectureID.initSeed(runSeed: 0, id: 5))
-    XCTAssertEqual(ArchitectureID.initSeed(runSeed: 3, id: 9930), ArchitectureID.initSeed(runSeed: 3, id: 9930))
+  /// The initial-weight seed and the shard are SplitMix64 values, checked against an independent
+  /// Python implementation of SplitMix64 (Steele, Lea & Flood 2014): initSeed = SplitMix64 seeded
+  /// with (runSeed · 0x9E3779B97F4A7C15) xor id, first output; shard = SplitMix64(id) mod N. A
+  /// content-hash id gets its own seed, not the one of the index of the same magnitude.
+  func testInitSeedAndShardMatchAnIndependentSplitMix64() {
+    XCTAssertEqual(ArchitectureID.initSeed(runSeed: 3, id: 9930), 14_043_682_865_140_368_840)
+    XCTAssertEqual(ArchitectureID.initSeed(runSeed: 0, id: -5), 1_635_312_068_028_924_514)
+    XCTAssertEqual(ArchitectureID.initSeed(runSeed: 0, id: 5), 7_134_611_160_154_358_618)
+    XCTAssertEqual(ArchitectureID.shard(of: 9930, count: 7), 5)
+    XCTAssertEqual((0..<6).map { ArchitectureID.shard(of: $0, count: 3) }, [1, 2, 1, 0, 1, 2])
   }
 }

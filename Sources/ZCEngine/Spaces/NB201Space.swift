@@ -145,7 +145,7 @@ public struct NB201Space: SearchSpace {
   /// `cellsPerStage` N) on `batchSize` images, an estimate (``MemoryEstimate``):
   ///
   /// - per image: the elements of the forward pass's recorded tensors (``forwardElementsPerImage(_:channels:cellsPerStage:imageSize:)``)
-  ///   × the dtype's bytes × the most demanding proxy's factor (``memoryFactor(_:)``: 1.25 for one
+  ///   × the dtype's bytes × the most demanding proxy's ``ZeroCostProxy/memory`` (1.25 for one
   ///   forward and backward, 2.75 for grasp's double backward, and the per-sample weight gradients of
   ///   the NTK proxies, P × bytes × 1.25 or × 4 per image), plus 0.75 tapes when an NTK proxy runs
   ///   with other passes (their cached results stay while it runs);
@@ -166,32 +166,15 @@ public struct NB201Space: SearchSpace {
     let p = Double(parameterCount(a, channels: channels, cellsPerStage: cellsPerStage, numClasses: numClasses))
     var perImage = 0.0
     for proxy in proxies {
-      let f = memoryFactor(proxy)
-      perImage = max(perImage, f.tape * tape + f.parameters * p * bytes)
+      let f = proxy.memory
+      perImage = max(perImage, f.tapes * tape + f.parameterCopies * p * bytes)
     }
     // The NTK proxies' per-sample gradients come on top of the passes other proxies keep cached.
-    let ntk = proxies.filter { memoryFactor($0).parameters > 0 }.count
-    if ntk > 0 && proxies.contains(where: { memoryFactor($0).parameters == 0 && memoryFactor($0).tape > 0 }) { perImage += 0.75 * tape }
+    let ntk = proxies.filter { $0.memory.parameterCopies > 0 }.count
+    if ntk > 0 && proxies.contains(where: { $0.memory.parameterCopies == 0 && $0.memory.tapes > 0 }) { perImage += 0.75 * tape }
     var fixed = 64e6 + 4 * p * bytes + 4 * tape * 2
     if proxies.contains(where: { $0.requirements.contains(.float64) }) { fixed += 24 * p }
     return MemoryEstimate(fixedBytes: fixed, bytesPerSample: perImage, samples: batchSize)
-  }
-
-  /// Multiples of the forward tape and of the parameter bytes that a proxy holds per image (see
-  /// ``memoryEstimate(_:channels:cellsPerStage:numClasses:imageSize:batchSize:dtype:proxies:)``);
-  /// a proxy not listed counts as 2.75 tapes with a double backward, 1.5 otherwise.
-  public static func memoryFactor(_ proxy: any ZeroCostProxy) -> (tape: Double, parameters: Double) {
-    switch proxy.name {
-    case "params", "flops", "l2_norm", "linear_regions", "synflow", "gradsign": return (0, 0)  // no per-image tape
-    case "zen": return (0.4, 0)
-    case "grad_match": return (0.75, 0)
-    case "grad_norm", "snip", "plain", "jacob_cov", "nwot", "epe_nas", "zico": return (1.25, 0)
-    case "fisher": return (1.5, 0)
-    case "grasp": return (2.75, 0)
-    case "ntk_cond", "ntk_trace": return (1.25, 1.25)
-    case "ntk_cond_eval": return (1.25, 4)
-    default: return proxy.requirements.contains(.hessian) ? (2.75, 0) : (1.5, 0)
-    }
   }
 
   /// Elements of the tensors one image's forward pass records (inputs, every ReLU, conv, batch

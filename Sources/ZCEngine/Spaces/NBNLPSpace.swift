@@ -274,7 +274,6 @@ public struct NBNLPSpace: SearchSpace {
 
   // MARK: fixtures
 
-  public let fixtureKinds = ["nbnlp_rnn"]
 
   public func fixtureInputs(_ f: ReferenceFixture, dtype: DType) throws -> (network: NBNLPNetwork, batch: Batch) {
     let net = try f.nbnlpNetwork(dtype: dtype)

@@ -99,8 +99,6 @@ public protocol SearchSpace: Sendable {
 
   // MARK: fixtures
 
-  /// The `kind` values of reference fixtures this space verifies.
-  var fixtureKinds: [String] { get }
   /// The network (fixture weights, strict load) and batch of a reference fixture.
   /// - Throws: ``FixtureError`` naming the file, or a state error naming the key.
   func fixtureInputs(_ fixture: ReferenceFixture, dtype: DType) throws -> (network: Network, batch: Batch)
@@ -122,7 +120,6 @@ extension SearchSpace {
   public var unit: String { noun.hasSuffix(" id") ? String(noun.dropLast(3)) : noun }
   public func baselines(dataset: String) -> [(name: String, values: [Int: Double])] { [] }
   public func extraChecks(_ fixture: ReferenceFixture, context: any ProxyContext, dtype: DType) -> [ReferenceFixture.Comparison] { [] }
-  public var fixtureKinds: [String] { [name] }
   public var hasNeighbourhood: Bool { entryCount > 0 && neighbours(of: (try? entry(at: 0).id) ?? 0) != nil }
 
   /// Every entry id of the table, in table order.
@@ -193,9 +190,7 @@ public enum ArchitectureID {
   /// with a benchmark index (≥ 0). The canonical text is stored beside it (`arch`); two texts
   /// collide with probability about n²/2⁶⁴ for n architectures.
   public static func contentHash(_ canonical: String) -> Int {
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325
-    for b in canonical.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-    return -Int(h & 0x7FFF_FFFF_FFFF_FFFF) - 1
+    -Int(fnv1a64(canonical.utf8) & 0x7FFF_FFFF_FFFF_FFFF) - 1
   }
 
   /// The shard (0..<count) an architecture belongs to: SplitMix64 of its id, modulo `count`. A

@@ -1,8 +1,8 @@
 /// The search spaces the product ships, one line each. Adding a space: one file that conforms to
 /// ``SearchSpace`` and one line here (`docs/adding-a-space.md`).
 public enum SpaceRegistry {
-  /// (name, summary, fixture kinds it verifies, constructor from the `Datasets/` folder), in the
-  /// order `--help` lists them.
+  /// (name, summary, the `kind` values of the reference fixtures it verifies, constructor from the
+  /// `Datasets/` folder), in the order `--help` lists them.
   public static let spaces: [(name: String, summary: String, fixtureKinds: [String], make: @Sendable (String) throws -> any SearchSpace)] = [
     ("nb201", "NAS-Bench-201 cells (image classifiers)", ["nb201"], { try NB201Space(datasetsRoot: $0) }),
     ("nbnlp", "NAS-Bench-NLP recurrent cells (language models)", ["nbnlp_rnn"], { try NBNLPSpace(datasetsRoot: $0) }),
