@@ -24,7 +24,8 @@ public struct ScoreKey: Hashable, Sendable {
   }
 }
 
-/// One row of the store: a value or a missing-value reason, the wall seconds it took, the engine version.
+/// One row of the store: a value or a missing-value reason, the wall seconds it took, the engine
+/// version and the numerics version (``Numerics/version``) that computed it.
 public struct ScoreRow: Sendable, Codable, FetchableRecord, PersistableRecord {
   public static let databaseTableName = "scores"
   public var space: String
@@ -45,20 +46,24 @@ public struct ScoreRow: Sendable, Codable, FetchableRecord, PersistableRecord {
   /// first proxy that needed them).
   public var seconds: Double
   public var engineVersion: String
+  /// The numerics version that computed the value (``Numerics/version``): rows with the same
+  /// version, key and inputs are bit-identical. Nil for rows written before it was recorded
+  /// (zcnas stores and tables of 2026-11 and earlier).
+  public var numerics: String?
   /// ISO-8601 time of writing.
   public var createdAt: String
 
   enum CodingKeys: String, CodingKey {
     case space, dataset, archIndex = "arch_index", arch, metric, seed, batchSize = "batch_size"
     case initialisation = "init", batchSource = "batch", dtype, value, missingReason = "missing_reason", seconds
-    case engineVersion = "engine_version", createdAt = "created_at"
+    case engineVersion = "engine_version", numerics, createdAt = "created_at"
   }
 
-  public init(key: ScoreKey, arch: String, value: ProxyValue, seconds: Double, engineVersion: String) {
+  public init(key: ScoreKey, arch: String, value: ProxyValue, seconds: Double, engineVersion: String, numerics: String? = nil) {
     space = key.space; dataset = key.dataset; archIndex = key.archIndex; self.arch = arch; metric = key.metric
     seed = key.seed; batchSize = key.batchSize; initialisation = key.initialisation; batchSource = key.batchSource; dtype = key.dtype
     if case let .missing(r) = value { self.value = nil; missingReason = r } else { self.value = value.number; missingReason = nil }
-    self.seconds = seconds; self.engineVersion = engineVersion
+    self.seconds = seconds; self.engineVersion = engineVersion; self.numerics = numerics
     createdAt = Date().formatted(.iso8601)  // the same text as ISO8601DateFormatter, without building one per row (44 µs each)
   }
 }
@@ -117,6 +122,10 @@ public final class ScoreStore: @unchecked Sendable {
         }
       }
       SearchStepRow.migrate(&migrator)
+      migrator.registerMigration("v4-numerics") { db in
+        // Rows stored before keep NULL: their numerics version was not recorded.
+        try db.alter(table: "scores") { t in t.add(column: "numerics", .text) }
+      }
       let applied = try db.read { try migrator.appliedIdentifiers($0) }
       try migrator.migrate(db)
       // The v3 migration moves trajectories out of a table that may hold hundreds of MB: give
@@ -187,27 +196,48 @@ public final class ScoreStore: @unchecked Sendable {
     public init() {}
   }
 
-  /// Imports rows in one transaction. A row whose key is new is added; a row equal in value and
-  /// missing reason to the stored one is left alone; a missing value never replaces a present
+  /// Imports rows in one transaction. A row whose key is new is added; a row equal in value (bit
+  /// for bit) and missing reason to the stored one is left alone, except that a stored row
+  /// without a numerics version takes the imported row's; a missing value never replaces a present
   /// one unless `replace` (it is counted in `keptPresent`); any other difference replaces.
   /// - Throws: ``StoreError`` (nothing is written then).
   public func importRows(_ rows: [ScoreRow], replace: Bool) throws -> ImportSummary {
     var out = ImportSummary()
     try writing { db in
       let stmt = try db.makeStatement(sql: """
-        SELECT value, missing_reason FROM scores WHERE space = ? AND dataset = ? AND arch_index = ? AND metric = ? AND seed = ?
+        SELECT value, missing_reason, numerics FROM scores WHERE space = ? AND dataset = ? AND arch_index = ? AND metric = ? AND seed = ?
+        AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        """)
+      let label = try db.makeStatement(sql: """
+        UPDATE scores SET numerics = ? WHERE space = ? AND dataset = ? AND arch_index = ? AND metric = ? AND seed = ?
         AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
         """)
       for r in rows {
-        let old = try Row.fetchOne(stmt, arguments: [r.space, r.dataset, r.archIndex, r.metric, r.seed, r.batchSize, r.initialisation, r.batchSource, r.dtype])
+        let where_: StatementArguments = [r.space, r.dataset, r.archIndex, r.metric, r.seed, r.batchSize, r.initialisation, r.batchSource, r.dtype]
+        let old = try Row.fetchOne(stmt, arguments: where_)
         guard let old else { try r.insert(db); out.added += 1; continue }
-        let (v, why): (Double?, String?) = (old["value"], old["missing_reason"])
-        if v == r.value && why == r.missingReason { out.unchanged += 1; continue }
+        let (v, why, numerics): (Double?, String?, String?) = (old["value"], old["missing_reason"], old["numerics"])
+        if v?.bitPattern == r.value?.bitPattern && why == r.missingReason {
+          // The same value, bit for bit: a row without a numerics version learns the engine that reproduces it.
+          if numerics == nil, let n = r.numerics { try label.execute(arguments: [n] + where_) }
+          out.unchanged += 1
+          continue
+        }
         if v != nil && r.value == nil && !replace { out.keptPresent += 1; continue }
         try r.insert(db, onConflict: .replace)
         out.replaced += 1
       }
     }
+    return out
+  }
+
+  /// How many of the rows stored under the settings of `key` for the architectures `ids` were
+  /// computed with a numerics version other than `current` (nil versions, from stores written
+  /// before versions were recorded, count as other), by version ("unrecorded" for nil).
+  /// - Throws: ``StoreError`` when the database cannot be read.
+  public func otherNumerics(like key: ScoreKey, ids: Set<Int>, current: String) throws -> [String: Int] {
+    var out: [String: Int] = [:]
+    for r in try rows(like: key, ids: ids) where r.numerics != current { out[r.numerics ?? "unrecorded", default: 0] += 1 }
     return out
   }
 

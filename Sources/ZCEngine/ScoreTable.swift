@@ -9,12 +9,13 @@ import ZCData
 /// its `missing_reason`. `seconds` is the wall time the proxy took when it was scored.
 public enum ScoreTable {
   public static let columns = ["space", "dataset", "arch_index", "arch", "metric", "seed", "batch_size", "init", "batch", "dtype",
-                               "value", "missing_reason", "seconds", "engine_version"]
+                               "value", "missing_reason", "seconds", "engine_version", "numerics"]
 
   /// The fields of one row, in ``columns`` order.
   static func fields(_ r: ScoreRow) -> [String] {
     [r.space, r.dataset, String(r.archIndex), r.arch, r.metric, String(r.seed), String(r.batchSize), r.initialisation, r.batchSource,
-     r.dtype, r.value.map { "\($0)" } ?? "", r.missingReason ?? "", String(format: "%.6f", r.seconds), r.engineVersion]
+     r.dtype, r.value.map { "\($0)" } ?? "", r.missingReason ?? "", String(format: "%.6f", r.seconds), r.engineVersion,
+     r.numerics ?? ""]
   }
 
   /// CSV text (header line first) for `rows` (``CSVTable/format(header:rows:)``: RFC 4180 quoting,
@@ -35,9 +36,10 @@ public enum ScoreTable {
 
   /// The score rows of a parsed table (the errors of ``parse(_:source:)``).
   public static func rows(of table: CSVTable) throws -> [ScoreRow] {
-    // Exports of zcnas 0.1.0 have no `batch` column: their minibatches were all sampled.
-    let at = try table.columns(columns.filter { $0 != "batch" })
-    let batch = table.index(of: "batch")
+    // Exports of zcnas 0.1.0 have no `batch` column: their minibatches were all sampled. Tables
+    // written before numerics versions were recorded have no `numerics` column (nil).
+    let at = try table.columns(columns.filter { $0 != "batch" && $0 != "numerics" })
+    let batch = table.index(of: "batch"), numerics = table.index(of: "numerics")
     let space = at["space"]!, dataset = at["dataset"]!, archIndex = at["arch_index"]!, arch = at["arch"]!, metric = at["metric"]!
     let seed = at["seed"]!, batchSize = at["batch_size"]!, initialisation = at["init"]!, dtype = at["dtype"]!
     let value = at["value"]!, reason = at["missing_reason"]!, seconds = at["seconds"]!, engine = at["engine_version"]!
@@ -59,7 +61,8 @@ public enum ScoreTable {
       let key = ScoreKey(space: f[space], dataset: f[dataset], archIndex: try table.int(row: n, column: archIndex), metric: f[metric],
                          seed: try table.int(row: n, column: seed), batchSize: try table.int(row: n, column: batchSize),
                          initialisation: f[initialisation], batchSource: batch.map { f[$0] } ?? "sampled", dtype: f[dtype])
-      rows.append(ScoreRow(key: key, arch: f[arch], value: v, seconds: try table.double(row: n, column: seconds), engineVersion: f[engine]))
+      rows.append(ScoreRow(key: key, arch: f[arch], value: v, seconds: try table.double(row: n, column: seconds), engineVersion: f[engine],
+                           numerics: numerics.flatMap { f[$0].isEmpty ? nil : f[$0] }))
     }
     return rows
   }

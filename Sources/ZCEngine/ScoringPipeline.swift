@@ -155,8 +155,16 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     return try scoreResumably(items, metrics: proxies.map(\.name), like: try keyTemplate(), jobs: jobs, store: store, progress: progress) { id, arch, missing in
       let text = space.canonical(arch)
       let results = try evaluateChecked(id: id, architecture: arch, proxies: proxies.filter { missing.contains($0.name) })
-      return try results.map { ScoreRow(key: try key(id: id, metric: $0.metric), arch: text, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version) }
+      return try results.map { ScoreRow(key: try key(id: id, metric: $0.metric), arch: text, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version, numerics: Numerics.version) }
     }
+  }
+
+  /// The numerics versions other than this engine's among this run's stored rows for `ids`, with
+  /// their row counts (``ScoreStore/otherNumerics(like:ids:current:)``): rows a resumed run kept
+  /// that this engine would not reproduce bit for bit.
+  /// - Throws: ``StoreError``.
+  public func otherNumerics(ids: Set<Int>, store: ScoreStore) throws -> [String: Int] {
+    try store.otherNumerics(like: try keyTemplate(), ids: ids, current: Numerics.version)
   }
 
   /// This run's stored rows (its settings) for the given ids.

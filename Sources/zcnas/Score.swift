@@ -94,6 +94,13 @@ struct Score: ParsableCommand {
     if quiet { return }
     reporter.finish()
     let extra = pipeline.batch.map { space.describe(batch: $0, settings: pipeline.settings) } ?? ""
+    if skipped > 0 {
+      let other = try cli { try pipeline.otherNumerics(ids: Set(chosen.map(\.id)), store: st) }
+      if !other.isEmpty {
+        let list = other.sorted { $0.key < $1.key }.map { "\($0.value) with \($0.key)" }.joined(separator: ", ")
+        print("note: kept stored rows computed with other numerics (\(list)); this engine is \(Numerics.version) and may differ from them in the last bits; score into a new store to recompute", to: &stderrStream)
+      }
+    }
     print("scored \(scored) \(space.unit)(s), \(skipped) already stored; \(proxies.count) prox\(proxies.count == 1 ? "y" : "ies")\(extra.isEmpty ? "" : "; " + extra); store \(store)")
     if let output {
       let rows = try cli { try pipeline.storedRows(ids: Set(chosen.map(\.id)), store: st) }

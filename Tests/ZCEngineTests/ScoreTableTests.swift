@@ -66,10 +66,10 @@ final class ScoreTableTests: XCTestCase {
   func testBadTablesNameTheLine() {
     let header = ScoreTable.columns.joined(separator: ",")
     XCTAssertThrowsError(try ScoreTable.parse("index,arch\n", source: "t.csv")) { XCTAssertTrue("\($0)".contains("header lacks")) }
-    XCTAssertThrowsError(try ScoreTable.parse(header + "\nnb201,cifar10,1,a,synflow,0,64,x,sampled,float32,abc,,0.1,0.1.0\n", source: "t.csv")) {
+    XCTAssertThrowsError(try ScoreTable.parse(header + "\nnb201,cifar10,1,a,synflow,0,64,x,sampled,float32,abc,,0.1,0.1.0,\n", source: "t.csv")) {
       XCTAssertEqual("\($0)", "t.csv, line 2, column 11: value is 'abc', not a number")
     }
-    XCTAssertThrowsError(try ScoreTable.parse(header + "\nnb201,cifar10,1,a,synflow,0,64,x,sampled,float32,,,0.1,0.1.0\n", source: "t.csv")) {
+    XCTAssertThrowsError(try ScoreTable.parse(header + "\nnb201,cifar10,1,a,synflow,0,64,x,sampled,float32,,,0.1,0.1.0,\n", source: "t.csv")) {
       XCTAssertTrue("\($0)".contains("neither a value nor a missing_reason"), "\($0)")
     }
     let corrupt = FileManager.default.temporaryDirectory.appendingPathComponent("c-\(UUID().uuidString).csv.gz").path

@@ -51,6 +51,12 @@ final class ShippedTablesTests: XCTestCase {
     XCTAssertEqual(rows.count, 15_625 * Self.metrics.count)
     // Re-exporting the imported rows gives the shipped file's text byte for byte.
     XCTAssertTrue(ScoreTable.csv(rows) == String(decoding: try Gzip.read(path), as: UTF8.self), "\(dataset): re-export differs from the shipped table")
+    // Regenerated rows carry one numerics version; the others (from earlier builds) none, and an
+    // architecture is regenerated whole (all nine proxies) or not at all.
+    let versions = Set(rows.compactMap(\.numerics))
+    XCTAssertLessThanOrEqual(versions.count, 1, "\(dataset): numerics versions \(versions.sorted())")
+    let byArch = Dictionary(grouping: rows, by: \.archIndex)
+    XCTAssertEqual(byArch.values.filter { Set($0.map { $0.numerics ?? "" }).count != 1 }.count, 0, "\(dataset): architectures with mixed numerics")
     var metricsOf: [Int: Set<String>] = [:]
     var missing: [String: Set<Int>] = [:]
     for r in rows {

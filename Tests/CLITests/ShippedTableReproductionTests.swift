@@ -1,0 +1,70 @@
+import Foundation
+import TestSupport
+import XCTest
+import ZCEngine
+import ZCTensor
+
+/// Every shipped NAS-Bench-201 score row must be reproducible bit for bit by the engine that ships
+/// it (issue 15, item 10). This scores a fixed sample of six architectures with the shipped
+/// tables' settings and compares every value exactly (bit pattern, or the same missing reason)
+/// with the shipped row, whose `numerics` column names the engine that computed it.
+///
+/// The sample is the first three architectures of each end of the tables' scoring order (the
+/// indices shuffled by Python's `random.Random(2026).shuffle(list(range(15625)))`, which
+/// `scripts/score-full.sh` walks from both ends), so a partially regenerated table holds them
+/// first; five of the six cells have 3 × 3 convolutions, where earlier builds' values differed.
+/// - A sample row without a numerics version (a table not yet regenerated) skips the test for that
+///   table, saying so; a row from another revision of the kernels fails it: regenerate the tables.
+/// - Rows computed with the AVX-512 convolution on a CPU without it are skipped too: that machine
+///   cannot reproduce them bit for bit (its values agree within the fixtures' tolerances).
+final class ShippedTableReproductionTests: XCTestCase {
+  static let sample = [13393, 10576, 7618, 1951, 5234, 8233]
+  static let metrics = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot", "params", "flops"]
+
+  func reproduce(_ dataset: String) throws {
+    let table = ZCNASRunner.root.appendingPathComponent("Datasets/nb201-scores/nb201_\(dataset)_seed0_b64.csv.gz").path
+    let shipped = try ScoreTable.read(table).filter { Self.sample.contains($0.archIndex) }
+    XCTAssertEqual(shipped.count, Self.sample.count * Self.metrics.count, "\(dataset): the sample's rows in the shipped table")
+    let versions = Set(shipped.map { $0.numerics ?? "" })
+    guard !versions.contains("") else {
+      throw XCTSkip("\(dataset): the shipped table's sample rows have no numerics version (not yet regenerated; see Datasets/nb201-scores/PROVENANCE.md)")
+    }
+    XCTAssertEqual(versions.count, 1, "\(dataset): one numerics version expected in the sample, found \(versions.sorted())")
+    let version = versions.first!
+    let parts = version.split(separator: "-").map(String.init)
+    guard parts.count == 4 else { return XCTFail("\(dataset): numerics version \(version) is not revision-conv-blas-core") }
+    XCTAssertEqual(parts[0], "n\(Numerics.revision)",
+                   "\(dataset): the shipped rows were computed by kernels of numerics \(parts[0]); this engine is n\(Numerics.revision): regenerate the tables (scripts/score-full.sh)")
+    if parts[1] == "avx512" && !CPUFeatures.hasAVX512 {
+      throw XCTSkip("\(dataset): the shipped rows used the AVX-512 convolution; this CPU has none, so it cannot reproduce them bit for bit")
+    }
+    let dir = try temporaryFolder("zc-shipped")
+    let out = dir.appendingPathComponent("sample.csv").path
+    let p = try ZCNASRunner.process(["score", "--dataset", dataset, "--archs", Self.sample.map(String.init).joined(separator: ","),
+                                     "--metrics", Self.metrics.joined(separator: ","), "--batch-size", "64", "--seed", "0", "--jobs", "2",
+                                     "--store", dir.appendingPathComponent("s.sqlite").path, "--output", out], in: dir)
+    // The BLAS core the shipped rows name (OpenBLAS picks its kernels by this variable).
+    p.environment?["OPENBLAS_CORETYPE"] = parts[3]
+    let err = Pipe()
+    p.standardError = err
+    try p.run()
+    let errText = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    XCTAssertEqual(p.terminationStatus, 0, errText)
+    let mine = Dictionary(uniqueKeysWithValues: try ScoreTable.read(out).map { ("\($0.archIndex) \($0.metric)", $0) })
+    var differ: [String] = []
+    for r in shipped {
+      let k = "\(r.archIndex) \(r.metric)"
+      guard let m = mine[k] else { differ.append("\(k): not scored"); continue }
+      XCTAssertEqual(m.numerics, version, "\(k): this engine's numerics")
+      XCTAssertEqual(m.arch, r.arch, k)
+      if m.value?.bitPattern != r.value?.bitPattern || m.missingReason != r.missingReason {
+        differ.append("\(k): shipped \(r.value.map { "\($0)" } ?? r.missingReason ?? "?"), now \(m.value.map { "\($0)" } ?? m.missingReason ?? "?")")
+      }
+    }
+    XCTAssertEqual(differ, [], "\(dataset): \(differ.count) of \(shipped.count) values differ from the shipped table")
+  }
+
+  func testCIFAR10TableReproduces() throws { try reproduce("cifar10") }
+  func testCIFAR100TableReproduces() throws { try reproduce("cifar100") }
+}
