@@ -112,6 +112,32 @@ final class SearchCommandTests: XCTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("never.sqlite").path), "a failed import creates no store")
   }
 
+  /// `robot` on a store it cannot write stops before the search with one line naming the store
+  /// (it used to run the whole search and then lose the trajectories). The store is made
+  /// immutable with `chattr +i`, which binds root too; skipped where chattr is not available.
+  func testRobotOnReadOnlyStoreFailsBeforeSearching() throws {
+    let (dir, store) = try storeWithSample()
+    let chattr = Process()
+    chattr.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+    chattr.arguments = ["+i", store]
+    chattr.standardError = FileHandle.nullDevice
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chattr"), (try? chattr.run()) != nil else { throw XCTSkip("no chattr") }
+    chattr.waitUntilExit()
+    guard chattr.terminationStatus == 0 else { throw XCTSkip("chattr +i is not supported on this file system") }
+    defer {
+      let undo = Process()
+      undo.executableURL = URL(fileURLWithPath: "/usr/bin/chattr")
+      undo.arguments = ["-i", store]
+      try? undo.run()
+      undo.waitUntilExit()
+    }
+    let r = try run(["robot", "--store", store, "--budget", "10", "--seeds", "1..3"], in: dir)
+    XCTAssertNotEqual(r.status, 0, r.out)
+    XCTAssertEqual(r.err.split(separator: "\n").filter { $0.hasPrefix("Error:") }.count, 1, r.err)
+    XCTAssertTrue(r.err.contains("store \(store)"), r.err)
+    XCTAssertFalse(r.out.contains("best"), "no search result is printed before the failure: \(r.out)")
+  }
+
   /// Freshness check, not a correctness check: the trajectories committed for Notebooks/search.ipynb
   /// are what `zcnas robot` gives on the shipped table today (scripts/search-data.sh), so the
   /// notebook never plots stale data.
