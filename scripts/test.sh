@@ -44,13 +44,15 @@ done
 swift build
 export ZCNAS="$PWD/.build/debug/zcnas"
 export RAY_USAGE_STATS_ENABLED=0
+# A loopback-only test cluster: no token, even where ~/.ray/auth_token exists (ray start --address would not send it).
+export RAY_AUTH_MODE=disabled
 ray_port=${ZCNAS_RAY_PORT:-6390}
 # `ray stop` ends every Ray process of this machine's user: run the tests where no other Ray runs.
 trap 'ray stop --force >/dev/null 2>&1 || true' EXIT
 ray start --head --node-ip-address 127.0.0.1 --port "$ray_port" --num-cpus 1 --include-dashboard=false --object-store-memory 100000000 --disable-usage-stats >/dev/null
 ray start --address "127.0.0.1:$ray_port" --node-ip-address 127.0.0.1 --num-cpus 1 --object-store-memory 100000000 --disable-usage-stats >/dev/null
 echo "+ Ray cluster: head and one worker node at 127.0.0.1:$ray_port"
-RAY_ADDRESS="127.0.0.1:$ray_port" python3 -m pytest -q -p no:cacheprovider python/tests
+RAY_ADDRESS="127.0.0.1:$ray_port" python3 -m pytest -q -p no:cacheprovider -p no:benchmark python/tests
 ray stop >/dev/null
 trap - EXIT
 swift test --disable-swift-testing

@@ -2,7 +2,7 @@
 
 Needs $ZCNAS (a zcnas binary) and $RAY_ADDRESS (the head, HOST:PORT); skipped without them.
 The expected values are a single-process `zcnas score` run of the same selection: the driver's
-merged store must hold the same rows, bit for bit (value as IEEE-754 bytes, missing reason,
+merged store must hold the same rows, bit for bit (value as IEEE-754 bytes, missing reason, engine version,
 architecture), every key once.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import struct
@@ -29,22 +30,26 @@ KEY = ["space", "dataset", "arch_index", "metric", "seed", "batch_size", "init",
 
 
 def driver(*args: str) -> list[str]:
-    return [sys.executable, "-m", "zcnas_ray", "score", "--address", ADDRESS, "--zcnas", ZCNAS, *args]
+    """The installed console command (scripts/test.sh installs ./python), else the module."""
+    exe = shutil.which("zcnas-ray")
+    cmd = [exe] if exe else [sys.executable, "-m", "zcnas_ray"]
+    return [*cmd, "score", "--address", ADDRESS, "--zcnas", ZCNAS, *args]
 
 
 def rows(path: str) -> dict:
-    """key -> (value as its 8 IEEE-754 bytes or None, missing reason, arch); asserts no key twice."""
+    """key -> (value as its 8 IEEE-754 bytes or None, missing reason, arch, engine version); asserts no
+    key twice. Only `seconds` and `created_at` may differ between runs."""
     con = sqlite3.connect(path)
     try:
-        got = con.execute(f"SELECT {','.join(KEY)}, typeof(value), value, missing_reason, arch FROM scores").fetchall()
+        got = con.execute(f"SELECT {','.join(KEY)}, typeof(value), value, missing_reason, arch, engine_version FROM scores").fetchall()
     finally:
         con.close()
     out = {}
     for r in got:
-        key, kind, value, reason, arch = r[:len(KEY)], r[len(KEY)], r[len(KEY) + 1], r[-2], r[-1]
+        key, (kind, value, reason, arch, version) = r[:len(KEY)], r[len(KEY):]
         assert key not in out, f"{path}: key {key} twice"
         assert kind in ("real", "null"), f"{path}: {key}: value stored as {kind}"
-        out[key] = (struct.pack("<d", value) if value is not None else None, reason, arch)
+        out[key] = (struct.pack("<d", value) if value is not None else None, reason, arch, version)
     return out
 
 
