@@ -53,6 +53,24 @@ def rows(path: str) -> dict:
     return out
 
 
+@pytest.fixture(scope="module", autouse=True)
+def two_nodes():
+    """The cluster has its two one-CPU nodes (the worker may register a moment after `ray start`)."""
+    import logging
+    import ray
+    ray.init(address=ADDRESS, logging_level=logging.WARNING, log_to_driver=False)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            alive = [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1]
+            if len(alive) >= 2:
+                break
+            assert time.monotonic() < deadline, f"the Ray cluster at {ADDRESS} has {len(alive)} node(s) with a CPU, expected 2"
+            time.sleep(0.5)
+    finally:
+        ray.shutdown()
+
+
 @pytest.fixture(scope="module")
 def single(tmp_path_factory):
     """The reference: one zcnas process (--jobs 2) scoring the whole selection."""
@@ -116,6 +134,15 @@ def test_errors_are_one_line_and_exit_non_zero(tmp_path):
     r = subprocess.run([sys.executable, "-m", "zcnas_ray", "score", "--address", "127.0.0.1:1", "--zcnas", ZCNAS,
                         "--shards", "2", "--store", store, "--", "--archs", "1"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "--address 127.0.0.1:1: cannot reach a Ray head" in r.stderr, r.stderr
+    # An unreadable manifest, a store in a missing folder.
+    with open(str(tmp_path / "m.sqlite.zcnas-ray.json"), "w") as f:
+        f.write("{not json")
+    r = subprocess.run(driver("--shards", "2", "--store", str(tmp_path / "m.sqlite"), "--", "--archs", "1"),
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "cannot read the manifest" in r.stderr, r.stderr
+    r = subprocess.run(driver("--shards", "2", "--store", str(tmp_path / "no" / "x.sqlite"), "--", "--archs", "1"),
+                       capture_output=True, text=True)
+    assert r.returncode == 1 and "no such folder" in r.stderr, r.stderr
     # Options the driver sets itself.
     r = subprocess.run(driver("--shards", "2", "--store", store, "--", "--archs", "1", "--shard", "0/2"), capture_output=True, text=True)
     assert r.returncode == 2 and "--shard after --: the driver assigns the shards" in r.stderr, r.stderr
