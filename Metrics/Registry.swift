@@ -33,6 +33,7 @@ public let registry: ProxyRegistry = {
       MeCoOpt(),
       SWAP(),
       RegSWAP(),
+      GradMatchPerSample(),
     ])
   } catch {
     fatalError("Metrics/Registry.swift: \(error)")
