@@ -14,7 +14,10 @@ import ZCTensor
 /// computed from the normalised per-sample gradients without the B × B Gram matrix (Float64
 /// sums). Layers with m < 2 are left out; score = the mean over the remaining layers. Missing
 /// when no layer remains (for example an all-`none` cell gives zero cell gradients and a
-/// classifier alone) or a value is not finite. Direction: see ``direction`` (measured).
+/// classifier alone) or a value is not finite. Lower is better, the sign measured on CIFAR-10
+/// validation accuracy: on 193 NAS-Bench-201 architectures with a value (`sample:200:1`, batch 64,
+/// seed 0; 7 missing) Spearman ρ = −0.38, Kendall τ = −0.25 against `cifar10_valid_acc` (−0.39 /
+/// −0.26 against test accuracy; −0.56 on the 129 valid cells among them).
 ///
 /// Per-sample gradients: one batched forward and backward of Σ_i ⟨z_i, stop_gradient(softmax(z_i)
 /// − onehot(y_i))⟩ (whose gradient w.r.t. W is Σ_i ∂L_i/∂W), then each layer's per-sample weight
@@ -28,7 +31,7 @@ public struct GradMatchPerSample: ImageProxy {
   public init() {}
   public let name = "grad_match_per_sample"
   public let summary = "mean pairwise cosine of the per-sample loss gradients per conv/linear layer (evaluation mode; project-defined)"
-  public let direction = ProxyDirection.unspecified
+  public let direction = ProxyDirection.lowerIsBetter
   public let requirements: ProxyRequirements = [.labels, .evaluationMode]
   /// One forward and backward of the evaluation-mode copy, and one layer's per-sample rows.
   public let memory = ProxyMemory(tapes: 1.25, parameterCopies: 0.2)

@@ -106,10 +106,11 @@ struct Correlate: ParsableCommand {
 enum CorrelationReport {
   /// Prints the proxy / direction / n / missing / Spearman ρ / Kendall τ table.
   static func printTable(_ entries: [Entry]) {
-    print("proxy          higher?     n  missing  Spearman ρ  Kendall τ")
+    let width = max(14, entries.map(\.metric.count).max() ?? 0)
+    print("proxy".padding(toLength: width, withPad: " ", startingAt: 0) + " higher?     n  missing  Spearman ρ  Kendall τ")
     for e in entries {
       let rho = (e.spearman.map { String(format: "%+.4f", $0) } ?? "-"), tau = (e.kendall.map { String(format: "%+.4f", $0) } ?? "-")
-      print(e.metric.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
+      print(e.metric.padding(toLength: width, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
             + String(format: " %5d %8d  ", e.n, e.missing) + rho.leftPad(10) + " " + tau.leftPad(10))
     }
   }
