@@ -77,6 +77,11 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
     }
   }
 
+  /// The evaluation-mode copy of the initial network (batch norm with its running statistics,
+  /// taken before any pass), when `.evaluationMode` was requested; nil otherwise. Proxies that
+  /// need per-sample gradients of their own (grad_match_per_sample) run it; it is not changed here.
+  public var evaluationModeNetwork: (any ImageClassifier)? { evaluationNetwork }
+
   /// The weighted (conv and linear) layers of `network` in module order (PyTorch's `net.modules()` order).
   public static func weightLayers(of network: some Module) -> [WeightLayer] {
     network.namedModules().compactMap { name, m in

@@ -95,6 +95,21 @@ public struct NB201Architecture: Hashable, Sendable, CustomStringConvertible {
     return out
   }
 
+  /// Whether every operation of the cell lies on a path from the input (node 0) to the output
+  /// (node 3) through operations that are not `none`, and at least one such path exists (NASLib's
+  /// "valid" cells, used by published correlations that leave out cells with dead operations).
+  /// An operation on edge i → j is on such a path when node i is reachable from node 0 and node 3
+  /// from node j. 9,444 of the 15,625 cells; derived from the arch string only.
+  public var everyOperationOnInputOutputPath: Bool {
+    let live = Self.edgeEnds.indices.filter { edges[$0] != .none }.map { Self.edgeEnds[$0] }
+    var fromInput: Set<Int> = [0]
+    for e in live.sorted(by: { $0.to < $1.to }) where fromInput.contains(e.from) { fromInput.insert(e.to) }
+    var toOutput: Set<Int> = [3]
+    for e in live.sorted(by: { $0.from > $1.from }) where toOutput.contains(e.to) { toOutput.insert(e.from) }
+    guard fromInput.contains(3) else { return false }
+    return live.allSatisfy { fromInput.contains($0.from) && toOutput.contains($0.to) }
+  }
+
   /// The 24 architectures that differ from this one in exactly one edge.
   public var neighbours: [NB201Architecture] {
     var out: [NB201Architecture] = []

@@ -3,6 +3,7 @@ import Foundation
 import Metrics
 import ZCData
 import ZCEngine
+import ZCSearch
 
 /// `zcnas correlate`: rank correlation of stored proxies with the benchmark's ground truth, for every space.
 struct Correlate: ParsableCommand {
@@ -21,15 +22,27 @@ struct Correlate: ParsableCommand {
   @OptionGroup var selection: RunSelection
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Ground truth: the space's test or validation column.") var target: Target = .test
+  @Option(help: ArgumentHelp("Members of the label-free log-rank ensemble (row 'ensemble'), comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).",
+                             discussion: "AZ-NAS-style sum of log(rank/L) over the members, directions from the registry, missing values ranked worst."))
+  var ensemble: String?
   @Flag(help: "Print JSON instead of a table.") var json = false
 
   func run() throws { try correlate(try spaceOptions.load()) }
 
-  private func correlate(_ space: some SearchSpace) throws {
-    let dataset = try spaceOptions.dataset(for: space)
-    let truth = try cli { try space.groundTruth(target.rawValue, dataset: dataset, option: "--target") }
-    let rows = try selection.rows(space: space.name, dataset: dataset)
+  /// The table's entries over the architectures `population` (nil: all stored).
+  private func entries(_ space: some SearchSpace, dataset: String, rows allRows: [ScoreRow], truth: GroundTruth,
+                       ensemble: LogRankEnsemble?, population: Set<Int>?) -> [CorrelationReport.Entry] {
+    let rows = population.map { p in allRows.filter { p.contains($0.archIndex) } } ?? allRows
     var entries = CorrelationReport.make(rows: rows, truth: truth.values)
+    if let ensemble, let pool = try? ProxyPool(rows: rows, metrics: ensemble.members) {
+      let s = ensemble.scores(pool.values)
+      let ids = pool.archIndices.indices.filter { truth.values[pool.archIndices[$0]] != nil }
+      let stored = Set(rows.filter { ensemble.members.contains($0.metric) }.map(\.archIndex))
+      let x = ids.map { s[$0] }, y = ids.map { truth.values[pool.archIndices[$0]]! }
+      let missing = stored.count - ids.count
+      entries.append(.init(metric: LogRankEnsemble.name, direction: "higher", n: ids.count, missing: missing,
+                           spearman: ids.count >= 3 ? Statistics.spearman(x, y) : nil, kendall: ids.count >= 3 ? Statistics.kendall(x, y) : nil))
+    }
     // Baselines from the benchmark table, over every stored architecture with ground truth.
     let scored = Set(rows.map(\.archIndex)).filter { truth.values[$0] != nil }
     for (name, values) in space.baselines(dataset: dataset) {
@@ -39,23 +52,52 @@ struct Correlate: ParsableCommand {
       entries.append(.init(metric: name, direction: "higher", n: ids.count, missing: scored.count - ids.count,
                            spearman: Statistics.spearman(x, y), kendall: Statistics.kendall(x, y)))
     }
+    return entries
+  }
+
+  private func correlate(_ space: some SearchSpace) throws {
+    let dataset = try spaceOptions.dataset(for: space)
+    let truth = try cli { try space.groundTruth(target.rawValue, dataset: dataset, option: "--target") }
+    let rows = try selection.rows(space: space.name, dataset: dataset)
+    // The ensemble: the members given, or the default when the store holds them all.
+    let names = ensemble.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
+    let mine = registry.applicable(to: space.modelKind)
+    var ens: LogRankEnsemble?
+    do { ens = try LogRankEnsemble(members: names, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
+      if ensemble != nil { throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))") }
+    }
+    let storedMetrics = Set(rows.map(\.metric))
+    if let e = ens, let absent = e.members.first(where: { !storedMetrics.contains($0) }) {
+      if ensemble != nil { throw CLIError("--ensemble: the store holds no \(absent) scores for \(space.name) \(dataset)") }
+      ens = nil  // the default members are not all stored: no ensemble row
+    }
+    let all = entries(space, dataset: dataset, rows: rows, truth: truth, ensemble: ens, population: nil)
+    let subs = space.subpopulations().map { p in (p, entries(space, dataset: dataset, rows: rows, truth: truth, ensemble: ens, population: p.ids)) }
     if json {
       let enc = JSONEncoder()
       enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-      print(String(decoding: try enc.encode(CorrelationReport.JSON(space: space.name, dataset: dataset, target: truth.column, metrics: entries)), as: UTF8.self))
+      let pops = subs.map { p, e in CorrelationReport.Population(name: p.name, size: p.ids.count, metrics: e) }
+      print(String(decoding: try enc.encode(CorrelationReport.JSON(space: space.name, dataset: dataset, target: truth.column, ensemble: ens?.members,
+                                                                   metrics: all, populations: pops)), as: UTF8.self))
       return
     }
     print("\(space.name) \(dataset): proxies against \(truth.column) (\(truth.unit)); n = \(space.unit)s used, missing = skipped")
     if !truth.higherIsBetter {
       print("LOWER \(truth.column) is better, so a higher-is-better proxy that ranks well has NEGATIVE ρ and τ")
     }
-    CorrelationReport.printTable(entries)
+    CorrelationReport.printTable(all)
+    if let ens { print("ensemble = Σ log(rank/L) of \(ens.members.joined(separator: ", ")) over the \(space.unit)s that have rows of every member (missing values ranked worst)") }
     for (name, _) in space.baselines(dataset: dataset) where name.hasSuffix("*") {
       print("\(name) the benchmark table's value, a baseline over every scored \(space.unit) with ground truth")
     }
     let reasons = Dictionary(grouping: rows.compactMap { r in r.missingReason.map { (r.metric, $0) } }, by: { $0.0 })
     for (m, rs) in reasons.sorted(by: { $0.key < $1.key }) {
       print("missing \(m): \(rs.count) x \"\(rs[0].1)\"" + (Set(rs.map(\.1)).count > 1 ? " (and other reasons)" : ""))
+    }
+    for (p, e) in subs {
+      print("")
+      print("\(p.name) only: \(p.summary); \(p.ids.count) of the space's \(space.entryCount) \(space.unit)s")
+      if !e.isEmpty { CorrelationReport.printTable(e) } else { print("(no stored \(space.unit) in this population)") }
     }
   }
 }
@@ -64,10 +106,11 @@ struct Correlate: ParsableCommand {
 enum CorrelationReport {
   /// Prints the proxy / direction / n / missing / Spearman ρ / Kendall τ table.
   static func printTable(_ entries: [Entry]) {
-    print("proxy          higher?     n  missing  Spearman ρ  Kendall τ")
+    let width = max(14, entries.map(\.metric.count).max() ?? 0)
+    print("proxy".padding(toLength: width, withPad: " ", startingAt: 0) + " higher?     n  missing  Spearman ρ  Kendall τ")
     for e in entries {
       let rho = (e.spearman.map { String(format: "%+.4f", $0) } ?? "-"), tau = (e.kendall.map { String(format: "%+.4f", $0) } ?? "-")
-      print(e.metric.padding(toLength: 14, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
+      print(e.metric.padding(toLength: width, withPad: " ", startingAt: 0) + " " + e.direction.padding(toLength: 7, withPad: " ", startingAt: 0)
             + String(format: " %5d %8d  ", e.n, e.missing) + rho.leftPad(10) + " " + tau.leftPad(10))
     }
   }
@@ -85,6 +128,16 @@ enum CorrelationReport {
     let space: String
     let dataset: String
     let target: String
+    /// The ensemble's members, when the table has an `ensemble` row.
+    let ensemble: [String]?
+    let metrics: [Entry]
+    /// The same table on each of the space's sub-populations (NAS-Bench-201: the valid cells).
+    let populations: [Population]
+  }
+  struct Population: Codable {
+    let name: String
+    /// Architectures in the population (in the whole space).
+    let size: Int
     let metrics: [Entry]
   }
 

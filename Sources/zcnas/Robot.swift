@@ -28,7 +28,8 @@ struct Robot: ParsableCommand {
   @OptionGroup var selection: RunSelection
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Strategy.") var strategy: QueryStrategy = .robot
-  @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six; nbnlp: every recurrent proxy).") var metrics: String?
+  @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six; nbnlp: every recurrent proxy); 'ensemble' adds the label-free log-rank ensemble of --ensemble as one candidate.") var metrics: String?
+  @Option(help: "Members of the 'ensemble' candidate, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
   @Option(help: "Distinct architectures queried.") var budget = 20
   @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "10..19"
   @Option(help: "Query signal: a numeric column of the space's table (default: nb201 cifar10_valid_acc_12ep, nbnlp final_test_loss).") var objective: String?
@@ -63,7 +64,7 @@ struct Robot: ParsableCommand {
     let objectiveName = objective ?? space.defaultObjective
     let truth = try cli { try space.groundTruth(objectiveName, dataset: dataset, option: "--objective") }
     let metrics = self.metrics ?? space.defaultCombination.joined(separator: ",")
-    let (pool, scoreRun, dropped, archText) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth)
+    let (pool, scoreRun, dropped, archText) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth, ensembleMembers: ensemble)
     guard budget <= pool.count else { throw CLIError("--budget: expected at most the pool size \(pool.count), found \(budget)") }
     let objectiveOf: (Int) -> Double = { truth.oriented($0) ?? .nan }
     let sign: Double = truth.higherIsBetter ? 1 : -1

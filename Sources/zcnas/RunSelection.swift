@@ -36,17 +36,30 @@ extension RunSelection {
   /// a ground-truth value in `truth`, and a description of the scoring run (seeds, batch sizes,
   /// initialisation, minibatch source, precision) for the search's record.
   /// - Throws: ``CLIError`` naming --metrics or the store.
-  func pool(space: some SearchSpace, dataset: String, metrics: String, truth: GroundTruth) throws -> (pool: ProxyPool, run: String, dropped: Int, arch: [Int: String]) {
+  /// The name `ensemble` in `metrics` stands for the log-rank ensemble of `ensembleMembers`
+  /// (comma-separated; default ``LogRankEnsemble/defaultMembers``) as one more column.
+  func pool(space: some SearchSpace, dataset: String, metrics: String, truth: GroundTruth, ensembleMembers: String? = nil) throws -> (pool: ProxyPool, run: String, dropped: Int, arch: [Int: String]) {
     let names = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw CLIError("--metrics: '\(dup)' is named twice") }
     guard !names.isEmpty else { throw CLIError("--metrics: expected comma-separated proxy names, found '\(metrics)' (see `zcnas metrics`)") }
     let mine = registry.applicable(to: space.modelKind)
-    if let unknown = names.first(where: { n in !mine.contains { $0.name == n } }) {
+    var ensemble: LogRankEnsemble?
+    if names.contains(LogRankEnsemble.name) {
+      let members = ensembleMembers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
+      do { ensemble = try LogRankEnsemble(members: members, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
+        throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
+      }
+    } else if ensembleMembers != nil {
+      throw CLIError("--ensemble: only when --metrics names 'ensemble'")
+    }
+    if let unknown = names.first(where: { n in n != LogRankEnsemble.name && !mine.contains { $0.name == n } }) {
       throw CLIError("--metrics: unknown proxy '\(unknown)' for --space \(space.name); available: \(mine.map(\.name).joined(separator: ", "))")
     }
     let rows = try rows(space: space.name, dataset: dataset)
     let full: ProxyPool
-    do { full = try ProxyPool(rows: rows, metrics: names) } catch let e as PoolError { throw CLIError("--store \(store): \(e)") }
+    do { full = try ensemble.map { try $0.pool(rows: rows, metrics: names) } ?? ProxyPool(rows: rows, metrics: names) } catch let e as PoolError {
+      throw CLIError("--store \(store): \(e)")
+    }
     let keep = full.archIndices.indices.filter { truth.values[full.archIndices[$0]] != nil }
     guard !keep.isEmpty else { throw CLIError("--store \(store): no pool architecture has a ground-truth value (\(truth.column))") }
     let r = rows[0]

@@ -25,7 +25,8 @@ struct Search: ParsableCommand {
 
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Strategy.") var strategy: FreeStrategy = .greedy
-  @Option(help: "Rank by this proxy (see `zcnas metrics`).") var proxy: String?
+  @Option(help: "Rank by this proxy (see `zcnas metrics`), or 'ensemble' (the label-free log-rank ensemble of --ensemble, ranked against the architectures the store already holds every member for).") var proxy: String?
+  @Option(help: "Members of --proxy ensemble, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
   @Option(help: "Rank by this combination JSON (from `zcnas robot --save-weights` or `zcnas fit --save-weights`).") var weights: String?
   @Option(help: "Distinct architectures scored per search.") var budget = 100
   @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "0"
@@ -50,9 +51,18 @@ struct Search: ParsableCommand {
     let seedList = try parseSeeds(seeds)
     // The ranking: raw values of `metrics` -> score.
     let metrics: [String]
-    let rank: ([Double?]) -> Double?
+    var rank: ([Double?]) -> Double?
     let mine = registry.applicable(to: space.modelKind)
-    if let proxy {
+    var ensembleModel: LogRankEnsemble?
+    if ensemble != nil && proxy != LogRankEnsemble.name { throw CLIError("--ensemble: only with --proxy ensemble") }
+    if proxy == LogRankEnsemble.name {
+      let names = ensemble.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
+      do { ensembleModel = try LogRankEnsemble(members: names, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
+        throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
+      }
+      metrics = names
+      rank = { _ in nil }  // set below, once the reference population is read from the store
+    } else if let proxy {
       guard let p = mine.first(where: { $0.name == proxy }) else {
         throw CLIError("--proxy: unknown proxy '\(proxy)' for --space \(space.name); available: \(mine.map(\.name).joined(separator: ", "))")
       }
@@ -82,6 +92,16 @@ struct Search: ParsableCommand {
     if !noScoring { try cli { try st.ensureWritable() } }
     let key = try cli { try pipeline.keyTemplate() }
     let ids = try cli { try space.allIDs() }
+    if let ens = ensembleModel {
+      // The reference population: every architecture the store holds all members for (this run's settings).
+      let stored = try cli { try st.rows(like: key, ids: Set(ids)) }
+      guard let pool = try? ProxyPool(rows: stored, metrics: ens.members) else {
+        throw CLIError("--proxy ensemble: \(store) holds no \(space.unit) with scores of every member (\(ens.members.joined(separator: ","))) under these settings; import a table first (zcnas import Datasets/nb201-scores/...)")
+      }
+      let reference = ens.reference(pool.values)
+      rank = { v in ens.score(v, against: reference) }
+      print("ensemble of \(ens.members.joined(separator: ", ")): log-ranks against the \(pool.count) \(space.unit)s \(store) holds every member for")
+    }
     var scoredNow = 0
     let started = Date()
     // One read of the ids' stored rows per step; a second only after scoring some of them.

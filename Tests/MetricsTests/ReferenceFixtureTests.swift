@@ -20,7 +20,7 @@ final class ReferenceFixtureTests: XCTestCase {
       let (x, y) = try f.batch(1, dtype: dtype)
       let (x2, y2) = try f.batch(2, dtype: dtype)
       var proxies = allProxies.filter { f.referenceValue($0.name) != nil }
-      XCTAssertEqual(proxies.count, 14, "\(f.name): proxies with references")
+      XCTAssertEqual(proxies.count, 17, "\(f.name): proxies with references (14, plus meco, swap, reg_swap from reference_extra)")
       if skipPerSampleOnLarge && net.parameterCount > 1_000_000 { proxies.removeAll { ["ntk_cond", "gradsign"].contains($0.name) } }
       let results = evaluate(proxies, network: net, images: x, labels: y, images2: x2, labels2: y2)
       let snip = results.first { $0.metric == "snip" }?.value.number

@@ -299,6 +299,16 @@ public struct NB201Space: SearchSpace {
   ]
   public let costColumn: String? = "cost_12ep_cifar10valid_s"
 
+  /// The "valid" cells (``NB201Architecture/everyOperationOnInputOutputPath``): every operation on
+  /// a path from the cell's input to its output (9,444 of 15,625), derived from the arch strings.
+  public func subpopulations() -> [(name: String, summary: String, ids: Set<Int>)] {
+    var ids = Set<Int>()
+    for (i, s) in table.archs.enumerated() {
+      if let a = try? NB201Architecture(parsing: s), a.everyOperationOnInputOutputPath { ids.insert(i) }
+    }
+    return [("valid cells", "every operation on a path from the cell input to its output (NASLib's valid cells)", ids)]
+  }
+
   // MARK: fixtures
 
   public func fixtureInputs(_ f: ReferenceFixture, dtype: DType) throws -> (network: NB201Network, batch: Batch) {

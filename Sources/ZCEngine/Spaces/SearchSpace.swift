@@ -96,6 +96,9 @@ public protocol SearchSpace: Sendable {
   var costColumn: String? { get }
   /// Baselines from the benchmark table that `correlate` prints next to the proxies (name, values by id).
   func baselines(dataset: String) -> [(name: String, values: [Int: Double])]
+  /// Sub-populations on which `correlate` repeats every table, because published correlations use
+  /// them (NAS-Bench-201: the "valid" cells); default none.
+  func subpopulations() -> [(name: String, summary: String, ids: Set<Int>)]
 
   // MARK: fixtures
 
@@ -119,6 +122,7 @@ extension SearchSpace {
   /// The noun for counts ("architecture", "recipe").
   public var unit: String { noun.hasSuffix(" id") ? String(noun.dropLast(3)) : noun }
   public func baselines(dataset: String) -> [(name: String, values: [Int: Double])] { [] }
+  public func subpopulations() -> [(name: String, summary: String, ids: Set<Int>)] { [] }
   public func extraChecks(_ fixture: ReferenceFixture, context: any ProxyContext, dtype: DType) -> [ReferenceFixture.Comparison] { [] }
   public var hasNeighbourhood: Bool { entryCount > 0 && neighbours(of: (try? entry(at: 0).id) ?? 0) != nil }
 

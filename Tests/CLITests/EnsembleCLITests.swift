@@ -1,0 +1,56 @@
+import Foundation
+import TestSupport
+import XCTest
+
+/// The log-rank ensemble and the valid-cell population through the CLI, on the committed
+/// 300-architecture export (Notebooks/data/cifar10_sample.csv). Expected correlations from an
+/// independent scipy 1.17.1 computation on the same file (`np.log(rankdata(x)/L)` summed over
+/// synflow and jacob_cov, missing as −inf; valid cells by set reachability on the arch strings).
+final class EnsembleCLITests: XCTestCase {
+  static let root = ZCNASRunner.root
+
+  private func storeWithSample() throws -> (URL, String) {
+    let d = try temporaryFolder("zcnas-ensemble")
+    let store = d.appendingPathComponent("s.sqlite").path
+    let r = try ZCNASRunner.run(["import", Self.root.appendingPathComponent("Notebooks/data/cifar10_sample.csv").path, "--store", store], in: d)
+    XCTAssertEqual(r.status, 0, r.err)
+    return (d, store)
+  }
+
+  func testCorrelateEnsembleRowAndValidCells() throws {
+    let (dir, store) = try storeWithSample()
+    let r = try ZCNASRunner.run(["correlate", "--store", store, "--json"], in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+    XCTAssertEqual(j["ensemble"] as? [String], ["synflow", "jacob_cov"])
+    let rows = try XCTUnwrap(j["metrics"] as? [[String: Any]])
+    let e = try XCTUnwrap(rows.first { $0["metric"] as? String == "ensemble" })
+    XCTAssertEqual(e["n"] as? Int, 300)
+    XCTAssertEqual(try XCTUnwrap(e["spearman"] as? Double), 0.9199791269240215, accuracy: 1e-12)
+    XCTAssertEqual(try XCTUnwrap(e["kendall"] as? Double), 0.7649621461218681, accuracy: 1e-12)
+    let pops = try XCTUnwrap(j["populations"] as? [[String: Any]])
+    XCTAssertEqual(pops.first?["size"] as? Int, 9444)
+    let pe = try XCTUnwrap((pops.first?["metrics"] as? [[String: Any]])?.first { $0["metric"] as? String == "ensemble" })
+    XCTAssertEqual(pe["n"] as? Int, 189)
+    XCTAssertEqual(try XCTUnwrap(pe["spearman"] as? Double), 0.9177977489801823, accuracy: 1e-12)
+    let t = try ZCNASRunner.run(["correlate", "--store", store], in: dir)
+    XCTAssertTrue(t.out.contains("valid cells only:"), t.out)
+  }
+
+  func testEnsembleInSearchAndRobotAndBadMembers() throws {
+    let (dir, store) = try storeWithSample()
+    let s = try ZCNASRunner.run(["search", "--store", store, "--proxy", "ensemble", "--budget", "20", "--seeds", "0..1", "--no-scoring"], in: dir)
+    XCTAssertEqual(s.status, 0, s.err)
+    XCTAssertTrue(s.out.contains("log-ranks against the 300 architectures"), s.out)
+    let r = try ZCNASRunner.run(["robot", "--store", store, "--metrics", "synflow,ensemble", "--budget", "5", "--seeds", "1"], in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    XCTAssertTrue(r.out.contains("proxies synflow,ensemble"), r.out)
+    for (args, text) in [(["correlate", "--store", store, "--ensemble", "plain"], "--ensemble: 'plain' has no declared direction"),
+                         (["correlate", "--store", store, "--ensemble", "synflow,zen"], "--ensemble: the store holds no zen scores"),
+                         (["search", "--store", store, "--proxy", "ensemble", "--ensemble", "synflow,synflow", "--no-scoring"], "--ensemble: 'synflow' is named twice")] {
+      let b = try ZCNASRunner.run(args, in: dir)
+      XCTAssertNotEqual(b.status, 0, args.joined(separator: " "))
+      XCTAssertTrue(b.err.contains(text), b.err)
+    }
+  }
+}
