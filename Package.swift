@@ -78,7 +78,7 @@ let package = Package(
     ),
     .target(
       name: "Metrics",
-      dependencies: ["ZCEngine", "ZCNN", "ZCAutodiff", "ZCTensor"],
+      dependencies: ["ZCEngine", "ZCSpaces", "ZCNN", "ZCAutodiff", "ZCTensor"],
       path: "Metrics",
       exclude: ["README.md"],
       swiftSettings: optimised
