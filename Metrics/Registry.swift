@@ -29,6 +29,14 @@ public let registry: ProxyRegistry = {
       HiddenCov(layer: 1),
       HiddenCov(layer: 2),
       HiddenCov(layer: 3),
+      HeadConfidence(), HeadConfidence(normalized: true),
+      HeadSoftmaxConfidence(), HeadSoftmaxConfidence(normalized: true),
+      ActivationDistance(), ActivationDistance(normalized: true),
+      SynapticDiversity(), SynapticDiversity(normalized: true),
+      SynapticSaliency(), SynapticSaliency(normalized: true),
+      HeadImportance(), HeadImportance(normalized: true),
+      JacobianCov(),
+      JacobianCosine(),
     ])
   } catch {
     fatalError("Metrics/Registry.swift: \(error)")
