@@ -52,4 +52,35 @@ final class BERTCLITests: XCTestCase {
     XCTAssertEqual(robot.status, 0, robot.err)
     XCTAssertTrue(robot.out.contains("GLUE"), robot.out)
   }
+
+  /// `score --weights` loads a reference fixture's state_dict (gunzipped) strictly, and on the
+  /// default batch (the fixtures' own packed text) reproduces its head_confidence and params.
+  func testWeightsFromAReferenceFixture() throws {
+    let folder = try TestPaths.shared("reference/bert")
+    let dir = try temporaryFolder("zcnas-bert")
+    let name = "bert_b5_l2_dct_dsc5"
+    let st = dir.appendingPathComponent(name + ".safetensors")
+    let gunzip = Process()
+    gunzip.executableURL = URL(fileURLWithPath: "/bin/sh")
+    gunzip.arguments = ["-c", "gzip -dc '\(folder)/\(name).safetensors.gz' > '\(st.path)'"]
+    try gunzip.run()
+    gunzip.waitUntilExit()
+    XCTAssertEqual(gunzip.terminationStatus, 0)
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: folder + "/" + name + ".json"))) as! [String: Any]
+    let ref = ((json["reference"] as! [String: Any])["head_confidence"] as! [String: Any])["value_float64"] as! Double
+    let store = dir.appendingPathComponent("w.sqlite").path
+    let r = try run(["score", "--space", "bert", "--archs", "5", "--bert-sizes", "notebook", "--weights", st.path, "--metrics", "head_confidence,params",
+                     "--store", store, "--output", dir.appendingPathComponent("w.csv").path], in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    let rows = try String(contentsOf: dir.appendingPathComponent("w.csv"), encoding: .utf8).split(separator: "\n")
+    let hc = try XCTUnwrap(rows.first { $0.contains(",head_confidence,") }).split(separator: ",", omittingEmptySubsequences: false)
+    // The arch field holds quoted commas: value is the 4th field from the end (value, missing_reason, seconds, engine_version).
+    XCTAssertTrue(rows[0].hasSuffix("value,missing_reason,seconds,engine_version"))
+    let v = try XCTUnwrap(Double(hc[hc.count - 4]), String(rows[1]))
+    XCTAssertEqual(v, ref, accuracy: 2e-6 * ref)
+    // The benchmark-size model of entry 5 has other shapes: the load names the first key that differs.
+    let bad = try run(["score", "--space", "bert", "--archs", "5", "--weights", st.path, "--metrics", "params", "--store", store], in: dir)
+    XCTAssertNotEqual(bad.status, 0)
+    XCTAssertTrue(bad.err.contains("--weights") && bad.err.contains("shape"), bad.err)
+  }
 }

@@ -174,17 +174,7 @@ public struct BERTSpace: SearchSpace {
   /// and is not stored; the batch keys (`input_ids`, `attention_mask`, `token_type_ids`) and `ref.*` are ignored.
   /// - Throws: ``SafetensorsError`` or ``StateError`` naming the key.
   public static func loadWeights(_ file: SafetensorsFile, into net: BERTNetwork) throws {
-    var floats: [String: Tensor] = [:]
-    for (key, t) in file.tensors where !["input_ids", "attention_mask", "token_type_ids"].contains(key) && !key.hasPrefix("ref.") {
-      switch t {
-      case let .float(x): floats[key] = x
-      case let .int(v, shape):
-        guard key == "embeddings.position_ids", v == Array(0..<v.count), shape.last == v.count else {
-          throw SafetensorsError.badTensor(path: file.path, key: key, reason: "an integer tensor \(shape) that is not the position ids 0..<P")
-        }
-      }
-    }
-    try net.loadState(floats: floats, integers: [:])
+    try WeightsIO.load(file, into: net)
   }
 
   // MARK: ground truth
