@@ -14,7 +14,7 @@ import ZCTensor
 ///   correction of the notebook, which back-propagates ones: the model ends in a LayerNorm with
 ///   γ = 1 and β = 0, so Σ last_hidden_state is constant and that gradient is zero in exact
 ///   arithmetic (`shared/docs/flexibert-model.md`, section 11).
-public final class TransformerProxyContext: ProxyContext {
+public final class TransformerProxyContext: ProxyContext, ActivationCodeSource {
   public static let kind = ModelKind.transformer
   public let network: BERTNetwork
   /// Token ids `[B, T]`, row-major, each < V.
@@ -83,6 +83,19 @@ public final class TransformerProxyContext: ProxyContext {
   public func gradient(of p: Parameter) -> Tensor? {
     if gradientCache == nil { runGradientPass() }
     return gradientCache?[ObjectIdentifier(p)]
+  }
+
+  private var kernelCache: Tensor?
+
+  /// NASWOT kernel `[B, B]` (Float64) over the sequences: every GELU output `[B, T, I]` of
+  /// ``record()`` enters ``ActivationCodes/kernel(_:batch:)`` (a sample's code is the sign
+  /// pattern of all its tokens' FFN units). The nwot proxy on transformers (a project adaptation;
+  /// activation_distance is the paper's kernel over the tokens of sequence 0).
+  public func activationCodeKernel() -> Tensor {
+    if let k = kernelCache { return k }
+    let k = ActivationCodes.kernel(record().activations, batch: batch)
+    kernelCache = k
+    return k
   }
 
   private func runGradientPass() {

@@ -104,3 +104,29 @@ final class BERTFixtureTests: XCTestCase {
     XCTAssertNotEqual(a["synaptic_saliency"], c["synaptic_saliency"])
   }
 }
+
+/// nwot on a transformer: K [B, B] from the GELU outputs' signs, checked against a direct count.
+final class BERTNWOTTests: XCTestCase {
+  func testKernelEqualsDirectAgreementCounts() throws {
+    let space = try BERTSpace(datasetsRoot: TestPaths.datasets)
+    var s = ScoringSettings(dataset: "wikitext2", datasetsRoot: TestPaths.datasets)
+    s.batchSize = 3; s.parameters = ["seq_len": 16]
+    let batch = try space.makeBatch(s, proxies: [])
+    let net = try space.makeNetwork(try space.entry(at: 11).architecture, seed: 5, dtype: .float32, settings: s)
+    let c = space.context(network: net, batch: batch, proxies: [NWOT()], runSeed: 0, networkSeed: 5) as! TransformerProxyContext
+    let acts = c.record().activations
+    var want = [Double](repeating: 0, count: 9)
+    for a in acts {
+      let v = a.doubles, u = a.count / 3
+      for i in 0..<3 { for j in 0..<3 {
+        var agree = 0
+        for k in 0..<u where (v[i * u + k] > 0) == (v[j * u + k] > 0) { agree += 1 }
+        want[i * 3 + j] += Double(agree)
+      } }
+    }
+    XCTAssertEqual(c.activationCodeKernel().doubles, want)
+    let total = Double(acts.reduce(0) { $0 + $1.count / 3 })
+    for i in 0..<3 { XCTAssertEqual(want[i * 4], total) }  // a sequence agrees with itself everywhere
+    guard case .value = try NWOT().compute(in: c) else { return XCTFail("nwot missing for distinct sequences") }
+  }
+}
