@@ -12,13 +12,15 @@ import ZCTensor
 ///   leaky ReLU) at every step and layer (the activation-distance score of Serianni & Kalita 2023,
 ///   training-free-nas `RNN_metrics.ipynb`; that notebook accumulates K over two identical forward
 ///   passes, which adds B·log 2 to every score and leaves the ranking unchanged).
+/// - transformers (the BERT benchmark): the signs of every FFN GELU output, all tokens of a
+///   sequence forming its code (a project adaptation; not in Serianni & Kalita's BERT metrics).
 /// Source: Mellor et al. 2021, "Neural Architecture Search without Training".
 public struct NWOT: ZeroCostProxy {
   public init() {}
   public let name = "nwot"
   public let summary = "log|det| of the Hamming-agreement kernel of the samples' activation codes"
   public let direction = ProxyDirection.higherIsBetter
-  public let kinds: Set<ModelKind> = [.imageClassifier, .recurrentLanguageModel]
+  public let kinds: Set<ModelKind> = [.imageClassifier, .recurrentLanguageModel, .transformer]
   public let requirements: ProxyRequirements = [.forward, .reluCodes]
   public let source = "Mellor et al. 2021; NASLib nwot; Serianni & Kalita 2023 RNN_metrics K score"
 

@@ -34,6 +34,14 @@ public let registry: ProxyRegistry = {
       SWAP(),
       RegSWAP(),
       GradMatchPerSample(),
+      HeadConfidence(), HeadConfidence(normalized: true),
+      HeadSoftmaxConfidence(), HeadSoftmaxConfidence(normalized: true),
+      ActivationDistance(), ActivationDistance(normalized: true),
+      SynapticDiversity(), SynapticDiversity(normalized: true),
+      SynapticSaliency(), SynapticSaliency(normalized: true),
+      HeadImportance(), HeadImportance(normalized: true),
+      JacobianCov(),
+      JacobianCosine(),
     ])
   } catch {
     fatalError("Metrics/Registry.swift: \(error)")

@@ -83,6 +83,8 @@ public enum ModelKind: String, Sendable, Codable, CaseIterable, CustomStringConv
   case imageClassifier = "image-classifier"
   /// A recurrent language model: tokens `[T, B]` in, hidden states out (NAS-Bench-NLP).
   case recurrentLanguageModel = "recurrent-lm"
+  /// A BERT-style transformer encoder: token ids `[B, T]` in, hidden states `[B, T, H]` out (the BERT benchmark).
+  case transformer = "transformer"
 
   public var description: String { rawValue }
 }

@@ -93,12 +93,20 @@ public struct FixtureDocument: Decodable, Sendable {
   /// `reference_extra` (the newer proxies' values: AZ-NAS, MeCo, SWAP, VKDNW), read loosely:
   /// ``ReferenceFixture/extraReferences(_:)`` takes its variant-b values.
   public let referenceExtra: JSONValue?
+  // BERT (kind "bert"; shared/reference/bert/README.md): read by ReferenceFixture+BERT.swift
+  public let nasConfig: JSONValue?
+  public let benchmarkRow: JSONValue?
+  public let benchmarkID: FixtureInt?
+  public let modelConfig: JSONValue?
+  public let referenceRandomCotangent: [String: JSONValue]?
 
   enum CodingKeys: String, CodingKey {
     case formatVersion = "format_version", kind, name, stateDict = "state_dict", reference, arch
     case channels = "C", cellsPerStage = "N", numClasses = "num_classes", ntkEigenvaluesFloat64 = "ntk_eigenvalues_float64"
     case model, recipeJSONString = "recipe_json_string", hiddenTupleSize = "hidden_tuple_size"
     case referenceExtra = "reference_extra"
+    case nasConfig = "nas_config", benchmarkRow = "benchmark_row", benchmarkID = "benchmark_id", modelConfig = "model_config"
+    case referenceRandomCotangent = "reference_random_cotangent"
   }
 
   /// Decodes a fixture's json bytes; `path` names the file in errors.
@@ -138,6 +146,7 @@ public struct ReferenceFixture: Sendable {
   public enum Content: Sendable {
     case nb201(NB201FixtureSpec)
     case nbnlp(NBNLPFixtureSpec)
+    case bert(BERTFixtureSpec)
     /// A kind no space of the engine verifies (reported as skipped).
     case other
   }
@@ -165,6 +174,13 @@ public struct ReferenceFixture: Sendable {
     let document = try FixtureDocument.decode(data, path: jsonPath)
     let content = try Self.validate(document, path: jsonPath)
     let st = URL(fileURLWithPath: jsonPath).deletingPathExtension().appendingPathExtension("safetensors").path
+    // A gzip-compressed tensor file (`<name>.safetensors.gz`, the BERT fixtures) is read through zlib.
+    if !FileManager.default.fileExists(atPath: st) && FileManager.default.fileExists(atPath: st + ".gz") {
+      let bytes: Data
+      do { bytes = try Gzip.read(st + ".gz") } catch { throw FixtureError(path: st + ".gz", reason: "\(error)") }
+      try self.init(document: document, content: content, jsonPath: jsonPath, tensors: try SafetensorsFile(data: bytes, path: st + ".gz"))
+      return
+    }
     try self.init(document: document, content: content, jsonPath: jsonPath, tensors: try SafetensorsFile(path: st))
   }
 
@@ -233,6 +249,8 @@ public struct ReferenceFixture: Sendable {
         refs[l.layer.value] = v.value
       }
       return .nbnlp(NBNLPFixtureSpec(recipe: recipe, size: size, layerReferences: refs))
+    case "bert":
+      return .bert(try BERTFixtureSpec(d, path: path))
     default:
       return .other
     }
@@ -310,7 +328,7 @@ public struct ReferenceFixture: Sendable {
     case let .nbnlp(s):
       guard let t = tensors.tensors["tokens"], t.shape.count == 2 else { return nil }
       return NBNLPSpace.memoryEstimate(s.recipe, size: s.size, steps: t.shape[0], batchSize: t.shape[1], dtype: dtype, proxies: proxies)
-    case .other:
+    case .bert, .other:
       return nil
     }
   }

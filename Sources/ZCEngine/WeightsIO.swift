@@ -7,15 +7,22 @@ import ZCTensor
 /// the official PyTorch state_dict keys.
 public enum WeightsIO {
   /// Loads every parameter and buffer of `module` from `file` by key (strict). Non-model keys of
-  /// a fixture (`input`, `labels`, `input2`, `labels2`, `tokens`, `ref.*`) are ignored.
+  /// a fixture (`input`, `labels`, `input2`, `labels2`, `tokens`, BERT's `input_ids`,
+  /// `attention_mask`, `token_type_ids`, `ref.*`) are ignored, and so is a BERT
+  /// `embeddings.position_ids` buffer holding 0..<P.
   /// - Throws: ``SafetensorsError`` for an unreadable file; ``StateError`` naming the key for a
   ///   missing or unexpected key or a shape mismatch (with both shapes).
   public static func load(_ file: SafetensorsFile, into module: some Module) throws {
-    let ignored: Set<String> = ["input", "labels", "input2", "labels2", "tokens"]
+    let ignored: Set<String> = ["input", "labels", "input2", "labels2", "tokens", "input_ids", "attention_mask", "token_type_ids"]
     var floats: [String: Tensor] = [:], ints: [String: Int] = [:]
     for (key, t) in file.tensors where !ignored.contains(key) && !key.hasPrefix("ref.") {
       switch t {
       case let .float(x): floats[key] = x
+      case let .int(v, shape) where key.hasSuffix("position_ids") && shape.count == 2 && shape[0] == 1:
+        // BERT's constant `embeddings.position_ids` buffer [1, P]: must be 0..<P; not stored by the model.
+        guard v == Array(0..<v.count) else {
+          throw SafetensorsError.badTensor(path: file.path, key: key, reason: "position ids \(shape) that are not 0..<\(v.count)")
+        }
       case let .int(v, shape):
         // Integer state (num_batches_tracked) is one number; anything else is not a buffer of ours.
         guard v.count == 1 else {

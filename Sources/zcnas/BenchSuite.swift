@@ -25,6 +25,7 @@ struct BenchSuite: ParsableCommand {
   @Option var repeats = 3
   @Option(help: "Concurrent workers (1 or 2).") var workers = 2
   @OptionGroup var model: RecurrentModelOptions
+  @OptionGroup var bert: BERTModelOptions
 
   func validate() throws {
     guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
@@ -39,7 +40,7 @@ struct BenchSuite: ParsableCommand {
     let proxies = try selectProxies(metrics, for: space)
     var settings = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     settings.batchSize = batchSize
-    settings.parameters = model.parameters
+    settings.parameters = model.parameters.merging(bert.parameters) { a, _ in a }
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies) }
     print("\(space.name): proxies \(proxies.map(\.name).joined(separator: ",")); batch \(pipeline.batchLabel?.size ?? 0); workers \(workers); OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s)")
     for (id, arch) in chosen {

@@ -23,6 +23,7 @@ struct ExportWeights: ParsableCommand {
   @Option(parsing: .unconditional, help: "Run seed, as in `zcnas score`.") var seed = 0
   @Option(help: "Precision of the written tensors.") var dtype: DType = .float32
   @OptionGroup var model: RecurrentModelOptions
+  @OptionGroup var bert: BERTModelOptions
   @Option(help: "Output .safetensors file.") var output: String
 
   func run() throws { try export(try spaceOptions.load()) }
@@ -34,7 +35,7 @@ struct ExportWeights: ParsableCommand {
     }
     var settings = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     settings.seed = seed; settings.dtype = dtype
-    settings.parameters = model.parameters
+    settings.parameters = model.parameters.merging(bert.parameters) { a, _ in a }
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: [], batch: nil, buildBatch: false) }
     let net = try cli { try pipeline.network(id: id, architecture: a) }
     try cli {

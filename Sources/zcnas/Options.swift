@@ -29,9 +29,11 @@ enum DatasetName: String, ExpressibleByArgument, CaseIterable {
   case cifar10, cifar100, imagenet16 = "imagenet16-120", wikitext2, ptb
 }
 
-/// Which of the benchmark's standard ground-truth columns: test or validation.
+/// Which of the benchmark's standard ground-truth columns: test or validation; for --space bert
+/// also the GLUE mean and the eight task columns (test = glue there).
 enum Target: String, ExpressibleByArgument, CaseIterable {
   case test, valid
+  case glue, cola, mnli, mrpc, qnli, qqp, rte, sst, sts
 }
 
 /// Ground-truth-query strategies of `zcnas robot`.
@@ -104,6 +106,23 @@ struct RecurrentModelOptions: ParsableArguments {
   var parameters: [String: Int] {
     var out: [String: Int] = [:]
     for (name, v) in [("bptt", bptt), ("emsize", emsize), ("nhid", nhid), ("nlayers", nlayers)] { if let v { out[name] = v } }
+    return out
+  }
+}
+
+/// The BERT model and batch options (`score`, `search`, `export-weights`, `bench-suite`); unset
+/// values take the defaults (benchmark sizes, 128 tokens per sequence).
+struct BERTModelOptions: ParsableArguments {
+  enum Sizes: String, ExpressibleByArgument, CaseIterable { case benchmark, notebook }
+  @Option(name: .customLong("bert-sizes"), help: "bert: benchmark (the entry's hidden size and FFN widths, the trained networks; default) or notebook (H 256, FFN 1024 for all, as the paper's metric notebook).")
+  var bertSizes: Sizes?
+  @Option(name: .customLong("seq-len"), help: "bert: tokens per sequence, [CLS] and [SEP] included (default 128, at most 512).") var seqLen: Int?
+
+  /// The values given, by parameter name (``ScoringSettings/parameters``).
+  var parameters: [String: Int] {
+    var out: [String: Int] = [:]
+    if let b = bertSizes { out["bert_sizes"] = b == .benchmark ? 0 : 1 }
+    if let t = seqLen { out["seq_len"] = t }
     return out
   }
 }

@@ -53,6 +53,7 @@ struct Score: ParsableCommand {
   var shard: String?
   @Flag(help: .hidden) var quiet = false
   @OptionGroup var model: RecurrentModelOptions
+  @OptionGroup var bert: BERTModelOptions
 
   func run() throws {
     try checkJobs(jobs)
@@ -64,7 +65,7 @@ struct Score: ParsableCommand {
   func settings(for space: some SearchSpace) throws -> ScoringSettings {
     var s = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     s.seed = seed; s.batchSize = batchSize; s.dtype = dtype; s.dataFiles = data; s.batchFile = batch; s.weightsFile = weights
-    s.parameters = model.parameters
+    s.parameters = model.parameters.merging(bert.parameters) { a, _ in a }
     s.maxMemoryGB = maxMemory
     return s
   }

@@ -34,6 +34,7 @@ struct Search: ParsableCommand {
   @Option(name: .customLong("score-seed"), parsing: .unconditional, help: "Seed of the minibatch and initial weights for scoring.") var scoreSeed = 0
   @Option(name: .customLong("batch-size"), help: "Samples per minibatch for scoring (default: the space's).") var batchSize: Int?
   @OptionGroup var model: RecurrentModelOptions
+  @OptionGroup var bert: BERTModelOptions
   @Flag(name: .customLong("no-scoring"), help: "Never score: architectures without stored scores count as missing.") var noScoring = false
   @Option(help: "Architectures scored in parallel.") var jobs = ProcessInfo.processInfo.activeProcessorCount
   @Option(help: "Write every step of every seed to this .csv file.") var output: String?
@@ -84,7 +85,7 @@ struct Search: ParsableCommand {
     var settings = ScoringSettings(dataset: dataset, datasetsRoot: try spaceOptions.data.root())
     settings.seed = scoreSeed
     settings.batchSize = batchSize
-    settings.parameters = model.parameters
+    settings.parameters = model.parameters.merging(bert.parameters) { a, _ in a }
     let proxies = metrics.map { m in mine.first { $0.name == m }! }
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies, batch: nil, buildBatch: !noScoring) }
     let store = storeOption.store

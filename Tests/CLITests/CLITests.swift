@@ -44,11 +44,11 @@ final class CLITests: XCTestCase {
     let dir = try temporaryFolder()
     let cases: [([String], String)] = [
       (["score", "--dataset", "mnist"], "'mnist' is invalid for '--dataset <dataset>'. Please provide one of 'cifar10', 'cifar100', 'imagenet16-120', 'wikitext2' or 'ptb'"),
-      (["correlate", "--space", "rnn"], "'rnn' is invalid for '--space <space>'. Please provide one of 'nb201' and 'nbnlp'"),
+      (["correlate", "--space", "rnn"], "'rnn' is invalid for '--space <space>'. Please provide one of 'nb201', 'nbnlp' or 'bert'"),
       (["score", "--dtype", "float16"], "'float16' is invalid for '--dtype <dtype>'"),
       (["robot", "--strategy", "bohb"], "Please provide one of 'robot', 'random' or 'rea'"),
       (["robot", "--acquisition", "pi"], "Please provide one of 'ucb' and 'ei'"),
-      (["correlate", "--target", "train"], "Please provide one of 'test' and 'valid'"),
+      (["correlate", "--target", "train"], "'train' is invalid for '--target <target>'"),
       (["search", "--strategy", "rea"], "Please provide one of 'greedy'"),
     ]
     for (args, expected) in cases {

@@ -138,6 +138,7 @@ final class FixtureDocumentTests: XCTestCase {
           switch f.content {
           case let .nb201(s): XCTAssertTrue(ReferenceFixture.nb201Bounds.channels.contains(s.channels), "copy \(i)")
           case let .nbnlp(s): XCTAssertTrue(ReferenceFixture.nbnlpBounds.hidden.contains(s.size.hiddenSize), "copy \(i)")
+          case let .bert(s): XCTAssertTrue((16...4096).contains(s.size.hiddenSize), "copy \(i)")
           case .other: break
           }
           loaded += 1
