@@ -115,7 +115,6 @@ final class FixtureDocumentTests: XCTestCase {
   /// boundary values, splices), read with the fixture's tensors: each loads or throws a
   /// ``FixtureError`` (one line, naming the file).
   func testFuzzedFixtureJSONLoadsOrThrows() throws {
-    let start = Date()
     // Mutations go, in turn, anywhere and into the parts the reader uses (between the keys named).
     let parts: [(UInt64, String, [(String, String)])] = [
       (201, Self.nb201, [("\"kind\"", "\"seed\""), ("\"reference\"", "\"generation_seconds\"")]),
@@ -155,6 +154,5 @@ final class FixtureDocumentTests: XCTestCase {
       XCTAssertGreaterThan(loaded, 0)
       XCTAssertGreaterThan(thrown, 0)
     }
-    XCTAssertLessThan(Date().timeIntervalSince(start), 20)
   }
 }

@@ -109,7 +109,6 @@ final class SafetensorsTests: XCTestCase {
     let headerEnd = 8 + Int(original[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) })
     var g = ByteMutator(seed: 15)
     var loaded = 0, thrown = 0
-    let start = Date()
     for i in 0..<1000 {
       let (bytes, kinds) = g.mutate(original, focus: 0..<headerEnd)
       do {
@@ -134,6 +133,5 @@ final class SafetensorsTests: XCTestCase {
     XCTAssertEqual(loaded + thrown, 1000)
     XCTAssertGreaterThan(loaded, 0, "some mutations (in the data) leave a valid file")
     XCTAssertGreaterThan(thrown, 500, "most header mutations are rejected")
-    XCTAssertLessThan(Date().timeIntervalSince(start), 20)
   }
 }

@@ -102,15 +102,15 @@ final class NBNLPRecipeTests: XCTestCase {
   }
 
   /// A 100,000-node cycle is found and named in linear time (the old search was quadratic).
-  func testLongCycleIsNamedQuickly() {
+  /// A 100,000-node cycle is found and named (no stack overflow). Its speed (the search used to be
+  /// quadratic, 9 s here) is not asserted: unit tests are never timed.
+  func testLongCycleIsNamed() {
     let n = 100_000
     var parts: [String] = []
     for i in 0..<n { parts.append("\"c\(String(format: "%06d", i))\":{\"op\":\"activation_tanh\",\"input\":[\"c\(String(format: "%06d", (i + 1) % n))\"]}") }
     parts.append(#""h_new_0":{"op":"linear","input":["x","c000000"]}"#)
-    let start = Date()
     let e = error("{" + parts.joined(separator: ",") + "}")
     XCTAssertEqual(e?.node, "c000000")
     XCTAssertTrue(e?.description.hasPrefix("recipe node 'c000000': cycle: c000000 <- c000001 <- ") ?? false)
-    XCTAssertLessThan(Date().timeIntervalSince(start), 4)  // 9 s with the quadratic search
   }
 }
