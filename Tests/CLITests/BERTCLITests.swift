@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+import ZCEngine
 
 /// `zcnas score/correlate/verify/robot/search --space bert` end to end on short batches.
 final class BERTCLITests: XCTestCase {
@@ -72,11 +73,8 @@ final class BERTCLITests: XCTestCase {
     let r = try run(["score", "--space", "bert", "--archs", "5", "--bert-sizes", "notebook", "--weights", st.path, "--metrics", "head_confidence,params",
                      "--store", store, "--output", dir.appendingPathComponent("w.csv").path], in: dir)
     XCTAssertEqual(r.status, 0, r.err)
-    let rows = try String(contentsOf: dir.appendingPathComponent("w.csv"), encoding: .utf8).split(separator: "\n")
-    let hc = try XCTUnwrap(rows.first { $0.contains(",head_confidence,") }).split(separator: ",", omittingEmptySubsequences: false)
-    // The arch field holds quoted commas: value is the 4th field from the end (value, missing_reason, seconds, engine_version).
-    XCTAssertTrue(rows[0].hasSuffix("value,missing_reason,seconds,engine_version"))
-    let v = try XCTUnwrap(Double(hc[hc.count - 4]), String(rows[1]))
+    let rows = try ScoreTable.read(dir.appendingPathComponent("w.csv").path)
+    let v = try XCTUnwrap(rows.first { $0.metric == "head_confidence" }?.value, "\(rows)")
     XCTAssertEqual(v, ref, accuracy: 2e-6 * ref)
     // The benchmark-size model of entry 5 has other shapes: the load names the first key that differs.
     let bad = try run(["score", "--space", "bert", "--archs", "5", "--weights", st.path, "--metrics", "params", "--store", store], in: dir)
