@@ -21,14 +21,19 @@ struct Correlate: ParsableCommand {
   @OptionGroup var selection: RunSelection
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Ground truth: the space's test or validation column.") var target: Target = .test
+  @Option(help: "Ground truth from a CSV of file name, accuracy (higher is better), matched to the stored architectures by name (onnx: the .onnx file name); replaces --target.")
+  var truth: String?
   @Flag(help: "Print JSON instead of a table.") var json = false
 
   func run() throws { try correlate(try spaceOptions.load()) }
 
   private func correlate(_ space: some SearchSpace) throws {
     let dataset = try spaceOptions.dataset(for: space)
-    let truth = try cli { try space.groundTruth(target.rawValue, dataset: dataset, option: "--target") }
     let rows = try selection.rows(space: space.name, dataset: dataset)
+    let truth = try cli {
+      if let file = self.truth { return try ONNXSpace.groundTruth(csv: file, stored: rows.map { ($0.archIndex, $0.arch) }) }
+      return try space.groundTruth(target.rawValue, dataset: dataset, option: "--target")
+    }
     var entries = CorrelationReport.make(rows: rows, truth: truth.values)
     // Baselines from the benchmark table, over every stored architecture with ground truth.
     let scored = Set(rows.map(\.archIndex)).filter { truth.values[$0] != nil }
