@@ -123,7 +123,7 @@ let package = Package(
       name: "ZCEngineTests", dependencies: ["TestSupport", .product(name: "GRDB", package: "GRDB.swift"), "ZCEngine", "ZCSpaces", "ZCNN", "ZCData", "ZCAutodiff", "ZCTensor"],
       path: "Tests/ZCEngineTests"),
     .testTarget(
-      name: "MetricsTests", dependencies: ["TestSupport", "ZCSearch", "Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
+      name: "MetricsTests", dependencies: ["TestSupport", "ZCSearch", "Metrics", "ZCEngine", "ZCONNX", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
       path: "Tests/MetricsTests"),
     .testTarget(
       name: "ZCSpacesTests", dependencies: ["TestSupport", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],

@@ -37,6 +37,23 @@ public enum ONNXOpTable {
     for n in g.nodes { if let p = problem(n, g) { throw ONNXError(p) } }
   }
 
+  /// A warning when the file looks exported in evaluation mode: batch-norm nodes with
+  /// `training_mode` 0 (they use running statistics, so the proxies do not see PyTorch's train-mode
+  /// network), or no batch norm at all next to convolutions with biases (batch norm folded into them
+  /// by an eval-mode export with constant folding). Nil otherwise.
+  public static func evalModeWarning(_ g: ONNXGraph) -> String? {
+    let bn = g.nodes.filter { $0.opType == "BatchNormalization" }
+    let evalBN = bn.filter { $0.int("training_mode", default: 0) != 1 }.count
+    if evalBN > 0 {
+      return "\(g.fileName): \(evalBN) of \(bn.count) BatchNormalization nodes have training_mode 0 (an eval-mode export?): they normalise with running statistics, not the batch's; export with training=torch.onnx.TrainingMode.TRAINING (docs/onnx.md)"
+    }
+    let convs = g.nodes.filter { $0.opType == "Conv" }
+    if bn.isEmpty && convs.count >= 2 && convs.allSatisfy({ $0.input(2) != nil }) {
+      return "\(g.fileName): no BatchNormalization nodes, and every Conv has a bias: batch norm may have been folded into the convolutions by an eval-mode export; export with training=torch.onnx.TrainingMode.TRAINING, do_constant_folding=False"
+    }
+    return nil
+  }
+
   /// What a file uses: each op type with its node count and whether it is supported.
   public static func usage(_ g: ONNXGraph) -> [(op: String, count: Int, supported: Bool)] {
     g.opCounts.map { ($0.op, $0.count, supported[$0.op] != nil) }

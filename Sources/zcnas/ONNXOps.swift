@@ -19,6 +19,7 @@ struct ONNXOps: ParsableCommand {
       print("\(path): IR \(g.irVersion), opset \(g.opset)\(g.producer.isEmpty ? "" : ", producer \(g.producer)"), \(g.nodes.count) nodes, \(g.initializers.count) initializers")
       let usage = ONNXOpTable.usage(g)
       for u in usage { print("  " + u.op.padding(toLength: 22, withPad: " ", startingAt: 0) + String(u.count).padding(toLength: 6, withPad: " ", startingAt: 0) + (u.supported ? "supported" : "MISSING")) }
+      if let w = ONNXOpTable.evalModeWarning(g) { print("  warning: " + w) }
       let missing = usage.filter { !$0.supported }.map(\.op)
       if missing.isEmpty { print("  every op is supported") } else { print("  missing: " + missing.joined(separator: ", ")); missingAny = true }
     }
