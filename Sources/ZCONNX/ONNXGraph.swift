@@ -210,26 +210,31 @@ public struct ONNXGraph: Sendable {
 
   // MARK: decoding helpers
 
+  /// A float32 attribute as the shortest decimal that rounds to the same float32 (Swift's
+  /// `description`), read as a Double: the value the exporter was given (PyTorch's batch-norm eps
+  /// 1e-5 is stored as the float32 9.99999974e-06 and read back as 1e-5).
+  static func decimal(_ f: Float) -> Double { f.isFinite ? Double(f.description) ?? Double(f) : Double(f) }
+
   static func attribute(_ a: ONNXProtoAttribute, fileName: String, node: String) throws -> ONNXAttribute {
     func str(_ d: Data) -> String { String(decoding: d, as: UTF8.self) }
     switch a.type {
-    case 1: return .float(Double(a.f))
+    case 1: return .float(decimal(a.f))
     case 2: return .int(try checkedInt(a.i, fileName: fileName, what: "attribute '\(a.name)' of node \(node)"))
     case 3: return .string(str(a.s))
     case 4:
       guard let t = a.t else { throw ONNXError("\(fileName): attribute '\(a.name)' of node \(node) is a tensor with no value") }
       return .tensor(try tensorValue(t, fileName: fileName, what: "attribute '\(a.name)' of node \(node)"))
-    case 6: return .floats(a.floats.map(Double.init))
+    case 6: return .floats(a.floats.map(decimal))
     case 7: return .ints(try a.ints.map { try checkedInt($0, fileName: fileName, what: "attribute '\(a.name)' of node \(node)") })
     case 8: return .strings(a.strings.map(str))
     case 0:
       // IR < 3 files may omit the type: infer it from the field that is set.
       if a.t != nil { return try attribute(with(a, type: 4), fileName: fileName, node: node) }
       if !a.ints.isEmpty { return try attribute(with(a, type: 7), fileName: fileName, node: node) }
-      if !a.floats.isEmpty { return .floats(a.floats.map(Double.init)) }
+      if !a.floats.isEmpty { return .floats(a.floats.map(decimal)) }
       if !a.s.isEmpty { return .string(str(a.s)) }
       if a.i != 0 { return .int(try checkedInt(a.i, fileName: fileName, what: "attribute '\(a.name)' of node \(node)")) }
-      return .float(Double(a.f))
+      return .float(decimal(a.f))
     default: return .unsupported(a.type)
     }
   }
