@@ -10,6 +10,10 @@ fi
 if ! python3 -c "import nbclient, nbformat, ipykernel, matplotlib, scipy, numpy" >/dev/null 2>&1; then
   python3 -m pip install -q nbclient nbformat ipykernel matplotlib scipy numpy
 fi
+# The ONNX export check (Tests/MetricsTests/ONNXExportTests, scripts/check_onnx_export.py), pinned as the ONNX fixtures' generator.
+if ! python3 -c "import onnx, onnxruntime" >/dev/null 2>&1; then
+  python3 -m pip install -q onnx==1.23.2 onnxruntime==1.32.0
+fi
 for nb in Notebooks/*.ipynb; do
   echo "+ executing $nb"
   MPLBACKEND=Agg python3 - "$nb" <<'PY'
