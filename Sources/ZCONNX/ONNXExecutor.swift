@@ -220,7 +220,7 @@ extension ONNXNetwork {
       }
     case "ConstantOfShape":
       let s = try ints(0)
-      guard s.allSatisfy({ $0 >= 0 }), s.reduce(1, { $0 * Swift.max($1, 1) }) <= 1 << 28 else { throw fail(n, "shape \(s) is not valid") }
+      guard s.allSatisfy({ $0 >= 0 }), s.reduce(1, { $0 * Swift.max($1, 1) }) <= 1 << 27 else { throw fail(n, "shape \(s) is not valid") }
       let count = s.reduce(1, *)
       if case let .tensor(t)? = n.attributes["value"] {
         switch t {
@@ -304,7 +304,7 @@ extension ONNXNetwork {
     case "Expand":
       let x = try input(0)
       let s = try ints(1)
-      guard let target = Tensor.broadcastShape(x.shape, s), target.reduce(1, { $0 * Swift.max($1, 1) }) <= 1 << 30 else {
+      guard let target = Tensor.broadcastShape(x.shape, s), target.reduce(1, { $0 * Swift.max($1, 1) }) <= 1 << 27 else {
         throw fail(n, "shape \(x.shape) does not expand to \(s)")
       }
       switch x {
