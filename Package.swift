@@ -26,6 +26,7 @@ let package = Package(
     .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
     .package(url: "https://github.com/yaslab/CSV.swift", exact: "2.5.2"),
     .package(url: "https://github.com/apple/swift-crypto", exact: "3.12.3"),
+    .package(url: "https://github.com/apple/swift-protobuf", exact: "1.39.0"),
   ],
   targets: [
     .systemLibrary(
@@ -64,6 +65,15 @@ let package = Package(
       path: "Sources/ZCData",
       swiftSettings: optimised
     ),
+    // ONNX graphs: the protobuf reader (hand-written SwiftProtobuf messages for the subset of
+    // onnx.proto it reads) and the graph network over ZCNN layers and ZCAutodiff ops.
+    .target(
+      name: "ZCONNX",
+      dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      path: "Sources/ZCONNX",
+      exclude: ["onnx_subset.proto"],
+      swiftSettings: optimised
+    ),
     .target(
       name: "ZCSpaces",
       dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor", "ZCData"],
@@ -72,7 +82,7 @@ let package = Package(
     ),
     .target(
       name: "ZCEngine",
-      dependencies: ["ZCSpaces", "ZCNN", "ZCAutodiff", "ZCTensor", "ZCData", .product(name: "GRDB", package: "GRDB.swift")],
+      dependencies: ["ZCSpaces", "ZCONNX", "ZCNN", "ZCAutodiff", "ZCTensor", "ZCData", .product(name: "GRDB", package: "GRDB.swift")],
       path: "Sources/ZCEngine",
       swiftSettings: optimised
     ),
@@ -92,7 +102,7 @@ let package = Package(
     .executableTarget(
       name: "zcnas",
       dependencies: [
-        "ZCTensor", "ZCAutodiff", "ZCNN", "ZCData", "ZCSpaces", "ZCEngine", "Metrics", "ZCSearch",
+        "ZCTensor", "ZCAutodiff", "ZCNN", "ZCData", "ZCSpaces", "ZCONNX", "ZCEngine", "Metrics", "ZCSearch",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Sources/zcnas",
@@ -103,6 +113,7 @@ let package = Package(
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
+    .testTarget(name: "ZCONNXTests", dependencies: ["ZCONNX", "TestSupport", "ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCONNXTests"),
     .testTarget(
       name: "ZCDataTests", dependencies: ["TestSupport", "ZCData", "ZCTensor", .product(name: "CSV", package: "CSV.swift")], path: "Tests/ZCDataTests"),
     .testTarget(name: "CLITests", dependencies: ["zcnas", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")], path: "Tests/CLITests"),
@@ -112,7 +123,7 @@ let package = Package(
       name: "ZCEngineTests", dependencies: ["TestSupport", .product(name: "GRDB", package: "GRDB.swift"), "ZCEngine", "ZCSpaces", "ZCNN", "ZCData", "ZCAutodiff", "ZCTensor"],
       path: "Tests/ZCEngineTests"),
     .testTarget(
-      name: "MetricsTests", dependencies: ["TestSupport", "ZCSearch", "Metrics", "ZCEngine", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
+      name: "MetricsTests", dependencies: ["TestSupport", "ZCSearch", "Metrics", "ZCEngine", "ZCONNX", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],
       path: "Tests/MetricsTests"),
     .testTarget(
       name: "ZCSpacesTests", dependencies: ["TestSupport", "ZCSpaces", "ZCData", "ZCNN", "ZCAutodiff", "ZCTensor"],

@@ -21,8 +21,8 @@ public final class ForwardTrace: @unchecked Sendable {
     recordsLayerOutputs = layerOutputs
   }
 
-  func reluInput(_ x: Tensor) { if recordsReLUInputs { reluInputs.append(x) } }
-  func layerOutput(_ layer: AnyObject, _ y: Variable) {
+  public func reluInput(_ x: Tensor) { if recordsReLUInputs { reluInputs.append(x) } }
+  public func layerOutput(_ layer: AnyObject, _ y: Variable) {
     if recordsLayerOutputs { layerOutputs.append((ObjectIdentifier(layer), y)) }
   }
 }

@@ -25,6 +25,8 @@ struct Correlate: ParsableCommand {
   @Option(help: ArgumentHelp("Members of the label-free log-rank ensemble (row 'ensemble'), comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).",
                              discussion: "AZ-NAS-style sum of log(rank/L) over the members, directions from the registry, missing values ranked worst."))
   var ensemble: String?
+  @Option(help: "Ground truth from a CSV of file name, accuracy (higher is better), matched to the stored architectures by name (onnx: the .onnx file name); replaces --target.")
+  var truth: String?
   @Flag(help: "Print JSON instead of a table.") var json = false
 
   func run() throws { try correlate(try spaceOptions.load()) }
@@ -57,8 +59,11 @@ struct Correlate: ParsableCommand {
 
   private func correlate(_ space: some SearchSpace) throws {
     let dataset = try spaceOptions.dataset(for: space)
-    let truth = try cli { try space.groundTruth(target.rawValue, dataset: dataset, option: "--target") }
     let rows = try selection.rows(space: space.name, dataset: dataset)
+    let truth = try cli {
+      if let file = self.truth { return try ONNXSpace.groundTruth(csv: file, stored: rows.map { ($0.archIndex, $0.arch) }) }
+      return try space.groundTruth(target.rawValue, dataset: dataset, option: "--target")
+    }
     // The ensemble: the members given, or the default when the store holds them all.
     let names = ensemble.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
     let mine = registry.applicable(to: space.modelKind)

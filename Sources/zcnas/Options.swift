@@ -24,6 +24,11 @@ struct SpaceName: ExpressibleByArgument, Hashable, CustomStringConvertible {
   var description: String { name }
 }
 
+/// `--init` of the onnx space.
+enum ONNXInitOption: String, ExpressibleByArgument, CaseIterable {
+  case file, pytorchDefault = "pytorch-default"
+}
+
 /// Every dataset some space scores on; the space checks that it is one of its own.
 enum DatasetName: String, ExpressibleByArgument, CaseIterable {
   case cifar10, cifar100, imagenet16 = "imagenet16-120", wikitext2, ptb
@@ -101,11 +106,14 @@ struct RecurrentModelOptions: ParsableArguments {
   @Option(help: "nbnlp: embedding size (benchmark 400).") var emsize: Int?
   @Option(help: "nbnlp: hidden size (benchmark 600).") var nhid: Int?
   @Option(help: "nbnlp: recurrent layers (benchmark 3).") var nlayers: Int?
+  @Option(name: .customLong("init"), help: "onnx: initial weights: file (the ONNX initializers, default) or pytorch-default (PyTorch's default initialisation of conv, linear and batch-norm layers from --seed and the file's id).")
+  var onnxInit: ONNXInitOption?
 
   /// The values given, by parameter name (``ScoringSettings/parameters``).
   var parameters: [String: Int] {
     var out: [String: Int] = [:]
     for (name, v) in [("bptt", bptt), ("emsize", emsize), ("nhid", nhid), ("nlayers", nlayers)] { if let v { out[name] = v } }
+    if let onnxInit { out[ONNXSpace.initParameter] = onnxInit == .file ? 0 : 1 }
     return out
   }
 }

@@ -140,7 +140,8 @@ func selectProxies(_ spec: String, for space: some SearchSpace) throws -> [any Z
 /// Architectures from the --archs grammar, as (id, architecture).
 func selectArchitectures<S: SearchSpace>(_ spec: String, in space: S, seed: Int) throws -> [(id: Int, architecture: S.Architecture)] {
   try cli {
-    try ArchSelection.resolve(spec, count: space.entryCount, seed: seed, noun: space.noun, byPosition: { try space.entry(at: $0) },
+    if let own = try space.entries(spec: spec) { return own }
+    return try ArchSelection.resolve(spec, count: space.entryCount, seed: seed, noun: space.noun, byPosition: { try space.entry(at: $0) },
                               byToken: { try space.entry(token: $0) })
   }
 }

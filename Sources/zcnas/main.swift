@@ -14,7 +14,7 @@ struct ZCNAS: ParsableCommand {
       computes zero-cost proxies. OpenBLAS runs single-threaded (OPENBLAS_NUM_THREADS=1 unless set).
       """,
     version: "zcnas \(ZeroCostNAS.version)",
-    subcommands: [Score.self, Correlate.self, MetricsList.self, Verify.self, ExportTable.self, ImportTable.self, Merge.self, Robot.self, Fit.self, Search.self, ExportWeights.self, Bench.self, BenchSuite.self, BenchTable.self]
+    subcommands: [Score.self, Correlate.self, MetricsList.self, Verify.self, ExportTable.self, ImportTable.self, Merge.self, Robot.self, Fit.self, Search.self, ExportWeights.self, Bench.self, BenchSuite.self, BenchTable.self, ONNXOps.self, ExportONNX.self]
   )
 }
 

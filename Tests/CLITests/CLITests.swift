@@ -44,7 +44,7 @@ final class CLITests: XCTestCase {
     let dir = try temporaryFolder()
     let cases: [([String], String)] = [
       (["score", "--dataset", "mnist"], "'mnist' is invalid for '--dataset <dataset>'. Please provide one of 'cifar10', 'cifar100', 'imagenet16-120', 'wikitext2' or 'ptb'"),
-      (["correlate", "--space", "rnn"], "'rnn' is invalid for '--space <space>'. Please provide one of 'nb201', 'nbnlp' or 'bert'"),
+      (["correlate", "--space", "rnn"], "'rnn' is invalid for '--space <space>'. Please provide one of 'nb201', 'nbnlp', 'bert' or 'onnx'"),
       (["score", "--dtype", "float16"], "'float16' is invalid for '--dtype <dtype>'"),
       (["robot", "--strategy", "bohb"], "Please provide one of 'robot', 'random' or 'rea'"),
       (["robot", "--acquisition", "pi"], "Please provide one of 'ucb' and 'ei'"),
@@ -57,7 +57,7 @@ final class CLITests: XCTestCase {
       XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
     }
     let help = try run(["fit", "--help"], in: dir).out
-    XCTAssertTrue(help.contains("values: nb201, nbnlp"), help)
+    XCTAssertTrue(help.contains("values: nb201, nbnlp, onnx"), help)
   }
 
   func testKilledRunResumesWhereItStopped() throws {

@@ -41,6 +41,10 @@ public protocol SearchSpace: Sendable {
   /// The entry a `--archs` token names (an index, an id, or an architecture's text).
   /// - Throws: an error naming `--archs`, what was expected and what was found.
   func entry(token: String) throws -> (id: Int, architecture: Architecture)
+  /// The space's own reading of a whole `--archs` value (for example files and folders of ONNX
+  /// models), or nil when the common grammar (all, sample:N, tokens, a token file) applies.
+  /// - Throws: an error naming `--archs`.
+  func entries(spec: String) throws -> [(id: Int, architecture: Architecture)]?
   /// Canonical text of an architecture (stored in the `arch` column; parses back with ``entry(token:)``).
   func canonical(_ architecture: Architecture) -> String
   /// One-edit neighbours of an entry, as ids (greedy search, REA mutation); nil when the space has
@@ -115,6 +119,7 @@ public protocol SearchSpace: Sendable {
 
 extension SearchSpace {
   public func neighbours(of id: Int) -> [Int]? { nil }
+  public func entries(spec: String) throws -> [(id: Int, architecture: Architecture)]? { nil }
   public var costColumn: String? { nil }
   public func describe(batch: Batch, settings: ScoringSettings) -> String { "" }
   public func memoryEstimate(_ architecture: Architecture, batch: Batch, proxies: [any ZeroCostProxy], settings: ScoringSettings) -> MemoryEstimate? { nil }

@@ -7,6 +7,7 @@ public enum SpaceRegistry {
     ("nb201", "NAS-Bench-201 cells (image classifiers)", ["nb201"], { try NB201Space(datasetsRoot: $0) }),
     ("nbnlp", "NAS-Bench-NLP recurrent cells (language models)", ["nbnlp_rnn"], { try NBNLPSpace(datasetsRoot: $0) }),
     ("bert", "BERT benchmark of Serianni & Kalita (FlexiBERT/ELECTRA encoders, GLUE)", ["bert"], { try BERTSpace(datasetsRoot: $0) }),
+    ("onnx", "any image classifier given as ONNX files", ["onnx"], { try ONNXSpace(datasetsRoot: $0) }),
   ]
 
   /// Names of the shipped spaces.
