@@ -29,6 +29,11 @@ public let registry: ProxyRegistry = {
       HiddenCov(layer: 1),
       HiddenCov(layer: 2),
       HiddenCov(layer: 3),
+      AZNASExpressivity(),
+      AZNASProgressivity(),
+      AZNASTrainability(),
+      VKDNWEntropy(),
+      VKDNWDim(),
     ])
   } catch {
     fatalError("Metrics/Registry.swift: \(error)")
