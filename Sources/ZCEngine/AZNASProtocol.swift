@@ -264,6 +264,14 @@ public enum AZNASProtocol {
     return w < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w)
   }
 
+  /// VKDNW's label smoothing constants (1 − α, α/K) for α = 0.05 held as a float16 tensor, as
+  /// the authors' `cholesky_covariance` computes them: both in float16 arithmetic, then used in
+  /// the network dtype (K = 10: 0.9501953125 and 0.00499725341796875).
+  public static func vkdnwSmoothing(classes k: Int) -> (scale: Double, floor: Double) {
+    let alpha = Float16(0.05)
+    return (Double(Float16(1) - alpha), Double(alpha / Float16(Float(k))))
+  }
+
   /// VKDNW's lower-triangular factor L `[K, K]` of one sample's smoothed probabilities π (the
   /// authors' `cholesky_covariance`): q_j = 1 − Σ_{k≤j} π_k with q_{K−1} = 0, q′_0 = 1,
   /// q′_j = q_{j−1}, d_j = √(π_j q_j / q′_j); L_jj = d_j, L_ij = −(π_i/q_j)·d_j for i > j
@@ -309,9 +317,7 @@ public enum AZNASProtocol {
     let logits = GradMode.$isEnabled.withValue(true) { net(Variable(x)) }
     let b = logits.shape[0], k = logits.shape[1], p = selected.count
     guard let jac = perSampleElementJacobian(of: logits, withRespectTo: selected, elements: selected.map { _ in 0 }) else { return nil }
-    let alpha = Float16(0.05)
-    let oneMinus = Double(Float16(1) - alpha)
-    let floor = Double(alpha / Float16(k))
+    let (oneMinus, floor) = vkdnwSmoothing(classes: k)
     let z = logits.value.doubles
     var fisher = [Double](repeating: 0, count: p * p)
     for bi in 0..<b {
