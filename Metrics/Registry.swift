@@ -42,6 +42,11 @@ public let registry: ProxyRegistry = {
       HeadImportance(), HeadImportance(normalized: true),
       JacobianCov(),
       JacobianCosine(),
+      AZNASExpressivity(),
+      AZNASProgressivity(),
+      AZNASTrainability(),
+      VKDNWEntropy(),
+      VKDNWDim(),
     ])
   } catch {
     fatalError("Metrics/Registry.swift: \(error)")

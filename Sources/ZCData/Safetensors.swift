@@ -33,7 +33,7 @@ public enum SafetensorsError: Error, CustomStringConvertible, Equatable {
     case let .truncated(p, e, f): return "\(p): truncated safetensors file: expected at least \(e) bytes, found \(f)"
     case let .badHeader(p, r): return "\(p): invalid safetensors header: \(r)"
     case let .badTensor(p, k, r): return "\(p): invalid safetensors header: tensor '\(k)': \(r)"
-    case let .unsupportedDType(p, k, d): return "\(p): tensor '\(k)' has dtype \(d); supported: F32, F64, I64, I32"
+    case let .unsupportedDType(p, k, d): return "\(p): tensor '\(k)' has dtype \(d); supported: F32, F64, I64, I32, U8"
     case let .missingKey(p, k): return "\(p): no tensor named '\(k)'"
     case let .wrongDType(p, k, e, f): return "\(p): tensor '\(k)' has dtype \(f); expected \(e)"
     }
@@ -48,7 +48,7 @@ public struct SafetensorsFile: Sendable {
   public let path: String
   /// Tensors by key.
   public let tensors: [String: StoredTensor]
-  /// The dtype of every tensor as the header names it ("F32", "F64", "I64", "I32").
+  /// The dtype of every tensor as the header names it ("F32", "F64", "I64", "I32", "U8"; U8 is read as integers 0...255).
   public let dtypes: [String: String]
   /// Keys in the order of their data offsets (the writer's order).
   public let keys: [String]
@@ -56,7 +56,7 @@ public struct SafetensorsFile: Sendable {
   public let metadata: [String: String]
 
   /// Bytes per element of the supported dtypes.
-  static let elementSize = ["F32": 4, "F64": 8, "I64": 8, "I32": 4]
+  static let elementSize = ["F32": 4, "F64": 8, "I64": 8, "I32": 4, "U8": 1]
 
   /// Reads and validates a whole file.
   /// - Throws: ``SafetensorsError`` for an unreadable or truncated file, a header that is not the
@@ -172,6 +172,8 @@ public struct SafetensorsFile: Sendable {
           out[e.key] = .float(Tensor(v, shape: e.shape))
         case "I64":
           out[e.key] = .int((0..<e.count).map { Int(Int64(littleEndian: p.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self))) }, shape: e.shape)
+        case "U8":
+          out[e.key] = .int((0..<e.count).map { Int(p[$0]) }, shape: e.shape)
         default:
           out[e.key] = .int((0..<e.count).map { Int(Int32(littleEndian: p.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self))) }, shape: e.shape)
         }

@@ -46,6 +46,12 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   public let weightLayers: [WeightLayer]
   /// The initial network in evaluation mode (a copy made before any pass), when requested.
   let evaluationNetwork: (any ImageClassifier)?
+  /// The AZ-NAS / VKDNW protocol tensors (re-initialised network, Gaussian input, signs) when
+  /// the caller gives them (verification with the authors' stored tensors); nil derives them
+  /// from ``runSeed`` and ``networkSeed`` on first use (`AZNASProtocol.swift`).
+  public var azNASInputs: AZNASProtocolInputs?
+  /// The AZ-NAS / VKDNW pass state (`AZNASProtocol.swift`), created on first use.
+  var azNASStorage: AnyObject?
 
   /// A context for one network and minibatch.
   /// - Parameters:

@@ -1,7 +1,8 @@
 import COpenBLAS
 
 extension Linalg {
-  /// Singular values of a real matrix in descending order (LAPACK `dgesdd`, values only).
+  /// Singular values of a real matrix in descending order (LAPACK `dgesdd`, values only), as
+  /// `torch.linalg.svdvals` returns them (used by synaptic_diversity, AZ-NAS trainability, VKDNW).
   /// - Parameter a: `[m, n]` tensor (any dtype; computed in Float64 on a copy).
   /// - Returns: min(m, n) singular values, descending.
   /// - Throws: ``LinalgError`` for a non-2-D or non-finite input, or when dgesdd fails.

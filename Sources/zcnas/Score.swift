@@ -25,9 +25,9 @@ struct Score: ParsableCommand {
       your own files; ImageNet16-120 needs --data). nbnlp: the first --bptt x --batch-size (default 70 x 10) test \
       tokens of --dataset wikitext2 or ptb; --emsize, --nhid, --nlayers set the model (benchmark 400/600/3).
       --metrics standard (the default) is the space's usual suite; --metrics all adds, for nb201, ntk_cond, \
-      ntk_trace, ntk_cond_eval, gradsign, zico, epe_nas, grad_match, linear_regions, zen, meco, meco_opt, swap, reg_swap \
-      and grad_match_per_sample (tens of seconds per \
-      architecture; zico needs 2 x --batch-size images).
+      ntk_trace, ntk_cond_eval, gradsign, zico, epe_nas, grad_match, linear_regions, zen, meco, meco_opt, swap, reg_swap, \
+      grad_match_per_sample, az_nas_expressivity, az_nas_progressivity, az_nas_trainability, vkdnw_entropy and vkdnw_dim \
+      (tens of seconds per architecture; vkdnw_entropy 10-40 s alone; zico needs 2 x --batch-size images).
       """
   )
 

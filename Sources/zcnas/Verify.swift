@@ -86,7 +86,7 @@ struct Verify: ParsableCommand {
     let results = evaluate(have, in: context)
     var passes = 0, failures = 0
     func line(_ cols: [String], note: String) {
-      print("  " + cols.enumerated().map { $1.padding(toLength: $0 == 0 ? 14 : 12, withPad: " ", startingAt: 0) }.joined(separator: " ") + (note.isEmpty ? "" : "  " + note))
+      print("  " + cols.enumerated().map { $1.padding(toLength: $0 == 0 ? max(14, $1.count) : 12, withPad: " ", startingAt: 0) }.joined(separator: " ") + (note.isEmpty ? "" : "  " + note))
     }
     line(["proxy", "engine", "reference", "rel.err", "tol", "result", "seconds"], note: "")
     for r in results {
@@ -106,7 +106,31 @@ struct Verify: ParsableCommand {
     }
     let lacking = refs.keys.sorted().filter { m in !mine.contains { $0.name == m } }
     if !lacking.isEmpty { print("  not in the engine yet: " + lacking.joined(separator: ", ")) }
-    let unreferenced = mine.filter { refs[$0.name] == nil }.map(\.name)
+    // reference_extra: the AZ-NAS / VKDNW variants (a: authors' protocol, b: fixture tensors).
+    var variantChecked = Set<String>()
+    let variants = try f.azNASVariants(dtype: dtype)
+    for v in variants {
+      let vp = mine.filter { v.references[$0.name] != nil }
+      if vp.isEmpty { continue }
+      guard let make = v.makeContext else { print("  variant \(v.name) not checked: \(v.skipped ?? "")"); continue }
+      print("  variant \(v.name) (\(v.summary)):")
+      for r in evaluate(vp, in: make(vp)) {
+        let c = space.compare(r.metric, engine: r.value, reference: v.references[r.metric]!, dtype: dtype, results: [])
+        let engine: String
+        switch r.value {
+        case let .value(x): engine = String(format: "%.10g", x)
+        case let .missing(reason): engine = "missing:" + (reason.split(separator: ":").first.map(String.init) ?? "")
+        }
+        line([r.metric + "[\(v.name)]", engine, String(format: "%.10g", c.reference), c.relativeError.map { String(format: "%.2e", $0) } ?? "-",
+              String(format: "%.0e", c.tolerance), c.passed ? "pass" : "FAIL", String(format: "%.3f", r.seconds)], note: c.note)
+        if c.passed { passes += 1 } else { failures += 1 }
+        variantChecked.insert(r.metric)
+      }
+      fflush(nil)
+    }
+    let vlacking = Set(variants.flatMap { $0.references.keys }).filter { m in !mine.contains { $0.name == m } }
+    if !vlacking.isEmpty { print("  reference_extra proxies not in the engine: " + vlacking.sorted().joined(separator: ", ")) }
+    let unreferenced = mine.filter { refs[$0.name] == nil && !variantChecked.contains($0.name) }.map(\.name)
     if !unreferenced.isEmpty { print("  no reference value in this fixture (not checked): " + unreferenced.joined(separator: ", ")) }
     return (passes, failures)
   }

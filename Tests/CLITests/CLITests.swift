@@ -57,7 +57,7 @@ final class CLITests: XCTestCase {
       XCTAssertTrue(r.err.contains(expected), "\(args): \(r.err)")
     }
     let help = try run(["fit", "--help"], in: dir).out
-    XCTAssertTrue(help.contains("values: nb201, nbnlp, onnx"), help)
+    XCTAssertTrue(help.contains("values: nb201, nbnlp, bert, onnx"), help)
   }
 
   func testKilledRunResumesWhereItStopped() throws {

@@ -53,7 +53,7 @@ final class SafetensorsTests: XCTestCase {
     expect(file(header: #"{"a":{"dtype":"F32","shape":[1.5],"data_offsets":[0,4]}}"#), ["tensor 'a'", "expected a list of integers"])
     expect(file(header: #"{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,8]}}"#, data: eight),
            ["tensor 'a'", "more elements than the 8-byte data section can hold"])
-    expect(file(header: #"{"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}"#), ["tensor 'a' has dtype BF16; supported: F32, F64, I64, I32"])
+    expect(file(header: #"{"a":{"dtype":"BF16","shape":[2],"data_offsets":[0,4]}}"#), ["tensor 'a' has dtype BF16; supported: F32, F64, I64, I32, U8"])
     expect(file(header: #"{"a":{"dtype":7,"shape":[2],"data_offsets":[0,8]}}"#), ["tensor 'a'", "'dtype' is an integer 7, expected a string"])
     expect(file(header: #"{"a":{"shape":[2],"data_offsets":[0,8]}}"#), ["tensor 'a'", "missing 'dtype'"])
     expect(file(header: #"{"a":"F32"}"#), ["tensor 'a'", "expected an object {dtype, shape, data_offsets}, found a string"])
