@@ -109,9 +109,9 @@ let package = Package(
       swiftSettings: optimised
     ),
     // What the test targets share: repository paths, temporary folders, the zcnas runner.
-    .target(name: "TestSupport", dependencies: ["ZCTensor"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/TestSupport"),
     .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
-    .testTarget(name: "ZCAutodiffTests", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
+    .testTarget(name: "ZCAutodiffTests", dependencies: ["TestSupport", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
     .testTarget(name: "ZCONNXTests", dependencies: ["ZCONNX", "TestSupport", "ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCONNXTests"),
     .testTarget(

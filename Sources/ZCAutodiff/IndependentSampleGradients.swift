@@ -35,23 +35,7 @@ public func visitIndependentPerSampleGradients(of output: Variable, withRespectT
                                                _ body: (_ parameter: Int, _ rows: Tensor) -> Void) -> Bool {
   precondition(output.value.rank >= 1, "per-sample gradients need an output with a batch axis, got \(output.shape)")
   let b = output.shape[0]
-  let wanted = Dictionary(parameters.enumerated().map { (ObjectIdentifier($0.element), $0.offset) }, uniquingKeysWith: { a, _ in a })
-  // Every node reachable from the output, once.
-  var nodes: [Variable] = []
-  var seen = Set<ObjectIdentifier>([ObjectIdentifier(output)])
-  var stack = [output]
-  while let n = stack.popLast() {
-    nodes.append(n)
-    for c in n.inputs where c.requiresGrad && !seen.contains(ObjectIdentifier(c)) {
-      seen.insert(ObjectIdentifier(c))
-      stack.append(c)
-    }
-  }
-  // A parameter seen through `reshape` nodes: alias id → parameter index.
-  var alias: [ObjectIdentifier: Int] = wanted
-  for n in nodes where n.operation == "reshape" && n.inputs.count == 1 {
-    if let k = wanted[ObjectIdentifier(n.inputs[0])] { alias[ObjectIdentifier(n)] = k }
-  }
+  let (nodes, alias) = parameterGraph(of: output, parameters: parameters)
   // The consumer of each parameter: (node, input position).
   var consumer: [Int: (node: Variable, slot: Int)] = [:]
   for n in nodes where n.operation != "reshape" || alias[ObjectIdentifier(n)] == nil {
@@ -120,4 +104,27 @@ private func copyRow(_ src: Tensor, into dst: Tensor, row: Int, length: Int) {
   case .float32: (dst.mutablePointer(Float.self) + row * length).update(from: s.pointer(Float.self), count: length)
   case .float64: (dst.mutablePointer(Double.self) + row * length).update(from: s.pointer(Double.self), count: length)
   }
+}
+
+/// The graph the per-sample routines inspect: every node reachable from `output` through inputs
+/// that require gradients (each once), and each parameter as seen directly or through `reshape`
+/// nodes (node id → index in `parameters`). Shared by ``visitIndependentPerSampleGradients(of:withRespectTo:_:)``
+/// and ``perSampleElementJacobian(of:withRespectTo:elements:)``, which differ only in the consumers they accept.
+func parameterGraph(of output: Variable, parameters: [Variable]) -> (nodes: [Variable], alias: [ObjectIdentifier: Int]) {
+  let wanted = Dictionary(parameters.enumerated().map { (ObjectIdentifier($0.element), $0.offset) }, uniquingKeysWith: { a, _ in a })
+  var nodes: [Variable] = []
+  var seen = Set<ObjectIdentifier>([ObjectIdentifier(output)])
+  var stack = [output]
+  while let n = stack.popLast() {
+    nodes.append(n)
+    for c in n.inputs where c.requiresGrad && !seen.contains(ObjectIdentifier(c)) {
+      seen.insert(ObjectIdentifier(c))
+      stack.append(c)
+    }
+  }
+  var alias = wanted
+  for n in nodes where n.operation == "reshape" && n.inputs.count == 1 {
+    if let k = wanted[ObjectIdentifier(n.inputs[0])] { alias[ObjectIdentifier(n)] = k }
+  }
+  return (nodes, alias)
 }

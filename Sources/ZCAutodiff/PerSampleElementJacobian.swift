@@ -25,21 +25,7 @@ public func perSampleElementJacobian(of output: Variable, withRespectTo paramete
   for (param, e) in zip(parameters, elements) { precondition(e >= 0 && e < param.value.count, "element \(e) outside a parameter of \(param.shape)") }
   var jac = [Double](repeating: 0, count: b * k * p)
   guard output.requiresGrad, p > 0, b > 0, k > 0 else { return jac }
-  let wanted = Dictionary(parameters.enumerated().map { (ObjectIdentifier($0.element), $0.offset) }, uniquingKeysWith: { a, _ in a })
-  var nodes: [Variable] = []
-  var seen = Set<ObjectIdentifier>([ObjectIdentifier(output)])
-  var stack = [output]
-  while let n = stack.popLast() {
-    nodes.append(n)
-    for c in n.inputs where c.requiresGrad && !seen.contains(ObjectIdentifier(c)) {
-      seen.insert(ObjectIdentifier(c))
-      stack.append(c)
-    }
-  }
-  var alias = wanted
-  for n in nodes where n.operation == "reshape" && n.inputs.count == 1 {
-    if let j = wanted[ObjectIdentifier(n.inputs[0])] { alias[ObjectIdentifier(n)] = j }
-  }
+  let (nodes, alias) = parameterGraph(of: output, parameters: parameters)
   var consumers: [(node: Variable, slot: Int, parameter: Int)] = []
   for n in nodes where n.operation != "reshape" || alias[ObjectIdentifier(n)] == nil {
     for (slot, c) in n.inputs.enumerated() {

@@ -48,21 +48,6 @@ public struct LogRankEnsemble: Sendable, Equatable {
     self.signs = signs
   }
 
-  /// Ascending ranks 1…n with ties averaged (scipy.stats.rankdata, method "average").
-  public static func averageRanks(_ x: [Double]) -> [Double] {
-    let order = x.indices.sorted { x[$0] < x[$1] }
-    var ranks = [Double](repeating: 0, count: x.count)
-    var i = 0
-    while i < order.count {
-      var j = i
-      while j + 1 < order.count && x[order[j + 1]] == x[order[i]] { j += 1 }
-      let r = Double(i + j) / 2 + 1
-      for k in i...j { ranks[order[k]] = r }
-      i = j + 1
-    }
-    return ranks
-  }
-
   /// The ensemble score of every architecture of a population: `values[i][m]` is member m's raw
   /// value for architecture i (nil or non-finite: missing, ranked worst). `[N]` scores.
   public func scores(_ values: [[Double?]]) -> [Double] {
@@ -75,7 +60,7 @@ public struct LogRankEnsemble: Sendable, Equatable {
         guard let v = row[m], v.isFinite else { return -.infinity }
         return signs[m] * v
       }
-      let r = Self.averageRanks(keys)
+      let r = Statistics.ranks(keys)  // ascending, ties averaged (scipy.stats.rankdata "average")
       for i in 0..<n { total[i] += Foundation.log(r[i] / Double(n)) }
     }
     return total

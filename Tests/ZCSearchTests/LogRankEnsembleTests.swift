@@ -28,7 +28,7 @@ final class LogRankEnsembleTests: XCTestCase {
   }
 
   func testAverageRanksAsRankdata() {
-    XCTAssertEqual(LogRankEnsemble.averageRanks([10, 20, 10, 30, 20, 20]), [1.5, 4, 1.5, 6, 4, 4])
+    XCTAssertEqual(Statistics.ranks([10, 20, 10, 30, 20, 20]), [1.5, 4, 1.5, 6, 4, 4])
   }
 
   func testReferenceInsertion() throws {

@@ -1,10 +1,12 @@
+/// Finite-difference gradient checks shared by every test target that adds a differentiable op
+/// (ZCAutodiffTests, ZCONNXTests).
 import XCTest
 import ZCAutodiff
 import ZCTensor
 
 /// Random Float64 tensor with entries N(0, 1), kept at least `margin` away from 0 (so that
 /// finite differences do not straddle the kink of relu/abs).
-func randomTensor(_ shape: [Int], seed: UInt64, margin: Double = 0, scale: Double = 1) -> Tensor {
+public func randomTensor(_ shape: [Int], seed: UInt64, margin: Double = 0, scale: Double = 1) -> Tensor {
   var rng = ZCRandom(seed: seed)
   let n = shape.reduce(1, *)
   let v = (0..<n).map { _ -> Double in
@@ -15,14 +17,15 @@ func randomTensor(_ shape: [Int], seed: UInt64, margin: Double = 0, scale: Doubl
   return Tensor(v, shape: shape)
 }
 
-func norm(_ v: [Double]) -> Double { v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
+/// Euclidean norm of a vector.
+public func norm(_ v: [Double]) -> Double { v.reduce(0) { $0 + $1 * $1 }.squareRoot() }
 
 /// Central finite-difference check of reverse-mode gradients in Float64.
 ///
 /// For L(x) = Σ r ⊙ f(x) with a fixed random cotangent r, compares the analytic gradient
 /// ∂L/∂x_k (our backward with seed r) with (L(x + h e_i) − L(x − h e_i)) / 2h for every element i
 /// of every input k. Asserts ‖analytic − numeric‖ / max(‖analytic‖, ‖numeric‖) < tolerance.
-func assertGradientsMatch(
+public func assertGradientsMatch(
   _ inputs: [Tensor], h: Double = 1e-6, tolerance: Double = 1e-6, seed: UInt64 = 99,
   file: StaticString = #filePath, line: UInt = #line, _ f: ([Variable]) -> Variable
 ) {
