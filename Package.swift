@@ -69,7 +69,7 @@ let package = Package(
     // onnx.proto it reads) and the graph network over ZCNN layers and ZCAutodiff ops.
     .target(
       name: "ZCONNX",
-      dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+      dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor", "ZCData", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
       path: "Sources/ZCONNX",
       exclude: ["onnx_subset.proto"],
       swiftSettings: optimised

@@ -1,5 +1,6 @@
 import Foundation
 import SwiftProtobuf
+import ZCData
 import ZCTensor
 
 /// A user-facing error about an ONNX file: one line naming the file (and the node, when there is
@@ -9,20 +10,10 @@ public struct ONNXError: Error, CustomStringConvertible, Equatable {
   public init(_ message: String) { description = message }
 }
 
-/// The data of an ONNX tensor (an initializer or a `Constant`): floating-point elements as a
-/// ``Tensor`` (float32 stays float32, float64 stays float64, float16 is refused), integers and
-/// booleans as `[Int]` (row-major).
-public enum ONNXTensorValue: Sendable {
-  case float(Tensor)
-  case int([Int], shape: [Int])
-
-  public var shape: [Int] {
-    switch self {
-    case let .float(t): return t.shape
-    case let .int(_, s): return s
-    }
-  }
-}
+/// The data of an ONNX tensor (an initializer or a `Constant`): the same value type as a tensor
+/// read from safetensors (``StoredTensor``): floating-point elements as a ``Tensor`` (float32 stays
+/// float32, float64 stays float64, float16 is refused), integers and booleans as `[Int]` (row-major).
+public typealias ONNXTensorValue = StoredTensor
 
 /// One attribute of a node (ONNX `AttributeProto`); graph-valued attributes are `.unsupported`.
 public enum ONNXAttribute: Sendable {
