@@ -2,8 +2,12 @@
 # Builds a shipped NAS-Bench-201 score table from a (possibly partial) regeneration store, keeping
 # the rows of the table now shipped for architectures the regeneration has not reached yet.
 #
-#   scripts/ship-table.sh cifar10|cifar100 REGEN_STORE [NUMERICS]
+#   [METRICS=a,b,c] scripts/ship-table.sh cifar10|cifar100 REGEN_STORE [NUMERICS]
 #
+# - METRICS: the proxies taken from the store (default: the nine of scripts/score-full.sh); an
+#   architecture is taken only when the store holds all of them for it. Rows of other proxies in
+#   the shipped table are kept, so a store of proxies the table lacks (e.g. METRICS=meco) adds
+#   them.
 # - REGEN_STORE: the store scripts/score-full.sh fills (it is only read: a consistent copy is
 #   taken with SQLite's .backup, so the scoring processes may keep running).
 # - NUMERICS: the numerics version (zcnas's Numerics.version) of the binary that filled the store,
@@ -32,8 +36,13 @@ if [ -n "$numerics" ]; then
 fi
 unlabelled=$(sqlite3 "$tmp/regen.sqlite" "SELECT COUNT(*) FROM scores WHERE numerics IS NULL")
 [ "$unlabelled" = 0 ] || { echo "ship-table.sh: $unlabelled rows of $regen have no numerics version; give NUMERICS" >&2; exit 2; }
-# Only whole architectures (all nine proxies) are taken from the regeneration.
-sqlite3 "$tmp/regen.sqlite" "DELETE FROM scores WHERE arch_index IN (SELECT arch_index FROM scores GROUP BY arch_index HAVING COUNT(*) < 9)"
+# Only the chosen proxies, and only whole architectures (all of them), are taken from the store.
+metrics=${METRICS:-grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot,params,flops}
+[[ "$metrics" =~ ^[a-z0-9_]+(,[a-z0-9_]+)*$ ]] || { echo "ship-table.sh: METRICS must be comma-separated proxy names, got '$metrics'" >&2; exit 2; }
+list="'${metrics//,/\',\'}'"
+count=$(awk -F, '{ print NF }' <<< "$metrics")
+sqlite3 "$tmp/regen.sqlite" "DELETE FROM scores WHERE metric NOT IN ($list)"
+sqlite3 "$tmp/regen.sqlite" "DELETE FROM scores WHERE arch_index IN (SELECT arch_index FROM scores GROUP BY arch_index HAVING COUNT(DISTINCT metric) < $count)"
 "$zcnas" export --store "$tmp/regen.sqlite" --dataset "$dataset" --output "$tmp/regen.csv" >/dev/null
 "$zcnas" import "$table" --store "$tmp/ship.sqlite" >/dev/null
 "$zcnas" import "$tmp/regen.csv" --store "$tmp/ship.sqlite" --replace

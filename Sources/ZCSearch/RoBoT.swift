@@ -26,6 +26,10 @@ public struct RoBoT: Sendable {
   public var candidates = 10_000
   public var refinements = 10
   public var gpRestarts = 5
+  /// The first weight vector evaluated (nil: uniform in [−1, 1]^M from the seed). Starting at a
+  /// label-free ranking (the log-rank ensemble's unit vector) makes its top architecture the first
+  /// query, a prior that BO then improves on.
+  public var initialWeights: [Double]? = nil
 
   public init(pool: ProxyPool, budget: Int, boIterations: Int? = nil, patience: Int? = nil) {
     self.pool = pool; self.budget = budget; self.boIterations = boIterations ?? budget; self.patience = patience
@@ -58,7 +62,12 @@ public struct RoBoT: Sendable {
       if queried.insert(arch).inserted { result.record(arch, f, phase: "bo", weights: w); sinceNew = 0 } else { sinceNew += 1 }
       result.boEvaluations += 1
     }
-    try evaluate((0..<m).map { _ in rng.nextUniform(-1, 1) })
+    if let w0 = initialWeights {
+      guard w0.count == m, w0.allSatisfy({ $0 >= -1 && $0 <= 1 }) else { throw SearchError("initial weights: expected \(m) values in [-1, 1], found \(w0)") }
+      try evaluate(w0)
+    } else {
+      try evaluate((0..<m).map { _ in rng.nextUniform(-1, 1) })
+    }
     while result.boEvaluations < boIterations && queried.count < budget && sinceNew < (patience ?? Int.max) {
       let gp = try GaussianProcess.fit(x: xs, y: ys, restarts: gpRestarts, rng: &rng)
       try evaluate(try acquisition.maximise(gp, lower: lower, upper: upper, candidates: candidates, refine: refinements, rng: &rng).x)

@@ -27,6 +27,9 @@ struct Correlate: ParsableCommand {
   var ensemble: String?
   @Option(help: "Ground truth from a CSV of file name, accuracy (higher is better), matched to the stored architectures by name (onnx: the .onnx file name); replaces --target.")
   var truth: String?
+  @Option(name: .customLong("truth-dataset"), help: ArgumentHelp("Ground truth of this dataset instead of --dataset's (nb201: cifar10, cifar100, imagenet16-120).",
+                                                                 discussion: "For proxies computed on one dataset's images and judged on another's accuracy, e.g. CIFAR-100 scores against ImageNet16-120 when no ImageNet16 images are at hand; the table's header names both."))
+  var truthDataset: String?
   @Flag(help: "Print JSON instead of a table.") var json = false
 
   func run() throws { try correlate(try spaceOptions.load()) }
@@ -62,7 +65,10 @@ struct Correlate: ParsableCommand {
     let rows = try selection.rows(space: space.name, dataset: dataset)
     let truth = try cli {
       if let file = self.truth { return try ONNXSpace.groundTruth(csv: file, stored: rows.map { ($0.archIndex, $0.arch) }) }
-      return try space.groundTruth(target.rawValue, dataset: dataset, option: "--target")
+      if let t = truthDataset, !space.datasets.contains(t) {
+        throw CLIError("--truth-dataset: expected one of \(space.datasets.joined(separator: ", ")) for --space \(space.name), found '\(t)'")
+      }
+      return try space.groundTruth(target.rawValue, dataset: truthDataset ?? dataset, option: "--target")
     }
     // The ensemble: the members given, or the default when the store holds them all.
     let names = ensemble.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
@@ -86,7 +92,7 @@ struct Correlate: ParsableCommand {
                                                                    metrics: all, populations: pops)), as: UTF8.self))
       return
     }
-    print("\(space.name) \(dataset): proxies against \(truth.column) (\(truth.unit)); n = \(space.unit)s used, missing = skipped")
+    print("\(space.name) \(dataset): proxies against \(truth.column) (\(truth.unit))\(truthDataset.map { $0 != dataset ? ", the \($0) ground truth of proxies computed on \(dataset) images" : "" } ?? ""); n = \(space.unit)s used, missing = skipped")
     if !truth.higherIsBetter {
       print("LOWER \(truth.column) is better, so a higher-is-better proxy that ranks well has NEGATIVE ρ and τ")
     }

@@ -56,6 +56,11 @@ enum AcquisitionName: String, ExpressibleByArgument, CaseIterable {
   case ucb, ei
 }
 
+/// RoBoT's first weight vector: the label-free ensemble's unit vector, or uniform random.
+enum RoBoTPrior: String, ExpressibleByArgument, CaseIterable {
+  case ensemble, random
+}
+
 /// `--store`: the SQLite store.
 struct StoreOption: ParsableArguments {
   @Option(help: "SQLite store path.") var store = "zcnas.sqlite"

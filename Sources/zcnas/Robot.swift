@@ -28,8 +28,9 @@ struct Robot: ParsableCommand {
   @OptionGroup var selection: RunSelection
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Strategy.") var strategy: QueryStrategy = .robot
-  @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six; nbnlp: every recurrent proxy); 'ensemble' adds the label-free log-rank ensemble of --ensemble as one candidate.") var metrics: String?
+  @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six and 'ensemble'; nbnlp: every recurrent proxy); 'ensemble' adds the label-free log-rank ensemble of --ensemble as one candidate.") var metrics: String?
   @Option(help: "Members of the 'ensemble' candidate, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
+  @Option(help: ArgumentHelp("RoBoT: the first weight vector BO evaluates.", discussion: "ensemble: weight 1 on the 'ensemble' candidate and 0 on the others, so the ensemble's top architecture is the first query (used when 'ensemble' is among --metrics); random: uniform in [-1, 1] from the seed, as in RoBoT's code (with --metrics grad_norm,snip,grasp,fisher,synflow,jacob_cov it is the published RoBoT).")) var prior: RoBoTPrior = .ensemble
   @Option(help: "Distinct architectures queried.") var budget = 20
   @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "10..19"
   @Option(help: "Query signal: a numeric column of the space's table (default: nb201 cifar10_valid_acc_12ep, nbnlp final_test_loss).") var objective: String?
@@ -63,7 +64,18 @@ struct Robot: ParsableCommand {
     let seedList = try parseSeeds(seeds)
     let objectiveName = objective ?? space.defaultObjective
     let truth = try cli { try space.groundTruth(objectiveName, dataset: dataset, option: "--objective") }
-    let metrics = self.metrics ?? space.defaultCombination.joined(separator: ",")
+    var metrics = self.metrics ?? space.defaultCombination.joined(separator: ",")
+    if self.metrics == nil && space.robotAddsEnsemble && strategy == .robot {
+      // The default adds the ensemble when the store holds its members (a store scored without
+      // them still gets RoBoT's own combination, with a note).
+      let members = ensemble.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
+      let stored = Set(try selection.rows(space: space.name, dataset: dataset).map(\.metric))
+      if ensemble == nil, let absent = members.first(where: { !stored.contains($0) }) {
+        print("note: the ensemble (\(members.joined(separator: ", "))) is not added to the default proxies: the store holds no \(absent) scores")
+      } else {
+        metrics += ",\(LogRankEnsemble.name)"
+      }
+    }
     let (pool, scoreRun, dropped, archText) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth, ensembleMembers: ensemble)
     guard budget <= pool.count else { throw CLIError("--budget: expected at most the pool size \(pool.count), found \(budget)") }
     let objectiveOf: (Int) -> Double = { truth.oriented($0) ?? .nan }
@@ -81,7 +93,7 @@ struct Robot: ParsableCommand {
     }
     let runID = "strategy=\(strategy.rawValue);space=\(space.name);dataset=\(dataset);objective=\(truth.column);budget=\(budget);pool=\(pool.count)"
       + ";\(scoreRun)"
-      + (strategy == .robot ? ";metrics=\(pool.metrics.joined(separator: ","));bo=\(boIterations ?? budget);patience=\(patience.map(String.init) ?? "none")"
+      + (strategy == .robot ? ";metrics=\(pool.metrics.joined(separator: ","))\(pool.metrics.contains("ensemble") ? ";prior=\(prior.rawValue)" : "");bo=\(boIterations ?? budget);patience=\(patience.map(String.init) ?? "none")"
          + (acquisition == .ucb ? ";ucb_kappa=\(kappa)" : ";ei_xi=\(xi)") : "")
       + (strategy == .rea ? ";population=\(population);sample=\(sampleSize)" : "")
     let st = try cli { try ScoreStore(path: selection.store) }
@@ -96,6 +108,7 @@ struct Robot: ParsableCommand {
         case .robot:
           var s = RoBoT(pool: pool, budget: budget, boIterations: boIterations, patience: patience)
           s.acquisition = acquisition == .ucb ? .ucb(kappa: kappa) : .expectedImprovement(xi: xi)
+          if prior == .ensemble, let e = pool.metrics.firstIndex(of: "ensemble") { s.initialWeights = pool.metrics.indices.map { $0 == e ? 1 : 0 } }
           r = try s.run(seed: seed, objective: objectiveOf)
         case .random: r = try RandomSearch(domain: pool.archIndices, budget: budget).run(seed: seed, objective: objectiveOf)
         case .rea:

@@ -19,7 +19,8 @@ final class EnsembleCLITests: XCTestCase {
 
   func testCorrelateEnsembleRowAndValidCells() throws {
     let (dir, store) = try storeWithSample()
-    let r = try ZCNASRunner.run(["correlate", "--store", store, "--json"], in: dir)
+    // The sample has no meco (the default's third member), so the scipy members are named.
+    let r = try ZCNASRunner.run(["correlate", "--store", store, "--json", "--ensemble", "synflow,jacob_cov"], in: dir)
     XCTAssertEqual(r.status, 0, r.err)
     let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
     XCTAssertEqual(j["ensemble"] as? [String], ["synflow", "jacob_cov"])
@@ -35,14 +36,15 @@ final class EnsembleCLITests: XCTestCase {
     XCTAssertEqual(try XCTUnwrap(pe["spearman"] as? Double), 0.9177977489801823, accuracy: 1e-12)
     let t = try ZCNASRunner.run(["correlate", "--store", store], in: dir)
     XCTAssertTrue(t.out.contains("valid cells only:"), t.out)
+    XCTAssertFalse(t.out.contains("ensemble ="), "the default members are not all stored: no ensemble row\n\(t.out)")
   }
 
   func testEnsembleInSearchAndRobotAndBadMembers() throws {
     let (dir, store) = try storeWithSample()
-    let s = try ZCNASRunner.run(["search", "--store", store, "--proxy", "ensemble", "--budget", "20", "--seeds", "0..1", "--no-scoring"], in: dir)
+    let s = try ZCNASRunner.run(["search", "--store", store, "--proxy", "ensemble", "--ensemble", "synflow,jacob_cov", "--budget", "20", "--seeds", "0..1", "--no-scoring"], in: dir)
     XCTAssertEqual(s.status, 0, s.err)
     XCTAssertTrue(s.out.contains("log-ranks against the 300 architectures"), s.out)
-    let r = try ZCNASRunner.run(["robot", "--store", store, "--metrics", "synflow,ensemble", "--budget", "5", "--seeds", "1"], in: dir)
+    let r = try ZCNASRunner.run(["robot", "--store", store, "--metrics", "synflow,ensemble", "--ensemble", "synflow,jacob_cov", "--budget", "5", "--seeds", "1"], in: dir)
     XCTAssertEqual(r.status, 0, r.err)
     XCTAssertTrue(r.out.contains("proxies synflow,ensemble"), r.out)
     for (args, text) in [(["correlate", "--store", store, "--ensemble", "plain"], "--ensemble: 'plain' has no declared direction"),
@@ -52,5 +54,27 @@ final class EnsembleCLITests: XCTestCase {
       XCTAssertNotEqual(b.status, 0, args.joined(separator: " "))
       XCTAssertTrue(b.err.contains(text), b.err)
     }
+  }
+
+  /// `--truth-dataset`: the CIFAR-10 sample's synflow against ImageNet16-120 test accuracy
+  /// (scipy 1.17.1 on the same file and nb201.csv: ρ 0.8007268242834444, τ 0.6124236398292352).
+  func testCorrelateAgainstAnotherDatasetsGroundTruth() throws {
+    let (dir, store) = try storeWithSample()
+    let r = try ZCNASRunner.run(["correlate", "--store", store, "--json", "--truth-dataset", "imagenet16-120"], in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+    XCTAssertEqual(j["target"] as? String, "imagenet16_test_acc")
+    let s = try XCTUnwrap((j["metrics"] as? [[String: Any]])?.first { $0["metric"] as? String == "synflow" })
+    XCTAssertEqual(s["n"] as? Int, 300)
+    XCTAssertEqual(try XCTUnwrap(s["spearman"] as? Double), 0.8007268242834444, accuracy: 1e-12)
+    XCTAssertEqual(try XCTUnwrap(s["kendall"] as? Double), 0.6124236398292352, accuracy: 1e-12)
+    let t = try ZCNASRunner.run(["correlate", "--store", store, "--truth-dataset", "imagenet16-120"], in: dir)
+    XCTAssertTrue(t.out.contains("imagenet16_test_acc (percent), the imagenet16-120 ground truth of proxies computed on cifar10 images"), t.out)
+    let same = try ZCNASRunner.run(["correlate", "--store", store, "--truth-dataset", "cifar10"], in: dir)
+    let plain = try ZCNASRunner.run(["correlate", "--store", store], in: dir)
+    XCTAssertEqual(same.out, plain.out)
+    let bad = try ZCNASRunner.run(["correlate", "--store", store, "--truth-dataset", "imagenet"], in: dir)
+    XCTAssertNotEqual(bad.status, 0)
+    XCTAssertTrue(bad.err.contains("--truth-dataset: expected one of cifar10, cifar100, imagenet16-120 for --space nb201, found 'imagenet'"), bad.err)
   }
 }

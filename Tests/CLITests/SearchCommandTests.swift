@@ -138,6 +138,46 @@ final class SearchCommandTests: XCTestCase {
     XCTAssertFalse(r.out.contains("best"), "no search result is printed before the failure: \(r.out)")
   }
 
+  /// On NAS-Bench-201 `robot` adds the label-free ensemble to RoBoT's six proxies when the store
+  /// holds its members (the shipped CIFAR-10 table does) and starts BO at it: the first query of
+  /// every seed has weight 1 on the ensemble and 0 elsewhere, so every seed's first query is the
+  /// same architecture; `--prior random` starts elsewhere; a store without meco gets the six and a note.
+  func testRobotDefaultStartsAtTheEnsembleWhenItsMembersAreStored() throws {
+    let dir = try temporaryFolder("zcnas-prior")
+    let store = dir.appendingPathComponent("s.sqlite").path
+    let table = Self.root.appendingPathComponent("Datasets/nb201-scores/nb201_cifar10_seed0_b64.csv.gz").path
+    XCTAssertEqual(try run(["import", table, "--store", store], in: dir).status, 0)
+    func firstQueries(_ extra: [String]) throws -> (out: String, first: [String]) {
+      let csv = dir.appendingPathComponent("t.csv").path
+      let r = try run(["robot", "--store", store, "--seeds", "3..5", "--budget", "4", "--output", csv] + extra, in: dir)
+      XCTAssertEqual(r.status, 0, r.err)
+      let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n").dropFirst()
+      return (r.out, lines.filter { $0.split(separator: ",")[2] == "1" }.map { l in
+        let f = l.split(separator: ",", omittingEmptySubsequences: false)
+        return "\(f[3]) \(f.last!.replacingOccurrences(of: "\"", with: ""))"
+      })
+    }
+    let d = try firstQueries([])
+    XCTAssertTrue(d.out.contains("proxies grad_norm,snip,grasp,fisher,synflow,jacob_cov,ensemble;"), d.out)
+    XCTAssertTrue(d.out.contains(";prior=ensemble;"), d.out)
+    XCTAssertEqual(d.first.count, 3)
+    XCTAssertEqual(Set(d.first).count, 1, "every seed starts at the ensemble's top architecture: \(d.first)")
+    XCTAssertTrue(d.first[0].hasSuffix(" 0.000000 0.000000 0.000000 0.000000 0.000000 0.000000 1.000000"), d.first[0])
+    let r = try firstQueries(["--prior", "random"])
+    XCTAssertTrue(r.out.contains(";prior=random;"), r.out)
+    XCTAssertEqual(Set(r.first).count, 3, "random first points differ by seed: \(r.first)")
+    // Without the ensemble's members: RoBoT's six, and a note saying why.
+    let (sdir, sample) = try storeWithSample()
+    let n = try run(["robot", "--store", sample, "--seeds", "3", "--budget", "4"], in: sdir)
+    XCTAssertEqual(n.status, 0, n.err)
+    XCTAssertTrue(n.out.contains("note: the ensemble (synflow, jacob_cov, meco) is not added to the default proxies: the store holds no meco scores"), n.out)
+    XCTAssertTrue(n.out.contains("proxies grad_norm,snip,grasp,fisher,synflow,jacob_cov;"), n.out)
+    // Members given explicitly must be stored.
+    let e = try run(["robot", "--store", sample, "--seeds", "3", "--budget", "4", "--ensemble", "synflow,meco"], in: sdir)
+    XCTAssertNotEqual(e.status, 0)
+    XCTAssertTrue(e.err.contains("meco"), e.err)
+  }
+
   /// Freshness check, not a correctness check: the trajectories committed for Notebooks/search.ipynb
   /// are what `zcnas robot` gives on the shipped table today (scripts/search-data.sh), so the
   /// notebook never plots stale data.

@@ -64,6 +64,27 @@ final class SearchStrategyTests: XCTestCase {
     XCTAssertThrowsError(try RoBoT(pool: pool, budget: 401).run(seed: 0, objective: objective))
   }
 
+  /// A prior first point: the first query is the pool's best architecture under those weights
+  /// (found here by brute force over the pool), whatever the seed; bad weights are refused.
+  func testRoBoTStartsAtItsInitialWeights() throws {
+    let (pool, objective) = syntheticPool()
+    let w0: [Double] = [0, 0, 1]
+    let top = pool.archIndices[pool.archIndices.indices.max { pool.values[$0][2] ?? -1 < pool.values[$1][2] ?? -1 }!]
+    for seed in [1, 2, 3] {
+      var s = RoBoT(pool: pool, budget: 6)
+      s.initialWeights = w0
+      let r = try s.run(seed: seed, objective: objective)
+      XCTAssertEqual(r.steps.first?.archIndex, top, "seed \(seed)")
+      XCTAssertEqual(r.steps.first?.weights, w0)
+      XCTAssertEqual(r.steps.count, 6)
+    }
+    for bad in [[0.0, 1], [0, 0, 2]] {
+      var s = RoBoT(pool: pool, budget: 6)
+      s.initialWeights = bad
+      XCTAssertThrowsError(try s.run(seed: 0, objective: objective)) { XCTAssertTrue("\($0)".contains("initial weights"), "\($0)") }
+    }
+  }
+
   func testRandomSearchAndREA() throws {
     let all = NB201Architecture.all
     let index = Dictionary(uniqueKeysWithValues: all.enumerated().map { ($1.description, $0) })

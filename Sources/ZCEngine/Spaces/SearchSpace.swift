@@ -92,6 +92,9 @@ public protocol SearchSpace: Sendable {
   var standardMetrics: [String] { get }
   /// The proxies `robot` and `fit` combine by default.
   var defaultCombination: [String] { get }
+  /// Whether `robot` adds the label-free log-rank ensemble (whose default members are proxies of
+  /// this space) to ``defaultCombination`` as one more candidate, and starts BO at it.
+  var robotAddsEnsemble: Bool { get }
   /// The default query signal of `robot` (RoBoT's on NAS-Bench-201: `cifar10_valid_acc_12ep`).
   var defaultObjective: String { get }
   /// Columns `robot` and `search` report for the architecture found, with short labels.
@@ -121,6 +124,7 @@ extension SearchSpace {
   public func neighbours(of id: Int) -> [Int]? { nil }
   public func entries(spec: String) throws -> [(id: Int, architecture: Architecture)]? { nil }
   public var costColumn: String? { nil }
+  public var robotAddsEnsemble: Bool { false }
   public func describe(batch: Batch, settings: ScoringSettings) -> String { "" }
   public func memoryEstimate(_ architecture: Architecture, batch: Batch, proxies: [any ZeroCostProxy], settings: ScoringSettings) -> MemoryEstimate? { nil }
   public func memoryOptions(batch: Batch, settings: ScoringSettings) -> String { "--batch-size \(batch.size)" }
