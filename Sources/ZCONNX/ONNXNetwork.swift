@@ -66,6 +66,11 @@ public final class ONNXNetwork: ImageClassifier {
   var constants: [String: GraphValue] = [:]
   /// The layer of a node index (Conv/Gemm/MatMul weight layers, batch norm modules).
   var layerOfNode: [Int: ONNXModule] = [:]
+  /// The weight layer whose output (Fisher's activation, after the bias) node k computes: its
+  /// Conv/Gemm node, or the bias `Add` that follows a linear layer's MatMul.
+  var layerOutputAtNode: [Int: ONNXModule] = [:]
+  /// Exact-GELU subgraphs run as one GELU (``GELUFusion``).
+  let geluFusion: GELUFusion
 
   public var children: [(String, any Module)] { root.childModules }
   public var ownParameters: [(String, Parameter)] { root.parameters }
@@ -104,6 +109,8 @@ public final class ONNXNetwork: ImageClassifier {
     bufferOwner = built.buffers
     constants = built.constants
     layerOfNode = built.layers
+    layerOutputAtNode = built.layerOutputs
+    geluFusion = GELUFusion(graph)
     for m in layerOfNode.values {
       (m as? ONNXConvLayer)?.owner = self
       (m as? ONNXLinearLayer)?.owner = self
@@ -150,10 +157,16 @@ public final class ONNXNetwork: ImageClassifier {
     }
     var env: [String: GraphValue] = [inputName: .float(x)]
     for (k, node) in graph.nodes.enumerated() {
-      let outs = try evaluate(k, node) { name in
+      if geluFusion.skipped.contains(k) { continue }
+      let value = { (name: String) throws -> GraphValue in
         if let v = env[name] { return v }
         return try self.initializerValue(name, node: node)
       }
+      if let xName = geluFusion.geluAt[k] {
+        env[node.outputs[0]] = .float(gelu(try asFloat(try value(xName), node)))
+        continue
+      }
+      let outs = try evaluate(k, node, value)
       for (o, v) in zip(node.outputs, outs) where !o.isEmpty { env[o] = v }
     }
     guard let out = env[outputName] ?? (try? initializerValue(outputName, node: nil)) else {
@@ -194,6 +207,7 @@ public final class ONNXNetwork: ImageClassifier {
     var buffers: [String: (ONNXModule, String)] = [:]
     var constants: [String: GraphValue] = [:]
     var layers: [Int: ONNXModule] = [:]
+    var layerOutputs: [Int: ONNXModule] = [:]
   }
 
   enum LayerKind { case conv, linear, batchNorm }
@@ -206,6 +220,9 @@ public final class ONNXNetwork: ImageClassifier {
   /// The module tree, parameters and layer assignment of a graph (no checks: ``ONNXOpTable`` and the probe run do those).
   static func buildModules(_ g: ONNXGraph, dtype: DType) -> Built {
     let producer: [String: ONNXNode] = Dictionary(g.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+    var consumers: [String: [Int]] = [:]
+    for (k, n) in g.nodes.enumerated() { for i in Set(n.inputs) where !i.isEmpty { consumers[i, default: []].append(k) } }
+    let graphOutputs = Set(g.outputs.map(\.name))
     func isFloatInit(_ name: String?) -> Bool {
       guard let name, case .float? = g.initializers[name] else { return false }
       return true
@@ -291,12 +308,32 @@ public final class ONNXNetwork: ImageClassifier {
         if let c = m as? ONNXConvLayer, entry.0 == .conv, n.opType == "Conv" {
           if layerOfNode(built, c) == nil { c.nodeIndex = k }
           built.layers[k] = c
+          built.layerOutputs[k] = c
           if let b = n.input(2), let bp = built.parameters[b], c.bias == nil { c.bias = bp }
         } else if let l = m as? ONNXLinearLayer, entry.0 == .linear, n.opType != "Conv" {
           if layerOfNode(built, l) == nil { l.nodeIndex = k }
           if let wt = l.weight.shape.count == 2 ? l.weight.shape : nil { l.inFeatures = transposed ? wt[1] : wt[0] }
           built.layers[k] = l
           if n.opType == "Gemm", let b = n.input(2), let bp = built.parameters[b], l.bias == nil { l.bias = bp }
+          // nn.MultiheadAttention reads out_proj.weight itself and never calls out_proj's forward.
+          let path = split(w).path
+          if path.last == "out_proj" {
+            let owner = path.dropLast().joined(separator: ".")
+            let prefix = owner.isEmpty ? "" : owner + "."
+            if g.initializers[prefix + "in_proj_weight"] != nil || g.initializers[prefix + "q_proj_weight"] != nil { l.forwardCalled = false }
+          }
+          guard l.forwardCalled else { continue }
+          // A MatMul's bias is the single Add that reads its output and the initializer `<module>.bias`
+          // (PyTorch's exporter writes nn.Linear on a rank-3 input as MatMul + Add): the layer's output is after it.
+          if n.opType == "MatMul", let out = n.outputs.first, !graphOutputs.contains(out), let users = consumers[out], users.count == 1,
+             g.nodes[users[0]].opType == "Add", g.nodes[users[0]].inputs.count == 2,
+             let other = g.nodes[users[0]].inputs.first(where: { $0 != out }),
+             other == (path + ["bias"]).joined(separator: "."), let bp = built.parameters[other], bp.shape.count == 1 {
+            if l.bias == nil { l.bias = bp }
+            built.layerOutputs[users[0]] = l
+          } else {
+            built.layerOutputs[k] = l
+          }
         }
       case "BatchNormalization":
         if let s = n.input(1), let m = modules[split(s).path] as? ONNXBatchNormLayer, pathKind[split(s).path]?.1 == k {
