@@ -52,7 +52,7 @@ struct GELUFusion {
       return nil
     }
     let root2 = 2.0.squareRoot()
-    for (k, outer) in g.nodes.enumerated() where outer.opType == "Mul" && outer.domain.isEmpty {
+    for (k, outer) in g.nodes.enumerated() where outer.opType == "Mul" && outer.domain.isEmpty && !(outer.outputs.first ?? "").isEmpty {
       guard let mName = withConstant(outer, { $0 == 0.5 }), let (km, m) = single(mName, "Mul") else { continue }
       for (xName, aName) in [(m.inputs[0], m.inputs[1]), (m.inputs[1], m.inputs[0])] {
         guard let (ka, a) = single(aName, "Add"), let eName = withConstant(a, { $0 == 1 }),

@@ -45,8 +45,7 @@ final class ONNXFixtureTests: XCTestCase {
   /// The ViT's MultiheadAttention out_proj layers are layers whose forward PyTorch never calls
   /// (the README: snip and fisher give exactly 0 for them); every other layer's forward runs.
   func testViTOutProjectionsAreNotCalledThroughTheirForward() throws {
-    let dir = try TestPaths.shared("reference/onnx")
-    let net = try ONNXNetwork(graph: try ONNXGraph(contentsOf: dir + "/onnx_vit_tiny.onnx"))
+    let net = try ONNXNetwork(graph: try ONNXGraph(contentsOf: TestPaths.fixtures("onnx/vit/onnx_vit_tiny.onnx")))
     let layers = net.namedModules().compactMap { n, m in (m as? any WeightedLayer).map { (n, $0.forwardIsCalled) } }
     XCTAssertEqual(layers.filter { !$0.1 }.map(\.0), ["blocks.0.self_attn.out_proj", "blocks.1.self_attn.out_proj"])
     XCTAssertEqual(layers.count, 8)
@@ -55,8 +54,12 @@ final class ONNXFixtureTests: XCTestCase {
   /// The proxies' layers are the json's `conv_linear_layers`, in the same (module) order, and the
   /// parameters are the json `state_dict` keys (num_batches_tracked included).
   func testLayersAndKeysFollowTheJSON() throws {
-    let dir = try TestPaths.shared("reference/onnx")
-    for name in ["onnx_nb201_i6111_best", "onnx_resnet_cifar", "onnx_mobilenetv2_w035", "onnx_vit_tiny"] {
+    try checkLayersAndKeys(TestPaths.fixtures("onnx/vit"), ["onnx_vit_tiny"])  // the copy in Tests/Fixtures
+    try checkLayersAndKeys(TestPaths.shared("reference/onnx"), ["onnx_nb201_i6111_best", "onnx_resnet_cifar", "onnx_mobilenetv2_w035"])
+  }
+
+  func checkLayersAndKeys(_ dir: String, _ names: [String]) throws {
+    for name in names {
       let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/\(name).json"))) as! [String: Any]
       let layers = (json["conv_linear_layers"] as! [[String: Any]]).map { $0["weight_initializer"] as! String }
       let keys = (json["state_dict"] as! [[String: Any]]).map { $0["key"] as! String }

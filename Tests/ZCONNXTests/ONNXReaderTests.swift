@@ -157,6 +157,13 @@ final class ONNXReaderTests: XCTestCase {
     fuzz(Array(try TinyModel.bytes()), focus: nil, seed: 17)
   }
 
+  /// The ViT copy in Tests/Fixtures (Softmax, LayerNormalization, Erf, batched MatMul, the GELU
+  /// fusion, 142 Constants of shape arithmetic): mutations go to the nodes, written before the weights.
+  func testByteMutatedViTNeverCrashes() throws {
+    let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: TestPaths.fixtures("onnx/vit/onnx_vit_tiny.onnx"))))
+    fuzz(bytes, focus: 0..<min(bytes.count, 65_536), seed: 19)
+  }
+
   func testByteMutatedFixtureNeverCrashes() throws {
     let path = try TestPaths.shared("reference/onnx/onnx_resnet_cifar.onnx")
     let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
