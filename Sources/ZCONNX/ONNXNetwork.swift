@@ -10,8 +10,10 @@ public enum ONNXInitialisation: Sendable, Equatable {
   /// PyTorch's default initialisation per layer kind, drawn from `seed` in module order: Conv and
   /// linear weights U(±1/√fan_in) (`kaiming_uniform_(a=√5)`, fan_in = the weight's elements per
   /// output channel), their biases U(±1/√fan_in), batch norm scale 1, shift 0, running mean 0,
-  /// running variance 1. Other initializers (embeddings, class tokens, constants) keep the file's
-  /// values, since their module kind is not known from the graph: `--init pytorch-default`.
+  /// running variance 1; LayerNormalization scale 1, bias 0; `nn.MultiheadAttention` (a module with
+  /// `in_proj_weight`) in_proj_weight `xavier_uniform_`, in_proj_bias and out_proj.bias 0. Other
+  /// initializers (embeddings, class tokens, constants) keep the file's values, since their module
+  /// kind is not known from the graph: `--init pytorch-default`.
   case pytorchDefault(seed: UInt64)
 }
 
@@ -360,20 +362,38 @@ public final class ONNXNetwork: ImageClassifier {
     }
   }
 
-  /// PyTorch's default initialisation of the conv, linear and batch-norm layers, from `seed`, in module order.
+  /// PyTorch's default initialisation from `seed`, in module order: conv and linear layers
+  /// (`kaiming_uniform_(a=√5)` weights, U(±1/√fan_in) biases), batch norm (1, 0, 0, 1),
+  /// LayerNormalization scale 1 and bias 0 (`nn.LayerNorm.reset_parameters`), and
+  /// `nn.MultiheadAttention` (a module with `in_proj_weight`; `_reset_parameters`): in_proj_weight
+  /// `xavier_uniform_`, in_proj_bias 0, out_proj's bias 0 (its weight as a linear layer's).
   func reinitialise(seed: UInt64) {
     var rng = ZCRandom(seed: seed)
+    var layerNormParameters: [String: Double] = [:]
+    for n in graph.nodes where n.opType == "LayerNormalization" {
+      if let s = n.input(1) { layerNormParameters[s] = 1 }
+      if let b = n.input(2) { layerNormParameters[b] = 0 }
+    }
+    func fill(_ p: Parameter, _ v: Double) { p.value = Tensor(repeating: v, shape: p.shape, dtype: dtype) }
     for (_, m) in namedModules() {
       if let l = m as? any WeightedLayer {
         let shape = l.weight.shape
         guard shape.count >= 2 else { continue }
         l.weight.value = Initializer.pytorchDefaultWeight.make(shape: shape, dtype: dtype, rng: &rng)
         if let b = l.bias {
-          b.value = Initializer.pytorchDefaultBias(weightShape: shape).make(shape: b.shape, dtype: dtype, rng: &rng)
+          if l.forwardIsCalled {
+            b.value = Initializer.pytorchDefaultBias(weightShape: shape).make(shape: b.shape, dtype: dtype, rng: &rng)
+          } else {
+            fill(b, 0)  // nn.MultiheadAttention's out_proj.bias
+          }
         }
       } else if let bn = m as? ONNXBatchNormLayer {
         bn.resetParameters()
+      } else if let om = m as? ONNXModule, let w = om.parameters.first(where: { $0.0 == "in_proj_weight" })?.1, w.shape.count == 2 {
+        w.value = Initializer.xavierUniform(gain: 1).make(shape: w.shape, dtype: dtype, rng: &rng)
+        if let b = om.parameters.first(where: { $0.0 == "in_proj_bias" })?.1 { fill(b, 0) }
       }
     }
+    for (name, v) in layerNormParameters { if let p = parameterByName[name] { fill(p, v) } }
   }
 }

@@ -176,4 +176,44 @@ final class ONNXTransformerOpsTests: XCTestCase {
     XCTAssertTrue(softmax.contains("node '/softmax'") && softmax.contains("axis -7"), softmax)
     XCTAssertFalse(softmax.contains("\n"))
   }
+
+  /// `--init pytorch-default` on transformer modules: LayerNormalization scale 1 and bias 0;
+  /// nn.MultiheadAttention in_proj_weight xavier_uniform_ (bound √(6/(64 + 192))), in_proj_bias and
+  /// out_proj.bias 0; linear layers kaiming_uniform_(a=√5) weights and U(±1/√fan_in) biases.
+  func testPyTorchDefaultInitialisationOfTransformerModules() throws {
+    let small = try ONNXNetwork(graph: try ONNXGraph(data: try TransformerModel.bytes(), fileName: "t.onnx"), dtype: .float64,
+                                initialisation: .pytorchDefault(seed: 3))
+    XCTAssertEqual(Set(small.parameter(named: "norm.weight")!.value.doubles), [1])
+    XCTAssertEqual(Set(small.parameter(named: "norm.bias")!.value.doubles), [0])
+    let path = TestPaths.fixtures("onnx/vit/onnx_vit_tiny.onnx")
+    let file = try ONNXNetwork(graph: try ONNXGraph(contentsOf: path), dtype: .float64)
+    let net = try ONNXNetwork(graph: try ONNXGraph(contentsOf: path), dtype: .float64, initialisation: .pytorchDefault(seed: 3))
+    let w = net.parameter(named: "blocks.0.self_attn.in_proj_weight")!.value.doubles
+    let bound = (6.0 / (64 + 192)).squareRoot()
+    XCTAssertNotEqual(w, file.parameter(named: "blocks.0.self_attn.in_proj_weight")!.value.doubles)
+    XCTAssertLessThanOrEqual(w.map(Swift.abs).max()!, bound)
+    XCTAssertGreaterThan(w.map(Swift.abs).max()!, 0.99 * bound)
+    for name in ["blocks.0.self_attn.in_proj_bias", "blocks.0.self_attn.out_proj.bias", "blocks.1.self_attn.out_proj.bias"] {
+      XCTAssertEqual(Set(net.parameter(named: name)!.value.doubles), [0], name)
+    }
+    let b = net.parameter(named: "blocks.0.linear1.bias")!.value.doubles  // fan_in 64
+    XCTAssertNotEqual(b, file.parameter(named: "blocks.0.linear1.bias")!.value.doubles)
+    XCTAssertLessThanOrEqual(b.map(Swift.abs).max()!, 1 / 8.0)
+    XCTAssertGreaterThan(b.map(Swift.abs).max()!, 0.9 / 8.0)
+    // Deterministic: the same seed gives the same weights.
+    let again = try ONNXNetwork(graph: try ONNXGraph(contentsOf: path), dtype: .float64, initialisation: .pytorchDefault(seed: 3))
+    XCTAssertEqual(again.parameter(named: "blocks.1.linear2.weight")!.value.doubles, net.parameter(named: "blocks.1.linear2.weight")!.value.doubles)
+  }
+
+  /// docs/onnx.md's op table lists exactly the reader's op table.
+  func testDocsOpTableIsTheReadersTable() throws {
+    let doc = try String(contentsOfFile: TestPaths.root.appendingPathComponent("docs/onnx.md").path, encoding: .utf8)
+    let documented = doc.split(separator: "\n").compactMap { line -> String? in
+      guard line.hasPrefix("| `") else { return nil }
+      let parts = line.split(separator: "`")
+      return parts.count > 1 ? String(parts[1]) : nil
+    }
+    XCTAssertEqual(Set(documented), Set(ONNXOpTable.supported.keys))
+    XCTAssertEqual(documented.count, ONNXOpTable.supported.count)
+  }
 }
