@@ -194,9 +194,16 @@ public final class ONNXNetwork: ImageClassifier {
     do {
       let outs = try evaluate(k, node) { name in
         if name == node.inputs[0] { return .float(x) }
+        // A weight read through one Transpose (PyTorch's nn.Linear on a rank-3 input): transpose it here.
+        if self.parameterByName[name] == nil, let t = self.graph.nodes.firstIndex(where: { $0.outputs.contains(name) }),
+           self.graph.nodes[t].opType == "Transpose", let v = try self.evaluate(t, self.graph.nodes[t], { try self.initializerValue($0, node: node) }).first {
+          return v
+        }
         return try self.initializerValue(name, node: node)
       }
       guard case let .float(y)? = outs.first else { preconditionFailure("layer node \(node.label) gave no float output") }
+      // A MatMul layer's bias is the Add after it (nn.Linear called directly includes it).
+      if node.opType == "MatMul", let l = layerOfNode[k] as? ONNXLinearLayer, let b = l.bias, layerOutputAtNode[k] !== l { return add(y, b.variable) }
       return y
     } catch { preconditionFailure("layer node \(node.label) called directly: \(error)") }
   }

@@ -126,6 +126,11 @@ final class ONNXTransformerOpsTests: XCTestCase {
     XCTAssertEqual(trace.layerOutputs.count, 1)
     XCTAssertEqual(trace.layerOutputs.first?.output.value.doubles, logits.value.doubles)
     XCTAssertTrue(trace.reluInputs.isEmpty, "no Relu node, nothing hooked")
+    // Called directly, the layer is nn.Linear: x Wᵀ + b.
+    let f = randomTensor([2, 24], seed: 35)
+    let direct = GradMode.withoutRecording { layers[0].1(Variable(f)) }.value
+    let w = net.parameter(named: "head.weight")!.value, b = net.parameter(named: "head.bias")!.value
+    for i in 0..<2 { for o in 0..<3 { XCTAssertEqual(direct[i, o], (0..<24).reduce(b[o]) { $0 + f[i, $1] * w[o, $1] }, accuracy: 1e-12) } }
   }
 
   /// A Gemm on `P.out_proj.weight` next to `P.in_proj_weight` is nn.MultiheadAttention's out_proj:
