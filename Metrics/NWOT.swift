@@ -3,7 +3,8 @@ import ZCTensor
 
 /// nwot (NASWOT): one forward pass; K `[B, B]` = the Hamming-agreement kernel of the samples'
 /// binary activation codes (``ActivationCodes``), score = log|det K|. Higher is better. Missing
-/// when K is singular (log|det K| = −∞: two samples with identical codes).
+/// when K is singular (log|det K| = −∞: two samples with identical codes, or no unit hooked at all,
+/// K = 0, as for an image network without ReLU, where NASLib's hooks never fire either).
 ///
 /// One definition for every model kind, through ``ActivationCodeSource``:
 /// - image classifiers: the codes are the signs of every ReLU module's input (NASLib
@@ -26,7 +27,11 @@ public struct NWOT: ZeroCostProxy {
 
   public func compute(in context: any ProxyContext) throws -> ProxyValue {
     guard let c = context as? any ActivationCodeSource else { throw ProxyKindError(proxy: name, kind: context.modelKind) }
-    let (_, logAbs) = try Linalg.logAbsDeterminant(c.activationCodeKernel())
+    let k = c.activationCodeKernel()
+    let (_, logAbs) = try Linalg.logAbsDeterminant(k)
+    // K's diagonal counts every recorded unit, so K = 0 exactly when no activation was hooked
+    // (an image network without ReLU: the reference's hooks never fire, K = 0, slogdet −∞).
+    if k.doubles.allSatisfy({ $0 == 0 }) { return .checked(logAbs, ifNotFinite: "K = 0: no activation to hook (an image network without ReLU)") }
     return .checked(logAbs, ifNotFinite: "K is singular (\(c.sampleNoun) with identical activation codes)")
   }
 }

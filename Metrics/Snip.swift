@@ -2,6 +2,9 @@ import ZCEngine
 import ZCTensor
 
 /// snip = Σ |W ⊙ ∂L/∂W| over conv/linear weights (connection sensitivity). Higher is better.
+/// A layer whose forward is never called (``WeightedLayer/forwardIsCalled``, e.g. the `out_proj` of
+/// PyTorch's `nn.MultiheadAttention`) contributes 0: zero-cost-nas multiplies the weight by a mask
+/// inside the patched forward, so that mask gets no gradient and `snip` returns zeros for it.
 /// Source: Lee et al. 2019, SNIP; zero-cost-nas `foresight/pruners/measures/snip.py`.
 public struct Snip: ImageProxy {
   public init() {}
@@ -12,7 +15,9 @@ public struct Snip: ImageProxy {
   public let source = "Lee et al. 2019; zero-cost-nas snip"
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {
-    .checked(WeightSums.products(context.weights, context.lossGradients().weights, absolute: true),
-             ifNotFinite: "non-finite weight gradient")
+    let grads = zip(context.weightLayers, context.lossGradients().weights).map { layer, g in
+      layer.module.forwardIsCalled ? g : Tensor(zeros: g.shape, dtype: g.dtype)
+    }
+    return .checked(WeightSums.products(context.weights, grads, absolute: true), ifNotFinite: "non-finite weight gradient")
   }
 }

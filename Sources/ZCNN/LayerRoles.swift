@@ -13,10 +13,17 @@ public protocol WeightedLayer: Layer {
   /// (groups = 1), `in` for a linear layer. Default: the product of the weight's shape after its
   /// first dimension, which is both.
   var macsPerOutput: Int { get }
+  /// False for a layer whose own forward is never called because its owner reads the weight
+  /// directly: the `out_proj` of PyTorch's `nn.MultiheadAttention`, which passes `out_proj.weight`
+  /// to `F.multi_head_attention_forward`. Proxies that patch the layer's forward (zero-cost-nas
+  /// snip's weight mask, fisher's activation) then see nothing for it, as in the reference; those
+  /// that read the weight's gradient count it. Default: true.
+  var forwardIsCalled: Bool { get }
 }
 
 extension WeightedLayer {
   public var macsPerOutput: Int { weight.shape.dropFirst().reduce(1, *) }
+  public var forwardIsCalled: Bool { true }
 
   /// Replaces the weight by a draw of `initializer` (same shape and dtype; `weight.count` values
   /// in row-major order from `rng`, as `Initializer.make`) and the bias, if any, by zeros. Used

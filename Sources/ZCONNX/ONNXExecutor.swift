@@ -12,8 +12,16 @@ extension ONNXNetwork {
     ONNXError("\(graph.fileName): node \(n.label), opset \(graph.opset): \(message)")
   }
 
-  /// Outputs of node `k` (one per declared output; unused optional outputs may be absent).
+  /// Outputs of node `k` (one per declared output; unused optional outputs may be absent). When node
+  /// `k` gives a weight layer's output (its Conv/Gemm node, or the bias `Add` after a linear layer's
+  /// MatMul), that output is reported to ``ForwardTrace`` for the layer (Fisher's activation).
   func evaluate(_ k: Int, _ n: ONNXNode, _ value: (String) throws -> GraphValue) throws -> [GraphValue] {
+    let outs = try evaluateNode(k, n, value)
+    if let layer = layerOutputAtNode[k], case let .float(y)? = outs.first { ForwardTrace.current?.layerOutput(layer, y) }
+    return outs
+  }
+
+  private func evaluateNode(_ k: Int, _ n: ONNXNode, _ value: (String) throws -> GraphValue) throws -> [GraphValue] {
     func input(_ i: Int) throws -> GraphValue {
       guard let name = n.input(i) else { throw fail(n, "input \(i) is missing") }
       return try value(name)
@@ -52,7 +60,6 @@ extension ONNXNetwork {
         guard bv.shape == [w.shape[0]] else { throw fail(n, "bias has shape \(bv.shape), expected [\(w.shape[0])]") }
         y = add(y, reshape(bv, [1, bv.shape[0], 1, 1]))
       }
-      if let layer = layerOfNode[k] { ForwardTrace.current?.layerOutput(layer, y) }
       return [.float(y)]
     case "Gemm":
       var a = try float(0), b = try float(1)
@@ -69,18 +76,27 @@ extension ONNXNetwork {
         if beta != 1 { cv = scale(cv, beta) }
         y = add(y, cv)
       }
-      b = y
-      if let layer = layerOfNode[k] { ForwardTrace.current?.layerOutput(layer, b) }
-      return [.float(b)]
-    case "MatMul":
-      let a = try float(0), b = try float(1)
-      guard a.shape.count == 2, b.shape.count == 2 else {
-        throw fail(n, "operands of shape \(a.shape) and \(b.shape): only 2-D MatMul is supported (batched MatMul is not supported yet)")
-      }
-      guard a.shape[1] == b.shape[0] else { throw fail(n, "operands \(a.shape) and \(b.shape) do not multiply") }
-      let y = matmul(a, b)
-      if let layer = layerOfNode[k] { ForwardTrace.current?.layerOutput(layer, y) }
       return [.float(y)]
+    case "MatMul":
+      return [.float(try matMul(n, try float(0), try float(1)))]
+    case "LayerNormalization":
+      return try layerNormalization(n, try float(0), scale: try float(1), bias: try optionalInput(2).map { try asFloat($0, n) })
+    case "Softmax":
+      let x = try float(0)
+      let r = x.shape.count
+      guard r >= 1 else { throw fail(n, "Softmax of a scalar") }
+      let ax = try axis(n.int("axis", default: graph.opset >= 13 ? -1 : 1), rank: r)
+      if graph.opset >= 13 { return [.float(onnxSoftmax(x, axis: ax))] }
+      // Opset < 13: the input is coerced to 2-D [prod(shape[..<axis]), prod(shape[axis...])].
+      let flat = reshape(x, [x.shape[..<ax].reduce(1, *), x.shape[ax...].reduce(1, *)])
+      return [.float(reshape(softmax(flat), x.shape))]
+    case "Erf": return [.float(onnxErf(try float(0)))]
+    case "Gelu":
+      switch n.string("approximate") ?? "none" {
+      case "none": return [.float(gelu(try float(0)))]
+      case "tanh": return [.float(onnxGeluTanh(try float(0)))]
+      case let a: throw fail(n, "approximate '\(a)' is not supported (expected none or tanh)")
+      }
     case "BatchNormalization":
       let x = try float(0)
       let params = try (1...4).map { try float($0) }
@@ -429,6 +445,82 @@ extension ONNXNetwork {
   }
 
   // MARK: helpers
+
+  /// ONNX `MatMul` (NumPy `matmul`): 1-D operands get a unit axis (removed from the result); a
+  /// rank-2 right operand is shared by every batch element (the left's batch axes are folded into
+  /// its rows: one gemm); otherwise the batch axes broadcast and ZCAutodiff's ``batchedMatmul(_:_:transA:transB:)`` runs.
+  func matMul(_ n: ONNXNode, _ a0: Variable, _ b0: Variable) throws -> Variable {
+    guard a0.shape.count >= 1, b0.shape.count >= 1 else { throw fail(n, "MatMul operands of shapes \(a0.shape) and \(b0.shape): scalars do not multiply") }
+    let aVector = a0.shape.count == 1, bVector = b0.shape.count == 1
+    let a = aVector ? reshape(a0, [1, a0.shape[0]]) : a0
+    let b = bVector ? reshape(b0, [b0.shape[0], 1]) : b0
+    let m = a.shape[a.shape.count - 2], ka = a.shape[a.shape.count - 1]
+    let kb = b.shape[b.shape.count - 2], nb = b.shape[b.shape.count - 1]
+    guard ka == kb else { throw fail(n, "operands \(a0.shape) and \(b0.shape) do not multiply (inner dimensions \(ka) and \(kb))") }
+    let leadA = Array(a.shape.dropLast(2)), leadB = Array(b.shape.dropLast(2))
+    var y: Variable
+    var lead: [Int]
+    if leadA.isEmpty && leadB.isEmpty {
+      y = matmul(a, b); lead = []
+    } else if leadB.isEmpty {
+      lead = leadA
+      y = reshape(matmul(reshape(a, [leadA.reduce(1, *) * m, ka]), b), leadA + [m, nb])
+    } else {
+      guard let l = Tensor.broadcastShape(leadA, leadB) else { throw fail(n, "batch axes of \(a0.shape) and \(b0.shape) do not broadcast") }
+      lead = l
+      guard l.reduce(1, *) * Swift.max(m * ka, kb * nb, m * nb) <= 1 << 28 else { throw fail(n, "operands \(a0.shape) and \(b0.shape) are too large") }
+      func expanded(_ x: Variable, _ xl: [Int]) -> Variable {
+        if xl.isEmpty || xl == l { return x }
+        let tail = Array(x.shape.suffix(2))
+        return broadcast(reshape(x, [Int](repeating: 1, count: l.count - xl.count) + x.shape), to: l + tail)
+      }
+      y = batchedMatmul(expanded(a, leadA), expanded(b, leadB))
+    }
+    if aVector || bVector { y = reshape(y, lead + (aVector ? [] : [m]) + (bVector ? [] : [nb])) }
+    return y
+  }
+
+  /// ONNX `LayerNormalization` (opset 17): mean and biased variance over the axes `axis...`,
+  /// y = (x − mean)/√(var + ε)·scale + bias, computed in the network's dtype (`stash_type` is not
+  /// used). Normalising over the last axis with scale/bias of that length is ZCAutodiff's
+  /// ``layerNorm(_:gamma:beta:eps:)`` (PyTorch `nn.LayerNorm`); several trailing axes are flattened
+  /// into one, and scale/bias that broadcast to the normalised shape multiply and add afterwards.
+  /// The optional Mean and InvStdDev outputs have x's shape with the normalised axes set to 1.
+  func layerNormalization(_ n: ONNXNode, _ x: Variable, scale gamma: Variable, bias beta: Variable?) throws -> [GraphValue] {
+    let r = x.shape.count
+    guard r >= 1 else { throw fail(n, "LayerNormalization of a scalar") }
+    let a0 = n.int("axis", default: -1), ax = a0 < 0 ? a0 + r : a0
+    guard ax >= 0 && ax < r else { throw fail(n, "axis \(a0) is outside a tensor of rank \(r)") }
+    let normShape = Array(x.shape[ax...]), count = normShape.reduce(1, *)
+    guard count > 0 else { throw fail(n, "input \(x.shape) has no elements to normalise from axis \(ax)") }
+    for (what, p) in [("scale", gamma), ("bias", beta)] {
+      guard let p else { continue }
+      guard p.shape.count <= normShape.count, Tensor.broadcastShape(p.shape, normShape) == normShape else {
+        throw fail(n, "\(what) has shape \(p.shape), expected the normalised shape \(normShape)")
+      }
+    }
+    let eps = n.float("epsilon", default: 1e-5)
+    guard eps >= 0 && eps.isFinite else { throw fail(n, "epsilon \(eps) is not a non-negative number") }
+    let lead = Array(x.shape[..<ax])
+    let y: Variable
+    if gamma.shape == [count] && (beta == nil || beta!.shape == [count]) && ax == r - 1 {
+      y = layerNorm(x, gamma: gamma, beta: beta, eps: eps)
+    } else {
+      var z = reshape(layerNorm(reshape(x, lead + [count]), gamma: nil, beta: nil, eps: eps), x.shape)
+      z = multiply(z, gamma)
+      if let beta { z = add(z, beta) }
+      y = z
+    }
+    var outs: [GraphValue] = [.float(y)]
+    if n.outputs.count > 1 {
+      let keep = lead + [Int](repeating: 1, count: r - ax)
+      let mu = mean(x, toShape: keep)
+      let variance = mean(square(subtract(x, mu)), toShape: keep)
+      outs.append(.float(mu))
+      outs.append(.float(reciprocal(sqrt(addScalar(variance, eps)))))
+    }
+    return outs
+  }
 
   func asFloat(_ v: GraphValue, _ n: ONNXNode) throws -> Variable {
     switch v {

@@ -4,10 +4,15 @@ import ZCData
 import ZCTensor
 
 /// A user-facing error about an ONNX file: one line naming the file (and the node, when there is
-/// one) and what is wrong.
+/// one) and what is wrong. Control characters (a newline inside a node or tensor name read from
+/// the file) are written as escapes (`\n`, `\u{1B}`), so the message stays one line.
 public struct ONNXError: Error, CustomStringConvertible, Equatable {
   public let description: String
-  public init(_ message: String) { description = message }
+  public init(_ message: String) {
+    description = message.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+      ? message.unicodeScalars.map { $0.properties.generalCategory == .control ? $0.escaped(asASCII: false) : String($0) }.joined()
+      : message
+  }
 }
 
 /// The data of an ONNX tensor (an initializer or a `Constant`): the same value type as a tensor

@@ -59,8 +59,13 @@ public final class ONNXLinearLayer: ONNXModule, WeightedLayer {
   var nodeIndex = 0
   /// The input features (the weight's axis that the product contracts).
   var inFeatures: Int
+  /// False for the `out_proj` of an `nn.MultiheadAttention` (a module `P.out_proj` whose parent `P`
+  /// has the parameter `in_proj_weight` or `q_proj_weight`): PyTorch reads its weight directly and
+  /// never calls its forward, so snip and fisher give it 0 (``WeightedLayer/forwardIsCalled``).
+  var forwardCalled = true
   init(weight: Parameter, inFeatures: Int) { self.weight = weight; self.inFeatures = inFeatures }
   public var macsPerOutput: Int { inFeatures }
+  public var forwardIsCalled: Bool { forwardCalled }
   public func callAsFunction(_ x: Variable) -> Variable {
     guard let owner else { preconditionFailure("ONNXLinearLayer used without its network") }
     return owner.applyLayerNode(nodeIndex, x)

@@ -10,8 +10,10 @@ public enum ONNXInitialisation: Sendable, Equatable {
   /// PyTorch's default initialisation per layer kind, drawn from `seed` in module order: Conv and
   /// linear weights U(±1/√fan_in) (`kaiming_uniform_(a=√5)`, fan_in = the weight's elements per
   /// output channel), their biases U(±1/√fan_in), batch norm scale 1, shift 0, running mean 0,
-  /// running variance 1. Other initializers (embeddings, class tokens, constants) keep the file's
-  /// values, since their module kind is not known from the graph: `--init pytorch-default`.
+  /// running variance 1; LayerNormalization scale 1, bias 0; `nn.MultiheadAttention` (a module with
+  /// `in_proj_weight`) in_proj_weight `xavier_uniform_`, in_proj_bias and out_proj.bias 0. Other
+  /// initializers (embeddings, class tokens, constants) keep the file's values, since their module
+  /// kind is not known from the graph: `--init pytorch-default`.
   case pytorchDefault(seed: UInt64)
 }
 
@@ -66,6 +68,11 @@ public final class ONNXNetwork: ImageClassifier {
   var constants: [String: GraphValue] = [:]
   /// The layer of a node index (Conv/Gemm/MatMul weight layers, batch norm modules).
   var layerOfNode: [Int: ONNXModule] = [:]
+  /// The weight layer whose output (Fisher's activation, after the bias) node k computes: its
+  /// Conv/Gemm node, or the bias `Add` that follows a linear layer's MatMul.
+  var layerOutputAtNode: [Int: ONNXModule] = [:]
+  /// Exact-GELU subgraphs run as one GELU (``GELUFusion``).
+  let geluFusion: GELUFusion
 
   public var children: [(String, any Module)] { root.childModules }
   public var ownParameters: [(String, Parameter)] { root.parameters }
@@ -104,6 +111,8 @@ public final class ONNXNetwork: ImageClassifier {
     bufferOwner = built.buffers
     constants = built.constants
     layerOfNode = built.layers
+    layerOutputAtNode = built.layerOutputs
+    geluFusion = GELUFusion(graph)
     for m in layerOfNode.values {
       (m as? ONNXConvLayer)?.owner = self
       (m as? ONNXLinearLayer)?.owner = self
@@ -150,10 +159,16 @@ public final class ONNXNetwork: ImageClassifier {
     }
     var env: [String: GraphValue] = [inputName: .float(x)]
     for (k, node) in graph.nodes.enumerated() {
-      let outs = try evaluate(k, node) { name in
+      if geluFusion.skipped.contains(k) { continue }
+      let value = { (name: String) throws -> GraphValue in
         if let v = env[name] { return v }
         return try self.initializerValue(name, node: node)
       }
+      if let xName = geluFusion.geluAt[k] {
+        env[node.outputs[0]] = .float(gelu(try asFloat(try value(xName), node)))
+        continue
+      }
+      let outs = try evaluate(k, node, value)
       for (o, v) in zip(node.outputs, outs) where !o.isEmpty { env[o] = v }
     }
     guard let out = env[outputName] ?? (try? initializerValue(outputName, node: nil)) else {
@@ -179,9 +194,16 @@ public final class ONNXNetwork: ImageClassifier {
     do {
       let outs = try evaluate(k, node) { name in
         if name == node.inputs[0] { return .float(x) }
+        // A weight read through one Transpose (PyTorch's nn.Linear on a rank-3 input): transpose it here.
+        if self.parameterByName[name] == nil, let t = self.graph.nodes.firstIndex(where: { $0.outputs.contains(name) }),
+           self.graph.nodes[t].opType == "Transpose", let v = try self.evaluate(t, self.graph.nodes[t], { try self.initializerValue($0, node: node) }).first {
+          return v
+        }
         return try self.initializerValue(name, node: node)
       }
       guard case let .float(y)? = outs.first else { preconditionFailure("layer node \(node.label) gave no float output") }
+      // A MatMul layer's bias is the Add after it (nn.Linear called directly includes it).
+      if node.opType == "MatMul", let l = layerOfNode[k] as? ONNXLinearLayer, let b = l.bias, layerOutputAtNode[k] !== l { return add(y, b.variable) }
       return y
     } catch { preconditionFailure("layer node \(node.label) called directly: \(error)") }
   }
@@ -194,6 +216,7 @@ public final class ONNXNetwork: ImageClassifier {
     var buffers: [String: (ONNXModule, String)] = [:]
     var constants: [String: GraphValue] = [:]
     var layers: [Int: ONNXModule] = [:]
+    var layerOutputs: [Int: ONNXModule] = [:]
   }
 
   enum LayerKind { case conv, linear, batchNorm }
@@ -206,6 +229,9 @@ public final class ONNXNetwork: ImageClassifier {
   /// The module tree, parameters and layer assignment of a graph (no checks: ``ONNXOpTable`` and the probe run do those).
   static func buildModules(_ g: ONNXGraph, dtype: DType) -> Built {
     let producer: [String: ONNXNode] = Dictionary(g.nodes.flatMap { n in n.outputs.map { ($0, n) } }, uniquingKeysWith: { a, _ in a })
+    var consumers: [String: [Int]] = [:]
+    for (k, n) in g.nodes.enumerated() { for i in Set(n.inputs) where !i.isEmpty { consumers[i, default: []].append(k) } }
+    let graphOutputs = Set(g.outputs.map(\.name))
     func isFloatInit(_ name: String?) -> Bool {
       guard let name, case .float? = g.initializers[name] else { return false }
       return true
@@ -291,12 +317,32 @@ public final class ONNXNetwork: ImageClassifier {
         if let c = m as? ONNXConvLayer, entry.0 == .conv, n.opType == "Conv" {
           if layerOfNode(built, c) == nil { c.nodeIndex = k }
           built.layers[k] = c
+          built.layerOutputs[k] = c
           if let b = n.input(2), let bp = built.parameters[b], c.bias == nil { c.bias = bp }
         } else if let l = m as? ONNXLinearLayer, entry.0 == .linear, n.opType != "Conv" {
           if layerOfNode(built, l) == nil { l.nodeIndex = k }
           if let wt = l.weight.shape.count == 2 ? l.weight.shape : nil { l.inFeatures = transposed ? wt[1] : wt[0] }
           built.layers[k] = l
           if n.opType == "Gemm", let b = n.input(2), let bp = built.parameters[b], l.bias == nil { l.bias = bp }
+          // nn.MultiheadAttention reads out_proj.weight itself and never calls out_proj's forward.
+          let path = split(w).path
+          if path.last == "out_proj" {
+            let owner = path.dropLast().joined(separator: ".")
+            let prefix = owner.isEmpty ? "" : owner + "."
+            if g.initializers[prefix + "in_proj_weight"] != nil || g.initializers[prefix + "q_proj_weight"] != nil { l.forwardCalled = false }
+          }
+          guard l.forwardCalled else { continue }
+          // A MatMul's bias is the single Add that reads its output and the initializer `<module>.bias`
+          // (PyTorch's exporter writes nn.Linear on a rank-3 input as MatMul + Add): the layer's output is after it.
+          if n.opType == "MatMul", let out = n.outputs.first, !graphOutputs.contains(out), let users = consumers[out], users.count == 1,
+             g.nodes[users[0]].opType == "Add", g.nodes[users[0]].inputs.count == 2,
+             let other = g.nodes[users[0]].inputs.first(where: { $0 != out }),
+             other == (path + ["bias"]).joined(separator: "."), let bp = built.parameters[other], bp.shape.count == 1 {
+            if l.bias == nil { l.bias = bp }
+            built.layerOutputs[users[0]] = l
+          } else {
+            built.layerOutputs[k] = l
+          }
         }
       case "BatchNormalization":
         if let s = n.input(1), let m = modules[split(s).path] as? ONNXBatchNormLayer, pathKind[split(s).path]?.1 == k {
@@ -323,20 +369,38 @@ public final class ONNXNetwork: ImageClassifier {
     }
   }
 
-  /// PyTorch's default initialisation of the conv, linear and batch-norm layers, from `seed`, in module order.
+  /// PyTorch's default initialisation from `seed`, in module order: conv and linear layers
+  /// (`kaiming_uniform_(a=√5)` weights, U(±1/√fan_in) biases), batch norm (1, 0, 0, 1),
+  /// LayerNormalization scale 1 and bias 0 (`nn.LayerNorm.reset_parameters`), and
+  /// `nn.MultiheadAttention` (a module with `in_proj_weight`; `_reset_parameters`): in_proj_weight
+  /// `xavier_uniform_`, in_proj_bias 0, out_proj's bias 0 (its weight as a linear layer's).
   func reinitialise(seed: UInt64) {
     var rng = ZCRandom(seed: seed)
+    var layerNormParameters: [String: Double] = [:]
+    for n in graph.nodes where n.opType == "LayerNormalization" {
+      if let s = n.input(1) { layerNormParameters[s] = 1 }
+      if let b = n.input(2) { layerNormParameters[b] = 0 }
+    }
+    func fill(_ p: Parameter, _ v: Double) { p.value = Tensor(repeating: v, shape: p.shape, dtype: dtype) }
     for (_, m) in namedModules() {
       if let l = m as? any WeightedLayer {
         let shape = l.weight.shape
         guard shape.count >= 2 else { continue }
         l.weight.value = Initializer.pytorchDefaultWeight.make(shape: shape, dtype: dtype, rng: &rng)
         if let b = l.bias {
-          b.value = Initializer.pytorchDefaultBias(weightShape: shape).make(shape: b.shape, dtype: dtype, rng: &rng)
+          if l.forwardIsCalled {
+            b.value = Initializer.pytorchDefaultBias(weightShape: shape).make(shape: b.shape, dtype: dtype, rng: &rng)
+          } else {
+            fill(b, 0)  // nn.MultiheadAttention's out_proj.bias
+          }
         }
       } else if let bn = m as? ONNXBatchNormLayer {
         bn.resetParameters()
+      } else if let om = m as? ONNXModule, let w = om.parameters.first(where: { $0.0 == "in_proj_weight" })?.1, w.shape.count == 2 {
+        w.value = Initializer.xavierUniform(gain: 1).make(shape: w.shape, dtype: dtype, rng: &rng)
+        if let b = om.parameters.first(where: { $0.0 == "in_proj_bias" })?.1 { fill(b, 0) }
       }
     }
+    for (name, v) in layerNormParameters { if let p = parameterByName[name] { fill(p, v) } }
   }
 }

@@ -320,3 +320,38 @@ public func onnxHardSigmoid(_ x: Variable, alpha: Double, beta: Double) -> Varia
 
 /// x · HardSigmoid(x; 1/6, 1/2) (ONNX `HardSwish`, PyTorch `hardswish`).
 public func onnxHardSwish(_ x: Variable) -> Variable { multiply(x, onnxHardSigmoid(x, alpha: 1.0 / 6.0, beta: 0.5)) }
+
+// MARK: transformer ops
+
+/// erf(x) element-wise (ONNX `Erf`; PyTorch's exporter writes the exact GELU as
+/// `0.5·x·(1 + Erf(x/√2))`). Values from `Foundation.erf` in Float64, rounded to the dtype.
+/// d/dx erf(x) = (2/√π)·e^(−x²), written with differentiable operations (exp, square, scale),
+/// so the second derivative −2x·(2/√π)·e^(−x²) comes out exactly by double backward (GraSP).
+/// Source: ONNX operator specification `Erf`; Abramowitz & Stegun 7.1.19 for the derivative.
+public func onnxErf(_ x: Variable) -> Variable {
+  Variable.record("onnxErf", mapElements(x.value) { Foundation.erf($0) }, inputs: [x]) { node, g, _ in
+    [multiply(g, scale(exp(negate(square(node.inputs[0]))), 2 / Double.pi.squareRoot()))]
+  }
+}
+
+/// The tanh approximation of GELU, ½x(1 + tanh(√(2/π)(x + 0.044715x³))) (ONNX `Gelu` with
+/// `approximate = "tanh"`, PyTorch `F.gelu(approximate='tanh')`; Hendrycks & Gimpel 2016, eq. in
+/// §2), composed of differentiable operations, so every derivative is exact. Any shape.
+public func onnxGeluTanh(_ x: Variable) -> Variable {
+  let inner = scale(add(x, scale(multiply(square(x), x), 0.044715)), (2 / Double.pi).squareRoot())
+  return multiply(scale(x, 0.5), addScalar(tanh(inner), 1))
+}
+
+/// Softmax of `x` along `axis` (ONNX `Softmax` at opset ≥ 13, PyTorch `softmax(dim=axis)`): the
+/// axis is moved last, ZCAutodiff's last-axis ``softmax(_:)`` applied (max-shifted; backward
+/// written with differentiable operations), and moved back. Any rank ≥ 1; `axis` in 0..<rank.
+public func onnxSoftmax(_ x: Variable, axis: Int) -> Variable {
+  let r = x.shape.count
+  if axis == r - 1 { return softmax(x) }
+  var perm = Array(0..<r)
+  perm.remove(at: axis)
+  perm.append(axis)
+  var inverse = [Int](repeating: 0, count: r)
+  for (i, p) in perm.enumerated() { inverse[p] = i }
+  return onnxPermute(softmax(onnxPermute(x, perm)), inverse)
+}

@@ -7,39 +7,161 @@ import SwiftProtobuf
 // numbers. Fields not listed are skipped on decoding (SwiftProtobuf keeps them as unknown fields).
 // The decoder itself (varints, lengths, wire types, nesting limits) is SwiftProtobuf's, which
 // throws `BinaryDecodingError` on malformed input.
+//
+// Each message declares its fields once, in ``ONNXProtoMessage/fields(_:)`` (field number, storage
+// and kind); decoding, traversal (encoding, hashing, text) and equality are that one list run with
+// a different ``ONNXProtoFieldProcessor``.
 
-private let emptyNames = _NameMap()
+/// A message of this file: its fields declared once, by ``fields(_:)``.
+public protocol ONNXProtoMessage: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+  /// Hands every field, in field-number order, to `p` (each with its ONNX field number).
+  mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws
+}
+
+/// What is done with each field of an ``ONNXProtoMessage``: one method per field kind. A default
+/// (empty, zero, nil) field is absent on the wire; repeated numeric fields decode packed or not and
+/// are written packed, as protoc-gen-swift's code for proto3.
+public protocol ONNXProtoFieldProcessor {
+  mutating func string(_ number: Int, _ v: inout String) throws
+  mutating func optionalString(_ number: Int, _ v: inout String?) throws
+  mutating func bytes(_ number: Int, _ v: inout Data) throws
+  mutating func int32(_ number: Int, _ v: inout Int32) throws
+  mutating func int64(_ number: Int, _ v: inout Int64) throws
+  mutating func optionalInt64(_ number: Int, _ v: inout Int64?) throws
+  mutating func float(_ number: Int, _ v: inout Float) throws
+  mutating func strings(_ number: Int, _ v: inout [String]) throws
+  mutating func bytesList(_ number: Int, _ v: inout [Data]) throws
+  mutating func int32s(_ number: Int, _ v: inout [Int32]) throws
+  mutating func int64s(_ number: Int, _ v: inout [Int64]) throws
+  mutating func floats(_ number: Int, _ v: inout [Float]) throws
+  mutating func doubles(_ number: Int, _ v: inout [Double]) throws
+  mutating func message<T: Message & Equatable>(_ number: Int, _ v: inout T?) throws
+  mutating func messages<T: Message & Equatable>(_ number: Int, _ v: inout [T]) throws
+  /// A repeated message field that is only counted (its entries are refused later), never written.
+  mutating func countedMessages(_ number: Int, _ count: inout Int) throws
+}
+
+/// Decodes the field `number` when it is the processed field (SwiftProtobuf's decoder, copied in and out).
+struct ONNXFieldDecoder<D: Decoder>: ONNXProtoFieldProcessor {
+  let number: Int
+  var decoder: D
+  mutating func string(_ n: Int, _ v: inout String) throws { if n == number { try decoder.decodeSingularStringField(value: &v) } }
+  mutating func optionalString(_ n: Int, _ v: inout String?) throws { if n == number { try decoder.decodeSingularStringField(value: &v) } }
+  mutating func bytes(_ n: Int, _ v: inout Data) throws { if n == number { try decoder.decodeSingularBytesField(value: &v) } }
+  mutating func int32(_ n: Int, _ v: inout Int32) throws { if n == number { try decoder.decodeSingularInt32Field(value: &v) } }
+  mutating func int64(_ n: Int, _ v: inout Int64) throws { if n == number { try decoder.decodeSingularInt64Field(value: &v) } }
+  mutating func optionalInt64(_ n: Int, _ v: inout Int64?) throws { if n == number { try decoder.decodeSingularInt64Field(value: &v) } }
+  mutating func float(_ n: Int, _ v: inout Float) throws { if n == number { try decoder.decodeSingularFloatField(value: &v) } }
+  mutating func strings(_ n: Int, _ v: inout [String]) throws { if n == number { try decoder.decodeRepeatedStringField(value: &v) } }
+  mutating func bytesList(_ n: Int, _ v: inout [Data]) throws { if n == number { try decoder.decodeRepeatedBytesField(value: &v) } }
+  mutating func int32s(_ n: Int, _ v: inout [Int32]) throws { if n == number { try decoder.decodeRepeatedInt32Field(value: &v) } }
+  mutating func int64s(_ n: Int, _ v: inout [Int64]) throws { if n == number { try decoder.decodeRepeatedInt64Field(value: &v) } }
+  mutating func floats(_ n: Int, _ v: inout [Float]) throws { if n == number { try decoder.decodeRepeatedFloatField(value: &v) } }
+  mutating func doubles(_ n: Int, _ v: inout [Double]) throws { if n == number { try decoder.decodeRepeatedDoubleField(value: &v) } }
+  mutating func message<T: Message & Equatable>(_ n: Int, _ v: inout T?) throws { if n == number { try decoder.decodeSingularMessageField(value: &v) } }
+  mutating func messages<T: Message & Equatable>(_ n: Int, _ v: inout [T]) throws { if n == number { try decoder.decodeRepeatedMessageField(value: &v) } }
+  mutating func countedMessages(_ n: Int, _ count: inout Int) throws {
+    guard n == number else { return }
+    var skipped: [ONNXProtoEmpty] = []
+    try decoder.decodeRepeatedMessageField(value: &skipped)
+    count += skipped.count
+  }
+}
+
+/// Visits every non-default field (SwiftProtobuf's visitor, copied in and out).
+struct ONNXFieldTraverser<V: Visitor>: ONNXProtoFieldProcessor {
+  var visitor: V
+  mutating func string(_ n: Int, _ v: inout String) throws { if !v.isEmpty { try visitor.visitSingularStringField(value: v, fieldNumber: n) } }
+  mutating func optionalString(_ n: Int, _ v: inout String?) throws { if let v { try visitor.visitSingularStringField(value: v, fieldNumber: n) } }
+  mutating func bytes(_ n: Int, _ v: inout Data) throws { if !v.isEmpty { try visitor.visitSingularBytesField(value: v, fieldNumber: n) } }
+  mutating func int32(_ n: Int, _ v: inout Int32) throws { if v != 0 { try visitor.visitSingularInt32Field(value: v, fieldNumber: n) } }
+  mutating func int64(_ n: Int, _ v: inout Int64) throws { if v != 0 { try visitor.visitSingularInt64Field(value: v, fieldNumber: n) } }
+  mutating func optionalInt64(_ n: Int, _ v: inout Int64?) throws { if let v { try visitor.visitSingularInt64Field(value: v, fieldNumber: n) } }
+  mutating func float(_ n: Int, _ v: inout Float) throws { if v != 0 { try visitor.visitSingularFloatField(value: v, fieldNumber: n) } }
+  mutating func strings(_ n: Int, _ v: inout [String]) throws { if !v.isEmpty { try visitor.visitRepeatedStringField(value: v, fieldNumber: n) } }
+  mutating func bytesList(_ n: Int, _ v: inout [Data]) throws { if !v.isEmpty { try visitor.visitRepeatedBytesField(value: v, fieldNumber: n) } }
+  mutating func int32s(_ n: Int, _ v: inout [Int32]) throws { if !v.isEmpty { try visitor.visitPackedInt32Field(value: v, fieldNumber: n) } }
+  mutating func int64s(_ n: Int, _ v: inout [Int64]) throws { if !v.isEmpty { try visitor.visitPackedInt64Field(value: v, fieldNumber: n) } }
+  mutating func floats(_ n: Int, _ v: inout [Float]) throws { if !v.isEmpty { try visitor.visitPackedFloatField(value: v, fieldNumber: n) } }
+  mutating func doubles(_ n: Int, _ v: inout [Double]) throws { if !v.isEmpty { try visitor.visitPackedDoubleField(value: v, fieldNumber: n) } }
+  mutating func message<T: Message & Equatable>(_ n: Int, _ v: inout T?) throws { if let v { try visitor.visitSingularMessageField(value: v, fieldNumber: n) } }
+  mutating func messages<T: Message & Equatable>(_ n: Int, _ v: inout [T]) throws { if !v.isEmpty { try visitor.visitRepeatedMessageField(value: v, fieldNumber: n) } }
+  mutating func countedMessages(_ n: Int, _ count: inout Int) throws {}
+}
+
+/// Collects every field's value, for equality.
+struct ONNXFieldCollector: ONNXProtoFieldProcessor {
+  var values: [any Equatable] = []
+  mutating func string(_ n: Int, _ v: inout String) throws { values.append(v) }
+  mutating func optionalString(_ n: Int, _ v: inout String?) throws { values.append(v) }
+  mutating func bytes(_ n: Int, _ v: inout Data) throws { values.append(v) }
+  mutating func int32(_ n: Int, _ v: inout Int32) throws { values.append(v) }
+  mutating func int64(_ n: Int, _ v: inout Int64) throws { values.append(v) }
+  mutating func optionalInt64(_ n: Int, _ v: inout Int64?) throws { values.append(v) }
+  mutating func float(_ n: Int, _ v: inout Float) throws { values.append(v) }
+  mutating func strings(_ n: Int, _ v: inout [String]) throws { values.append(v) }
+  mutating func bytesList(_ n: Int, _ v: inout [Data]) throws { values.append(v) }
+  mutating func int32s(_ n: Int, _ v: inout [Int32]) throws { values.append(v) }
+  mutating func int64s(_ n: Int, _ v: inout [Int64]) throws { values.append(v) }
+  mutating func floats(_ n: Int, _ v: inout [Float]) throws { values.append(v) }
+  mutating func doubles(_ n: Int, _ v: inout [Double]) throws { values.append(v) }
+  mutating func message<T: Message & Equatable>(_ n: Int, _ v: inout T?) throws { values.append(v) }
+  mutating func messages<T: Message & Equatable>(_ n: Int, _ v: inout [T]) throws { values.append(v) }
+  mutating func countedMessages(_ n: Int, _ count: inout Int) throws { values.append(count) }
+
+  static func of<M: ONNXProtoMessage>(_ m: M) -> [any Equatable] {
+    var copy = m, c = ONNXFieldCollector()
+    try? copy.fields(&c)  // collecting never throws
+    return c.values
+  }
+}
+
+private func same<T: Equatable>(_ a: T, _ b: any Equatable) -> Bool { (b as? T) == a }
+
+extension ONNXProtoMessage {
+  public static var _protobuf_nameMap: _NameMap { _NameMap() }
+
+  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
+    while let n = try decoder.nextFieldNumber() {
+      var p = ONNXFieldDecoder(number: n, decoder: decoder)
+      defer { decoder = p.decoder }
+      try fields(&p)
+    }
+  }
+
+  public func traverse<V: Visitor>(visitor: inout V) throws {
+    var copy = self, p = ONNXFieldTraverser(visitor: visitor)
+    defer { visitor = p.visitor }
+    try copy.fields(&p)
+    try unknownFields.traverse(visitor: &p.visitor)
+  }
+
+  public static func == (a: Self, b: Self) -> Bool {
+    let x = ONNXFieldCollector.of(a), y = ONNXFieldCollector.of(b)
+    guard x.count == y.count, a.unknownFields == b.unknownFields else { return false }
+    for i in x.indices {
+      let value: any Equatable = x[i]
+      if !same(value, y[i]) { return false }
+    }
+    return true
+  }
+}
 
 /// ONNX `OperatorSetIdProto`: an operator set (domain, version).
-public struct ONNXProtoOperatorSetID: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoOperatorSetID: ONNXProtoMessage {
   public static let protoMessageName = "onnx.OperatorSetIdProto"
-  public static let _protobuf_nameMap = emptyNames
   public var domain = ""
   public var version: Int64 = 0
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeSingularStringField(value: &domain)
-      case 2: try decoder.decodeSingularInt64Field(value: &version)
-      default: break
-      }
-    }
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws {
+    try p.string(1, &domain); try p.int64(2, &version)
   }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if !domain.isEmpty { try visitor.visitSingularStringField(value: domain, fieldNumber: 1) }
-    if version != 0 { try visitor.visitSingularInt64Field(value: version, fieldNumber: 2) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool { a.domain == b.domain && a.version == b.version && a.unknownFields == b.unknownFields }
 }
 
 /// ONNX `ModelProto`.
-public struct ONNXProtoModel: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoModel: ONNXProtoMessage {
   public static let protoMessageName = "onnx.ModelProto"
-  public static let _protobuf_nameMap = emptyNames
   public var irVersion: Int64 = 0
   public var opsetImport: [ONNXProtoOperatorSetID] = []
   public var producerName = ""
@@ -49,41 +171,15 @@ public struct ONNXProtoModel: Message, _MessageImplementationBase, _ProtoNamePro
   public var graph: ONNXProtoGraph?
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeSingularInt64Field(value: &irVersion)
-      case 2: try decoder.decodeSingularStringField(value: &producerName)
-      case 3: try decoder.decodeSingularStringField(value: &producerVersion)
-      case 4: try decoder.decodeSingularStringField(value: &domain)
-      case 5: try decoder.decodeSingularInt64Field(value: &modelVersion)
-      case 7: try decoder.decodeSingularMessageField(value: &graph)
-      case 8: try decoder.decodeRepeatedMessageField(value: &opsetImport)
-      default: break
-      }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if irVersion != 0 { try visitor.visitSingularInt64Field(value: irVersion, fieldNumber: 1) }
-    if !producerName.isEmpty { try visitor.visitSingularStringField(value: producerName, fieldNumber: 2) }
-    if !producerVersion.isEmpty { try visitor.visitSingularStringField(value: producerVersion, fieldNumber: 3) }
-    if !domain.isEmpty { try visitor.visitSingularStringField(value: domain, fieldNumber: 4) }
-    if modelVersion != 0 { try visitor.visitSingularInt64Field(value: modelVersion, fieldNumber: 5) }
-    if let graph { try visitor.visitSingularMessageField(value: graph, fieldNumber: 7) }
-    if !opsetImport.isEmpty { try visitor.visitRepeatedMessageField(value: opsetImport, fieldNumber: 8) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool {
-    a.irVersion == b.irVersion && a.opsetImport == b.opsetImport && a.producerName == b.producerName && a.producerVersion == b.producerVersion
-      && a.domain == b.domain && a.modelVersion == b.modelVersion && a.graph == b.graph && a.unknownFields == b.unknownFields
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws {
+    try p.int64(1, &irVersion); try p.string(2, &producerName); try p.string(3, &producerVersion); try p.string(4, &domain)
+    try p.int64(5, &modelVersion); try p.message(7, &graph); try p.messages(8, &opsetImport)
   }
 }
 
 /// ONNX `GraphProto`.
-public struct ONNXProtoGraph: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoGraph: ONNXProtoMessage {
   public static let protoMessageName = "onnx.GraphProto"
-  public static let _protobuf_nameMap = emptyNames
   public var node: [ONNXProtoNode] = []
   public var name = ""
   public var initializer: [ONNXProtoTensor] = []
@@ -94,54 +190,23 @@ public struct ONNXProtoGraph: Message, _MessageImplementationBase, _ProtoNamePro
   public var sparseInitializerCount = 0
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeRepeatedMessageField(value: &node)
-      case 2: try decoder.decodeSingularStringField(value: &name)
-      case 5: try decoder.decodeRepeatedMessageField(value: &initializer)
-      case 11: try decoder.decodeRepeatedMessageField(value: &input)
-      case 12: try decoder.decodeRepeatedMessageField(value: &output)
-      case 13: try decoder.decodeRepeatedMessageField(value: &valueInfo)
-      case 15:
-        var skipped: [ONNXProtoEmpty] = []
-        try decoder.decodeRepeatedMessageField(value: &skipped)
-        sparseInitializerCount += skipped.count
-      default: break
-      }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if !node.isEmpty { try visitor.visitRepeatedMessageField(value: node, fieldNumber: 1) }
-    if !name.isEmpty { try visitor.visitSingularStringField(value: name, fieldNumber: 2) }
-    if !initializer.isEmpty { try visitor.visitRepeatedMessageField(value: initializer, fieldNumber: 5) }
-    if !input.isEmpty { try visitor.visitRepeatedMessageField(value: input, fieldNumber: 11) }
-    if !output.isEmpty { try visitor.visitRepeatedMessageField(value: output, fieldNumber: 12) }
-    if !valueInfo.isEmpty { try visitor.visitRepeatedMessageField(value: valueInfo, fieldNumber: 13) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool {
-    a.node == b.node && a.name == b.name && a.initializer == b.initializer && a.input == b.input && a.output == b.output
-      && a.valueInfo == b.valueInfo && a.sparseInitializerCount == b.sparseInitializerCount && a.unknownFields == b.unknownFields
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws {
+    try p.messages(1, &node); try p.string(2, &name); try p.messages(5, &initializer); try p.messages(11, &input)
+    try p.messages(12, &output); try p.messages(13, &valueInfo); try p.countedMessages(15, &sparseInitializerCount)
   }
 }
 
 /// A message whose fields are all skipped (used to count entries that are refused).
-public struct ONNXProtoEmpty: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoEmpty: ONNXProtoMessage {
   public static let protoMessageName = "onnx.Skipped"
-  public static let _protobuf_nameMap = emptyNames
   public var unknownFields = UnknownStorage()
   public init() {}
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws { while try decoder.nextFieldNumber() != nil {} }
-  public func traverse<V: Visitor>(visitor: inout V) throws { try unknownFields.traverse(visitor: &visitor) }
-  public static func == (a: Self, b: Self) -> Bool { a.unknownFields == b.unknownFields }
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws {}
 }
 
 /// ONNX `NodeProto`.
-public struct ONNXProtoNode: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoNode: ONNXProtoMessage {
   public static let protoMessageName = "onnx.NodeProto"
-  public static let _protobuf_nameMap = emptyNames
   public var input: [String] = []
   public var output: [String] = []
   public var name = ""
@@ -150,39 +215,15 @@ public struct ONNXProtoNode: Message, _MessageImplementationBase, _ProtoNameProv
   public var attribute: [ONNXProtoAttribute] = []
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeRepeatedStringField(value: &input)
-      case 2: try decoder.decodeRepeatedStringField(value: &output)
-      case 3: try decoder.decodeSingularStringField(value: &name)
-      case 4: try decoder.decodeSingularStringField(value: &opType)
-      case 5: try decoder.decodeRepeatedMessageField(value: &attribute)
-      case 7: try decoder.decodeSingularStringField(value: &domain)
-      default: break
-      }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if !input.isEmpty { try visitor.visitRepeatedStringField(value: input, fieldNumber: 1) }
-    if !output.isEmpty { try visitor.visitRepeatedStringField(value: output, fieldNumber: 2) }
-    if !name.isEmpty { try visitor.visitSingularStringField(value: name, fieldNumber: 3) }
-    if !opType.isEmpty { try visitor.visitSingularStringField(value: opType, fieldNumber: 4) }
-    if !attribute.isEmpty { try visitor.visitRepeatedMessageField(value: attribute, fieldNumber: 5) }
-    if !domain.isEmpty { try visitor.visitSingularStringField(value: domain, fieldNumber: 7) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool {
-    a.input == b.input && a.output == b.output && a.name == b.name && a.opType == b.opType && a.domain == b.domain
-      && a.attribute == b.attribute && a.unknownFields == b.unknownFields
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws {
+    try p.strings(1, &input); try p.strings(2, &output); try p.string(3, &name); try p.string(4, &opType)
+    try p.messages(5, &attribute); try p.string(7, &domain)
   }
 }
 
 /// ONNX `AttributeProto` (the scalar, list and tensor kinds; graphs are skipped).
-public struct ONNXProtoAttribute: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoAttribute: ONNXProtoMessage {
   public static let protoMessageName = "onnx.AttributeProto"
-  public static let _protobuf_nameMap = emptyNames
   public var name = ""
   /// AttributeType: FLOAT 1, INT 2, STRING 3, TENSOR 4, GRAPH 5, FLOATS 6, INTS 7, STRINGS 8, TENSORS 9, GRAPHS 10.
   public var type: Int32 = 0
@@ -196,165 +237,63 @@ public struct ONNXProtoAttribute: Message, _MessageImplementationBase, _ProtoNam
   public var refAttrName = ""
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeSingularStringField(value: &name)
-      case 2: try decoder.decodeSingularFloatField(value: &f)
-      case 3: try decoder.decodeSingularInt64Field(value: &i)
-      case 4: try decoder.decodeSingularBytesField(value: &s)
-      case 5: try decoder.decodeSingularMessageField(value: &t)
-      case 7: try decoder.decodeRepeatedFloatField(value: &floats)
-      case 8: try decoder.decodeRepeatedInt64Field(value: &ints)
-      case 9: try decoder.decodeRepeatedBytesField(value: &strings)
-      case 20: try decoder.decodeSingularInt32Field(value: &type)
-      case 21: try decoder.decodeSingularStringField(value: &refAttrName)
-      default: break
-      }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if !name.isEmpty { try visitor.visitSingularStringField(value: name, fieldNumber: 1) }
-    if f != 0 { try visitor.visitSingularFloatField(value: f, fieldNumber: 2) }
-    if i != 0 { try visitor.visitSingularInt64Field(value: i, fieldNumber: 3) }
-    if !s.isEmpty { try visitor.visitSingularBytesField(value: s, fieldNumber: 4) }
-    if let t { try visitor.visitSingularMessageField(value: t, fieldNumber: 5) }
-    if !floats.isEmpty { try visitor.visitPackedFloatField(value: floats, fieldNumber: 7) }
-    if !ints.isEmpty { try visitor.visitPackedInt64Field(value: ints, fieldNumber: 8) }
-    if !strings.isEmpty { try visitor.visitRepeatedBytesField(value: strings, fieldNumber: 9) }
-    if type != 0 { try visitor.visitSingularInt32Field(value: type, fieldNumber: 20) }
-    if !refAttrName.isEmpty { try visitor.visitSingularStringField(value: refAttrName, fieldNumber: 21) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool {
-    a.name == b.name && a.type == b.type && a.f == b.f && a.i == b.i && a.s == b.s && a.t == b.t && a.floats == b.floats
-      && a.ints == b.ints && a.strings == b.strings && a.refAttrName == b.refAttrName && a.unknownFields == b.unknownFields
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws {
+    try p.string(1, &name); try p.float(2, &f); try p.int64(3, &i); try p.bytes(4, &s); try p.message(5, &t)
+    try p.floats(7, &floats); try p.int64s(8, &ints); try p.bytesList(9, &strings); try p.int32(20, &type); try p.string(21, &refAttrName)
   }
 }
 
 /// ONNX `ValueInfoProto` with its tensor type (`TypeProto.tensor_type`: element type and shape).
-public struct ONNXProtoValueInfo: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoValueInfo: ONNXProtoMessage {
   public static let protoMessageName = "onnx.ValueInfoProto"
-  public static let _protobuf_nameMap = emptyNames
   public var name = ""
   public var type: ONNXProtoType?
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeSingularStringField(value: &name)
-      case 2: try decoder.decodeSingularMessageField(value: &type)
-      default: break
-      }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if !name.isEmpty { try visitor.visitSingularStringField(value: name, fieldNumber: 1) }
-    if let type { try visitor.visitSingularMessageField(value: type, fieldNumber: 2) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool { a.name == b.name && a.type == b.type && a.unknownFields == b.unknownFields }
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws { try p.string(1, &name); try p.message(2, &type) }
 }
 
 /// ONNX `TypeProto` (only `tensor_type`, field 1).
-public struct ONNXProtoType: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoType: ONNXProtoMessage {
   public static let protoMessageName = "onnx.TypeProto"
-  public static let _protobuf_nameMap = emptyNames
   public var tensorType: ONNXProtoTensorType?
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      if n == 1 { try decoder.decodeSingularMessageField(value: &tensorType) }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if let tensorType { try visitor.visitSingularMessageField(value: tensorType, fieldNumber: 1) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool { a.tensorType == b.tensorType && a.unknownFields == b.unknownFields }
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws { try p.message(1, &tensorType) }
 }
 
 /// ONNX `TypeProto.Tensor`: element type (TensorProto.DataType) and shape.
-public struct ONNXProtoTensorType: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoTensorType: ONNXProtoMessage {
   public static let protoMessageName = "onnx.TypeProto.Tensor"
-  public static let _protobuf_nameMap = emptyNames
   public var elemType: Int32 = 0
   public var shape: ONNXProtoTensorShape?
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeSingularInt32Field(value: &elemType)
-      case 2: try decoder.decodeSingularMessageField(value: &shape)
-      default: break
-      }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if elemType != 0 { try visitor.visitSingularInt32Field(value: elemType, fieldNumber: 1) }
-    if let shape { try visitor.visitSingularMessageField(value: shape, fieldNumber: 2) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool { a.elemType == b.elemType && a.shape == b.shape && a.unknownFields == b.unknownFields }
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws { try p.int32(1, &elemType); try p.message(2, &shape) }
 }
 
 /// ONNX `TensorShapeProto`.
-public struct ONNXProtoTensorShape: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoTensorShape: ONNXProtoMessage {
   public static let protoMessageName = "onnx.TensorShapeProto"
-  public static let _protobuf_nameMap = emptyNames
   public var dim: [ONNXProtoDimension] = []
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      if n == 1 { try decoder.decodeRepeatedMessageField(value: &dim) }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if !dim.isEmpty { try visitor.visitRepeatedMessageField(value: dim, fieldNumber: 1) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool { a.dim == b.dim && a.unknownFields == b.unknownFields }
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws { try p.messages(1, &dim) }
 }
 
 /// ONNX `TensorShapeProto.Dimension`: a fixed size or a symbolic name.
-public struct ONNXProtoDimension: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoDimension: ONNXProtoMessage {
   public static let protoMessageName = "onnx.TensorShapeProto.Dimension"
-  public static let _protobuf_nameMap = emptyNames
   public var dimValue: Int64?
   public var dimParam: String?
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeSingularInt64Field(value: &dimValue)
-      case 2: try decoder.decodeSingularStringField(value: &dimParam)
-      default: break
-      }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if let dimValue { try visitor.visitSingularInt64Field(value: dimValue, fieldNumber: 1) }
-    if let dimParam { try visitor.visitSingularStringField(value: dimParam, fieldNumber: 2) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool { a.dimValue == b.dimValue && a.dimParam == b.dimParam && a.unknownFields == b.unknownFields }
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws { try p.optionalInt64(1, &dimValue); try p.optionalString(2, &dimParam) }
 }
 
 /// ONNX `TensorProto`: dims, element type and data (raw little-endian bytes or typed lists).
-public struct ONNXProtoTensor: Message, _MessageImplementationBase, _ProtoNameProviding, Sendable {
+public struct ONNXProtoTensor: ONNXProtoMessage {
   public static let protoMessageName = "onnx.TensorProto"
-  public static let _protobuf_nameMap = emptyNames
   public var dims: [Int64] = []
   /// TensorProto.DataType: FLOAT 1, UINT8 2, INT8 3, INT32 6, INT64 7, BOOL 9, FLOAT16 10, DOUBLE 11.
   public var dataType: Int32 = 0
@@ -368,37 +307,8 @@ public struct ONNXProtoTensor: Message, _MessageImplementationBase, _ProtoNamePr
   public var dataLocation: Int32 = 0
   public var unknownFields = UnknownStorage()
   public init() {}
-
-  public mutating func decodeMessage<D: Decoder>(decoder: inout D) throws {
-    while let n = try decoder.nextFieldNumber() {
-      switch n {
-      case 1: try decoder.decodeRepeatedInt64Field(value: &dims)
-      case 2: try decoder.decodeSingularInt32Field(value: &dataType)
-      case 4: try decoder.decodeRepeatedFloatField(value: &floatData)
-      case 5: try decoder.decodeRepeatedInt32Field(value: &int32Data)
-      case 7: try decoder.decodeRepeatedInt64Field(value: &int64Data)
-      case 8: try decoder.decodeSingularStringField(value: &name)
-      case 9: try decoder.decodeSingularBytesField(value: &rawData)
-      case 10: try decoder.decodeRepeatedDoubleField(value: &doubleData)
-      case 14: try decoder.decodeSingularInt32Field(value: &dataLocation)
-      default: break
-      }
-    }
-  }
-  public func traverse<V: Visitor>(visitor: inout V) throws {
-    if !dims.isEmpty { try visitor.visitPackedInt64Field(value: dims, fieldNumber: 1) }
-    if dataType != 0 { try visitor.visitSingularInt32Field(value: dataType, fieldNumber: 2) }
-    if !floatData.isEmpty { try visitor.visitPackedFloatField(value: floatData, fieldNumber: 4) }
-    if !int32Data.isEmpty { try visitor.visitPackedInt32Field(value: int32Data, fieldNumber: 5) }
-    if !int64Data.isEmpty { try visitor.visitPackedInt64Field(value: int64Data, fieldNumber: 7) }
-    if !name.isEmpty { try visitor.visitSingularStringField(value: name, fieldNumber: 8) }
-    if !rawData.isEmpty { try visitor.visitSingularBytesField(value: rawData, fieldNumber: 9) }
-    if !doubleData.isEmpty { try visitor.visitPackedDoubleField(value: doubleData, fieldNumber: 10) }
-    if dataLocation != 0 { try visitor.visitSingularInt32Field(value: dataLocation, fieldNumber: 14) }
-    try unknownFields.traverse(visitor: &visitor)
-  }
-  public static func == (a: Self, b: Self) -> Bool {
-    a.dims == b.dims && a.dataType == b.dataType && a.floatData == b.floatData && a.int32Data == b.int32Data && a.int64Data == b.int64Data
-      && a.name == b.name && a.rawData == b.rawData && a.doubleData == b.doubleData && a.dataLocation == b.dataLocation && a.unknownFields == b.unknownFields
+  public mutating func fields<P: ONNXProtoFieldProcessor>(_ p: inout P) throws {
+    try p.int64s(1, &dims); try p.int32(2, &dataType); try p.floats(4, &floatData); try p.int32s(5, &int32Data); try p.int64s(7, &int64Data)
+    try p.string(8, &name); try p.bytes(9, &rawData); try p.doubles(10, &doubleData); try p.int32(14, &dataLocation)
   }
 }

@@ -40,12 +40,26 @@ final class ONNXFixtureTests: XCTestCase {
   func testNB201Logits() throws { try checkLogits("onnx_nb201_i6111_best") }
   func testResNetLogits() throws { try checkLogits("onnx_resnet_cifar") }
   func testMobileNetV2Logits() throws { try checkLogits("onnx_mobilenetv2_w035") }
+  func testViTLogits() throws { try checkLogits("onnx_vit_tiny") }
+
+  /// The ViT's MultiheadAttention out_proj layers are layers whose forward PyTorch never calls
+  /// (the README: snip and fisher give exactly 0 for them); every other layer's forward runs.
+  func testViTOutProjectionsAreNotCalledThroughTheirForward() throws {
+    let net = try ONNXNetwork(graph: try ONNXGraph(contentsOf: TestPaths.fixtures("onnx/vit/onnx_vit_tiny.onnx")))
+    let layers = net.namedModules().compactMap { n, m in (m as? any WeightedLayer).map { (n, $0.forwardIsCalled) } }
+    XCTAssertEqual(layers.filter { !$0.1 }.map(\.0), ["blocks.0.self_attn.out_proj", "blocks.1.self_attn.out_proj"])
+    XCTAssertEqual(layers.count, 8)
+  }
 
   /// The proxies' layers are the json's `conv_linear_layers`, in the same (module) order, and the
   /// parameters are the json `state_dict` keys (num_batches_tracked included).
   func testLayersAndKeysFollowTheJSON() throws {
-    let dir = try TestPaths.shared("reference/onnx")
-    for name in ["onnx_nb201_i6111_best", "onnx_resnet_cifar", "onnx_mobilenetv2_w035"] {
+    try checkLayersAndKeys(TestPaths.fixtures("onnx/vit"), ["onnx_vit_tiny"])  // the copy in Tests/Fixtures
+    try checkLayersAndKeys(TestPaths.shared("reference/onnx"), ["onnx_nb201_i6111_best", "onnx_resnet_cifar", "onnx_mobilenetv2_w035"])
+  }
+
+  func checkLayersAndKeys(_ dir: String, _ names: [String]) throws {
+    for name in names {
       let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir + "/\(name).json"))) as! [String: Any]
       let layers = (json["conv_linear_layers"] as! [[String: Any]]).map { $0["weight_initializer"] as! String }
       let keys = (json["state_dict"] as! [[String: Any]]).map { $0["key"] as! String }

@@ -1,3 +1,4 @@
+import Foundation
 import TestSupport
 import XCTest
 import ZCAutodiff
@@ -110,5 +111,44 @@ final class ONNXOpGradientTests: XCTestCase {
     assertGradientsMatch([x]) { onnxHardSigmoid($0[0], alpha: 0.2, beta: 0.5) }
     let y = GradMode.withoutRecording { onnxHardSwish(Variable(x)) }.value.doubles
     for (a, v) in zip(y, x.doubles) { XCTAssertEqual(a, v * min(max(v + 3, 0), 6) / 6, accuracy: 1e-14) }
+  }
+
+  // MARK: transformer ops
+
+  /// erf against Python's math.erf (independent values), its gradient and second derivative
+  /// against finite differences.
+  func testErfValuesAndDerivatives() {
+    let x = Tensor([-2.0, -0.3, 0.5, 1.0], shape: [4])
+    let y = GradMode.withoutRecording { onnxErf(Variable(x)) }.value.doubles
+    let python = [-0.9953222650189527, -0.3286267594591274, 0.5204998778130465, 0.8427007929497149]  // math.erf
+    for (a, b) in zip(y, python) { XCTAssertEqual(a, b, accuracy: 1e-15) }
+    let r = randomTensor([2, 3, 4], seed: 11, scale: 1.5)
+    assertGradientsMatch([r]) { onnxErf($0[0]) }
+    assertSecondOrderMatches([r]) { onnxErf($0[0]) }
+  }
+
+  /// The tanh GELU against Python (0.5·x·(1 + math.tanh(√(2/π)(x + 0.044715x³)))), and its derivatives.
+  func testGeluTanhValuesAndDerivatives() {
+    let x = Tensor([-2.0, -0.3, 0.5, 1.0], shape: [4])
+    let y = GradMode.withoutRecording { onnxGeluTanh(Variable(x)) }.value.doubles
+    let python = [-0.04540230591222494, -0.11462907645724074, 0.34571400982514394, 0.8411919906082768]
+    for (a, b) in zip(y, python) { XCTAssertEqual(a, b, accuracy: 1e-15) }
+    let r = randomTensor([3, 5], seed: 12, scale: 1.5)
+    assertGradientsMatch([r]) { onnxGeluTanh($0[0]) }
+    assertSecondOrderMatches([r]) { onnxGeluTanh($0[0]) }
+  }
+
+  /// Softmax on a middle axis: sums to 1 along it, equals e^x / Σ e^x written out, and its
+  /// derivatives match finite differences.
+  func testSoftmaxOnAnAxis() {
+    let x = randomTensor([2, 3, 4], seed: 13)
+    let y = GradMode.withoutRecording { onnxSoftmax(Variable(x), axis: 1) }.value
+    XCTAssertEqual(y.shape, [2, 3, 4])
+    for i in 0..<2 { for k in 0..<4 {
+      let z = (0..<3).map { Foundation.exp(x[i, $0, k]) }.reduce(0, +)
+      for j in 0..<3 { XCTAssertEqual(y[i, j, k], Foundation.exp(x[i, j, k]) / z, accuracy: 1e-15) }
+    } }
+    assertGradientsMatch([x]) { onnxSoftmax($0[0], axis: 1) }
+    assertSecondOrderMatches([x]) { onnxSoftmax($0[0], axis: 0) }
   }
 }
