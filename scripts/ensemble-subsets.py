@@ -1,5 +1,8 @@
 #!/usr/bin/env python3
-"""Ranks every subset of label-free proxies as a log-rank ensemble (docs/metrics.md, "ensemble").
+"""Ranks every subset of candidate proxies as a log-rank ensemble (docs/metrics.md, "ensemble").
+
+The default candidates are not all label-free: synflow, jacob_cov, nwot, meco and flops use no
+labels; snip, grad_norm, fisher and grasp take the loss on the minibatch's labels.
 
     python3 scripts/ensemble-subsets.py [--table T.csv.gz] [--candidates a,b,c] [--top 15]
 

@@ -16,11 +16,12 @@ import ZCEngine
 public struct LogRankEnsemble: Sendable, Equatable {
   /// The name under which the ensemble appears in tables and options.
   public static let name = "ensemble"
-  /// The recommended members (NAS-Bench-201): synflow, jacob_cov and meco, the subset of the
-  /// shipped CIFAR-10 table's label-free proxies with the best Spearman ρ against CIFAR-10
+  /// The recommended members (NAS-Bench-201): synflow, jacob_cov and meco (all three label-free),
+  /// the subset of the shipped CIFAR-10 table's proxies with the best Spearman ρ against CIFAR-10
   /// **validation** accuracy over all 15,625 cells (ρ 0.9226; then ρ 0.9303 against test
   /// accuracy). Chosen among the 511 subsets of synflow, jacob_cov, nwot, meco, snip, grad_norm,
-  /// fisher, grasp, flops; see docs/metrics.md "ensemble".
+  /// fisher, grasp, flops (snip, grad_norm, fisher and grasp use the minibatch's labels); see
+  /// docs/metrics.md "ensemble".
   public static let defaultMembers = ["synflow", "jacob_cov", "meco"]
 
   public let members: [String]
