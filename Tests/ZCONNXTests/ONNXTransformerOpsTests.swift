@@ -198,9 +198,21 @@ final class ONNXTransformerOpsTests: XCTestCase {
     XCTAssertNotEqual(w, file.parameter(named: "blocks.0.self_attn.in_proj_weight")!.value.doubles)
     XCTAssertLessThanOrEqual(w.map(Swift.abs).max()!, bound)
     XCTAssertGreaterThan(w.map(Swift.abs).max()!, 0.99 * bound)
-    for name in ["blocks.0.self_attn.in_proj_bias", "blocks.0.self_attn.out_proj.bias", "blocks.1.self_attn.out_proj.bias"] {
-      XCTAssertEqual(Set(net.parameter(named: name)!.value.doubles), [0], name)
+    // The fixture's file already holds 0 in these biases and 1/0 in its LayerNorms (PyTorch's own
+    // init), so they are first set to other values: the check then fails if reinitialise skips them.
+    let zeroed = ["blocks.0.self_attn.in_proj_bias", "blocks.1.self_attn.in_proj_bias",
+                  "blocks.0.self_attn.out_proj.bias", "blocks.1.self_attn.out_proj.bias", "blocks.0.norm1.bias", "norm.bias"]
+    let ones = ["blocks.0.norm1.weight", "blocks.1.norm2.weight", "norm.weight"]
+    let edited = try ONNXNetwork(graph: try ONNXGraph(contentsOf: path), dtype: .float64)
+    for name in zeroed + ones {
+      let p = try XCTUnwrap(edited.parameter(named: name), name)
+      XCTAssertEqual(Set(p.value.doubles).count, 1, "\(name): one value in the file")
+      p.value = Tensor(repeating: 0.25, shape: p.shape, dtype: .float64)
     }
+    edited.reinitialise(seed: 3)
+    for name in zeroed { XCTAssertEqual(Set(edited.parameter(named: name)!.value.doubles), [0], name) }
+    for name in ones { XCTAssertEqual(Set(edited.parameter(named: name)!.value.doubles), [1], name) }
+    XCTAssertEqual(edited.parameter(named: "blocks.0.self_attn.in_proj_weight")!.value.doubles, w, "the same draws as --init pytorch-default")
     let b = net.parameter(named: "blocks.0.linear1.bias")!.value.doubles  // fan_in 64
     XCTAssertNotEqual(b, file.parameter(named: "blocks.0.linear1.bias")!.value.doubles)
     XCTAssertLessThanOrEqual(b.map(Swift.abs).max()!, 1 / 8.0)
