@@ -71,7 +71,7 @@ struct Correlate: ParsableCommand {
       return try space.groundTruth(target.rawValue, dataset: truthDataset ?? dataset, option: "--target")
     }
     // The ensemble: the members given, or the default when the store holds them all.
-    let names = ensemble.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
+    let names = ensembleMemberNames(ensemble)
     let mine = registry.applicable(to: space.modelKind)
     var ens: LogRankEnsemble?
     do { ens = try LogRankEnsemble(members: names, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {

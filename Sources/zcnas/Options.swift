@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ZCEngine
+import ZCSearch
 import ZCTensor
 
 // Typed command-line values and the option groups every command shares (swift-argument-parser's
@@ -54,6 +55,12 @@ enum FreeStrategy: String, ExpressibleByArgument, CaseIterable {
 /// RoBoT's acquisition functions.
 enum AcquisitionName: String, ExpressibleByArgument, CaseIterable {
   case ucb, ei
+}
+
+/// The members an `--ensemble` option names (comma-separated, blanks dropped), or
+/// ``LogRankEnsemble/defaultMembers`` when the option is absent.
+func ensembleMemberNames(_ option: String?) -> [String] {
+  option.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
 }
 
 /// RoBoT's first weight vector: the label-free ensemble's unit vector, or uniform random.

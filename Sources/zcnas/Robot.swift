@@ -68,7 +68,7 @@ struct Robot: ParsableCommand {
     if self.metrics == nil && space.robotAddsEnsemble && strategy == .robot {
       // The default adds the ensemble when the store holds its members (a store scored without
       // them still gets RoBoT's own combination, with a note).
-      let members = ensemble.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
+      let members = ensembleMemberNames(ensemble)
       let stored = Set(try selection.rows(space: space.name, dataset: dataset).map(\.metric))
       if ensemble == nil, let absent = members.first(where: { !stored.contains($0) }) {
         print("note: the ensemble (\(members.joined(separator: ", "))) is not added to the default proxies: the store holds no \(absent) scores")

@@ -45,7 +45,7 @@ extension RunSelection {
     let mine = registry.applicable(to: space.modelKind)
     var ensemble: LogRankEnsemble?
     if names.contains(LogRankEnsemble.name) {
-      let members = ensembleMembers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
+      let members = ensembleMemberNames(ensembleMembers)
       do { ensemble = try LogRankEnsemble(members: members, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
         throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
       }

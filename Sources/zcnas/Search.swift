@@ -57,7 +57,7 @@ struct Search: ParsableCommand {
     var ensembleModel: LogRankEnsemble?
     if ensemble != nil && proxy != LogRankEnsemble.name { throw CLIError("--ensemble: only with --proxy ensemble") }
     if proxy == LogRankEnsemble.name {
-      let names = ensemble.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
+      let names = ensembleMemberNames(ensemble)
       do { ensembleModel = try LogRankEnsemble(members: names, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
         throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
       }
