@@ -64,6 +64,7 @@ struct Correlate: ParsableCommand {
     let dataset = try spaceOptions.dataset(for: space)
     let rows = try selection.rows(space: space.name, dataset: dataset)
     let truth = try cli {
+      if self.truth != nil && truthDataset != nil { throw CLIError("--truth-dataset: not with --truth (the CSV is the ground truth)") }
       if let file = self.truth { return try ONNXSpace.groundTruth(csv: file, stored: rows.map { ($0.archIndex, $0.arch) }) }
       if let t = truthDataset, !space.datasets.contains(t) {
         throw CLIError("--truth-dataset: expected one of \(space.datasets.joined(separator: ", ")) for --space \(space.name), found '\(t)'")

@@ -76,5 +76,8 @@ final class EnsembleCLITests: XCTestCase {
     let bad = try ZCNASRunner.run(["correlate", "--store", store, "--truth-dataset", "imagenet"], in: dir)
     XCTAssertNotEqual(bad.status, 0)
     XCTAssertTrue(bad.err.contains("--truth-dataset: expected one of cifar10, cifar100, imagenet16-120 for --space nb201, found 'imagenet'"), bad.err)
+    let both = try ZCNASRunner.run(["correlate", "--store", store, "--truth-dataset", "cifar100", "--truth", "truth.csv"], in: dir)
+    XCTAssertNotEqual(both.status, 0)
+    XCTAssertTrue(both.err.contains("--truth-dataset: not with --truth"), both.err)
   }
 }
