@@ -66,12 +66,16 @@ struct Robot: ParsableCommand {
     let truth = try cli { try space.groundTruth(objectiveName, dataset: dataset, option: "--objective") }
     var metrics = self.metrics ?? space.defaultCombination.joined(separator: ",")
     if self.metrics == nil && space.robotAddsEnsemble && strategy == .robot {
-      // The default adds the ensemble when the store holds its members (a store scored without
-      // them still gets RoBoT's own combination, with a note).
+      // The default adds the ensemble when the store holds its members for every architecture
+      // that has RoBoT's six (so the pool does not shrink to the architectures a partial run of a
+      // member reached); otherwise RoBoT's own combination, with a note.
       let members = ensembleMemberNames(ensemble)
-      let stored = Set(try selection.rows(space: space.name, dataset: dataset).map(\.metric))
-      if ensemble == nil, let absent = members.first(where: { !stored.contains($0) }) {
-        print("note: the ensemble (\(members.joined(separator: ", "))) is not added to the default proxies: the store holds no \(absent) scores")
+      let archs = Dictionary(grouping: try selection.rows(space: space.name, dataset: dataset), by: \.metric).mapValues { Set($0.map(\.archIndex)) }
+      let withSix = space.defaultCombination.dropFirst().reduce(archs[space.defaultCombination.first ?? ""] ?? []) { $0.intersection(archs[$1] ?? []) }
+      if ensemble == nil, let short = members.first(where: { !withSix.isSubset(of: archs[$0] ?? []) }) {
+        let held = withSix.intersection(archs[short] ?? []).count
+        print("note: the ensemble (\(members.joined(separator: ", "))) is not added to the default proxies: the store holds "
+              + (held == 0 ? "no \(short) scores" : "\(short) scores for \(held) of the \(withSix.count) \(space.unit)s with RoBoT's six"))
       } else {
         metrics += ",\(LogRankEnsemble.name)"
       }

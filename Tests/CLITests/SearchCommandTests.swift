@@ -176,6 +176,17 @@ final class SearchCommandTests: XCTestCase {
     let e = try run(["robot", "--store", sample, "--seeds", "3", "--budget", "4", "--ensemble", "synflow,meco"], in: sdir)
     XCTAssertNotEqual(e.status, 0)
     XCTAssertTrue(e.err.contains("meco"), e.err)
+    // meco for 5 of the 300 architectures only: still RoBoT's six over all 300, with a note.
+    let lines = try String(contentsOfFile: Self.root.appendingPathComponent("Notebooks/data/cifar10_sample.csv").path, encoding: .utf8).split(separator: "\n")
+    let meco = sdir.appendingPathComponent("meco5.csv")
+    try ([String(lines[0])] + lines.filter { $0.contains(",synflow,") }.prefix(5).map { $0.replacingOccurrences(of: ",synflow,", with: ",meco,") })
+      .joined(separator: "\n").write(to: meco, atomically: true, encoding: .utf8)
+    XCTAssertEqual(try run(["import", meco.path, "--store", sample], in: sdir).status, 0)
+    let p = try run(["robot", "--store", sample, "--seeds", "3", "--budget", "4"], in: sdir)
+    XCTAssertEqual(p.status, 0, p.err)
+    XCTAssertTrue(p.out.contains("the store holds meco scores for 5 of the 300 architectures with RoBoT's six"), p.out)
+    XCTAssertTrue(p.out.contains("pool: 300 architectures"), p.out)
+    XCTAssertTrue(p.out.contains("proxies grad_norm,snip,grasp,fisher,synflow,jacob_cov;"), p.out)
   }
 
   /// Freshness check, not a correctness check: the trajectories committed for Notebooks/search.ipynb
