@@ -11,7 +11,8 @@ public enum ONNXInitialisation: Sendable, Equatable {
   /// linear weights U(±1/√fan_in) (`kaiming_uniform_(a=√5)`, fan_in = the weight's elements per
   /// output channel), their biases U(±1/√fan_in), batch norm scale 1, shift 0, running mean 0,
   /// running variance 1; LayerNormalization scale 1, bias 0; `nn.MultiheadAttention` (a module with
-  /// `in_proj_weight`) in_proj_weight `xavier_uniform_`, in_proj_bias and out_proj.bias 0. Other
+  /// `in_proj_weight`, or `q/k/v_proj_weight`) those weights `xavier_uniform_`, in_proj_bias and
+  /// out_proj.bias 0. Other
   /// initializers (embeddings, class tokens, constants) keep the file's values, since their module
   /// kind is not known from the graph: `--init pytorch-default`.
   case pytorchDefault(seed: UInt64)
@@ -372,8 +373,9 @@ public final class ONNXNetwork: ImageClassifier {
   /// PyTorch's default initialisation from `seed`, in module order: conv and linear layers
   /// (`kaiming_uniform_(a=√5)` weights, U(±1/√fan_in) biases), batch norm (1, 0, 0, 1),
   /// LayerNormalization scale 1 and bias 0 (`nn.LayerNorm.reset_parameters`), and
-  /// `nn.MultiheadAttention` (a module with `in_proj_weight`; `_reset_parameters`): in_proj_weight
-  /// `xavier_uniform_`, in_proj_bias 0, out_proj's bias 0 (its weight as a linear layer's).
+  /// `nn.MultiheadAttention` (a module with `in_proj_weight`, or `q_proj_weight`/`k_proj_weight`/
+  /// `v_proj_weight` when kdim/vdim differ; `_reset_parameters`): those weights `xavier_uniform_`,
+  /// in_proj_bias 0, out_proj's bias 0 (its weight as a linear layer's).
   func reinitialise(seed: UInt64) {
     var rng = ZCRandom(seed: seed)
     var layerNormParameters: [String: Double] = [:]
@@ -396,8 +398,13 @@ public final class ONNXNetwork: ImageClassifier {
         }
       } else if let bn = m as? ONNXBatchNormLayer {
         bn.resetParameters()
-      } else if let om = m as? ONNXModule, let w = om.parameters.first(where: { $0.0 == "in_proj_weight" })?.1, w.shape.count == 2 {
-        w.value = Initializer.xavierUniform(gain: 1).make(shape: w.shape, dtype: dtype, rng: &rng)
+      } else if let om = m as? ONNXModule {
+        // nn.MultiheadAttention: in_proj_weight, or q/k/v_proj_weight when kdim/vdim differ from
+        // embed_dim (the module the out_proj rule recognises by either).
+        let projections = ["in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight"]
+          .compactMap { name in om.parameters.first(where: { $0.0 == name })?.1 }.filter { $0.shape.count == 2 }
+        guard !projections.isEmpty else { continue }
+        for w in projections { w.value = Initializer.xavierUniform(gain: 1).make(shape: w.shape, dtype: dtype, rng: &rng) }
         if let b = om.parameters.first(where: { $0.0 == "in_proj_bias" })?.1 { fill(b, 0) }
       }
     }

@@ -135,9 +135,10 @@ final class ONNXTransformerOpsTests: XCTestCase {
 
   /// A Gemm on `P.out_proj.weight` next to `P.in_proj_weight` is nn.MultiheadAttention's out_proj:
   /// a layer for the weight-gradient proxies, whose forward is never called (snip and fisher see
-  /// nothing); the same Gemm without an `in_proj_weight` sibling is an ordinary layer.
+  /// nothing), also next to `P.q_proj_weight` (kdim/vdim ≠ embed_dim); the same Gemm without such a
+  /// sibling is an ordinary layer.
   func testMultiheadAttentionOutProjection() throws {
-    func build(sibling: String) throws -> ONNXNetwork {
+    func build(sibling: String, initialisation: ONNXInitialisation = .file) throws -> ONNXNetwork {
       let bytes = try TinyModel.bytes { g in
         g.initializer = g.initializer.map { t in
           var t = t
@@ -150,9 +151,9 @@ final class ONNXTransformerOpsTests: XCTestCase {
           return n
         }
       }
-      return try ONNXNetwork(graph: try ONNXGraph(data: bytes, fileName: "mha.onnx"), dtype: .float64)
+      return try ONNXNetwork(graph: try ONNXGraph(data: bytes, fileName: "mha.onnx"), dtype: .float64, initialisation: initialisation)
     }
-    for (sibling, called) in [("attn.in_proj_weight", false), ("attn.other_weight", true)] {
+    for (sibling, called) in [("attn.in_proj_weight", false), ("attn.q_proj_weight", false), ("attn.other_weight", true)] {
       let net = try build(sibling: sibling)
       let layers = net.namedModules().compactMap { n, m in (m as? any WeightedLayer).map { (n, $0) } }
       XCTAssertEqual(layers.map(\.0), ["features.0", "attn.out_proj"], sibling)
@@ -160,6 +161,16 @@ final class ONNXTransformerOpsTests: XCTestCase {
       let trace = ForwardTrace(reluInputs: false, layerOutputs: true)
       _ = ForwardTrace.$current.withValue(trace) { net(Variable(randomTensor([2, 2, 4, 4], seed: 34))) }
       XCTAssertEqual(trace.layerOutputs.count, called ? 2 : 1, sibling)
+      // --init pytorch-default: an attention projection weight is xavier_uniform_ (bound √(6/(9 + 3))),
+      // a parameter of another name keeps the file's values.
+      let file = net.parameter(named: sibling)!.value.doubles
+      let re = try build(sibling: sibling, initialisation: .pytorchDefault(seed: 4)).parameter(named: sibling)!.value.doubles
+      if called {
+        XCTAssertEqual(re, file, sibling)
+      } else {
+        XCTAssertNotEqual(re, file, sibling)
+        XCTAssertLessThanOrEqual(re.map(Swift.abs).max()!, 0.5.squareRoot(), sibling)
+      }
     }
   }
 
