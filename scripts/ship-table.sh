@@ -39,6 +39,8 @@ unlabelled=$(sqlite3 "$tmp/regen.sqlite" "SELECT COUNT(*) FROM scores WHERE nume
 # Only the chosen proxies, and only whole architectures (all of them), are taken from the store.
 metrics=${METRICS:-grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot,params,flops}
 [[ "$metrics" =~ ^[a-z0-9_]+(,[a-z0-9_]+)*$ ]] || { echo "ship-table.sh: METRICS must be comma-separated proxy names, got '$metrics'" >&2; exit 2; }
+dup=$(tr , '\n' <<< "$metrics" | sort | uniq -d | head -1)
+[ -z "$dup" ] || { echo "ship-table.sh: METRICS names '$dup' twice" >&2; exit 2; }
 list="'${metrics//,/\',\'}'"
 count=$(awk -F, '{ print NF }' <<< "$metrics")
 sqlite3 "$tmp/regen.sqlite" "DELETE FROM scores WHERE metric NOT IN ($list)"
