@@ -76,6 +76,9 @@ for a in ${ARCHS//,/ }; do
   echo -e "$a\tnwot\t$(engine_run "$a" nwot)" >> "$RESULTS"
   if [ "$NTK" = 1 ]; then echo -e "$a\tntk_cond\t$(REPS=1 engine_run "$a" ntk_cond)" >> "$RESULTS"; fi
 done
+echo "engine (architecture, work, median wall s, user s, sys s, peak KiB):"
+cat "$RESULTS"
+echo "PyTorch reference (this can take several minutes; its log: $TMP/torch.log) ..."
 PYARGS=(--zc-path "$TMP" --threads 2 --archs "$ARCHS" --no-layer-bench --reps "$REPS" --slow-reps "$REPS" --json "$TMP/torch.json")
 [ "$NTK" = 1 ] && PYARGS+=(--ntk-reps 1) || PYARGS+=(--no-ntk)
 "$PY" "$SHARED/tools/zc_baseline.py" "${PYARGS[@]}" > "$TMP/torch.log" 2>&1 || { cat "$TMP/torch.log" >&2; exit 1; }
@@ -84,7 +87,7 @@ python3 - "$RESULTS" "$TMP/torch.json" <<'PY'
 import json, sys
 torch = json.load(open(sys.argv[2]))
 names = {"suite": "all_zc+naswot", "nwot": "naswot", "ntk_cond": "ntk_cond"}
-print(f"{'architecture':<15} {'work':<10} {'engine s':>9} {'user':>7} {'sys':>7} {'peak MB':>8} {'PyTorch s':>10} {'ratio':>6}")
+print(f"{'architecture':<15} {'work':<10} {'engine s':>9} {'user':>7} {'sys':>7} {'peak MiB':>8} {'PyTorch s':>10} {'ratio':>6}")
 for line in open(sys.argv[1]):
     arch, work, rest = line.rstrip("\n").split("\t")
     wall, user, sys_, rss = rest.split()
