@@ -29,7 +29,7 @@ metrics=grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot,params,flops
 pids=()
 for order in order order_rev; do
   nice -n 19 "$zcnas" score --dataset "$dataset" --archs "$tmp/$order.txt" --metrics "$metrics" \
-    --batch-size 64 --seed 0 --jobs 1 --store "$store" --datasets "$root/Datasets" &
+    --batch-size 64 --seed 0 --jobs 1 --threads 1 --store "$store" --datasets "$root/Datasets" &
   pids+=($!)
 done
 # Each process re-reads the store before every architecture, so once they meet in the middle

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Direct 3×3 convolution (stride 1, padding 1) for Float32 with channel-blocked SIMD16 tiles.
 ///
 /// This module is compiled for AVX-512 (`-target-cpu skylake-avx512`): call it only after
@@ -9,18 +11,23 @@
 /// broadcasts one input value and multiplies it into one weight vector. Requires C_in, C_out
 /// multiples of 16 and W multiple of 8.
 /// FLOPs: 2·N·C_out·H·W·C_in·9.
+///
+/// `threads` > 1 splits the work with a fixed partition over independent outputs (forward:
+/// (image, output block) pairs; weight gradient: (output block, input block, kernel tap)
+/// triples; packing: images or planes). Each output element is still summed by one thread in the
+/// same order, so results are bit-identical for every thread count.
 public enum DirectConv3x3 {
   /// y[n][co][h][w] = Σ_{ci,kh,kw} x[n][ci][h+kh−1][w+kw−1] · w[co][ci][kh][kw] (NCHW, no bias).
   /// `flipTranspose`: use w'[co][ci][kh][kw] = w[ci][co][2−kh][2−kw] instead (the adjoint, for the
   /// gradient w.r.t. the input: pass gy as x and the forward weight as w).
   public static func run(
     x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-    n: Int, cin: Int, cout: Int, h: Int, w: Int, flipTranspose: Bool
+    n: Int, cin: Int, cout: Int, h: Int, w: Int, flipTranspose: Bool, threads: Int = 1
   ) {
     precondition(cin % 16 == 0 && cout % 16 == 0 && w % 8 == 0 && cin > 0 && cout > 0 && h > 0 && n >= 0,
                  "DirectConv3x3 needs channels in multiples of 16 and width a multiple of 8")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
-    let xp = padNCHW(x, n: n, c: cin, h: h, w: w)
+    let xp = padNCHW(x, n: n, c: cin, h: h, w: w, threads: threads)
     defer { xp.deallocate() }
     let planeSize = hp * wpad
     // Pack the weights: for (cob, cib, kh, kw, ci) one vector of 16 output channels.
@@ -34,11 +41,14 @@ public enum DirectConv3x3 {
         }
       }
     }
-    var tile = [Float](repeating: 0, count: 8 * 16)
-    tile.withUnsafeMutableBufferPointer { tb in
+    // Items (image b, output block ob) in the order b·cob + ob; each writes its own outputs.
+    splitRange(n * cob, threads: threads) { items in
+     var tile = [Float](repeating: 0, count: 8 * 16)
+     tile.withUnsafeMutableBufferPointer { tb in
       let t = tb.baseAddress!
-      for b in 0..<n {
-        for ob in 0..<cob {
+      for item in items {
+        let b = item / cob, ob = item % cob
+        do {
           for r in 0..<h {
             var q0 = 0
             while q0 < w {
@@ -84,6 +94,7 @@ public enum DirectConv3x3 {
           }
         }
       }
+     }
     }
   }
 }
@@ -97,17 +108,18 @@ extension DirectConv3x3 {
   /// planes stay in cache across the 9 kernel positions.
   public static func weightGradient(
     x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
-    n: Int, cin: Int, cout: Int, h: Int, w: Int
+    n: Int, cin: Int, cout: Int, h: Int, w: Int, threads: Int = 1
   ) {
     precondition(cin % 16 == 0 && cout % 16 == 0 && cin > 0 && cout > 0 && h > 0 && w > 0 && n >= 0,
                  "DirectConv3x3.weightGradient needs channels in multiples of 16")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
-    let xp = packWithHalo(x, n: n, c: cin, h: h, w: w)
+    let xp = packWithHalo(x, n: n, c: cin, h: h, w: w, threads: threads)
     defer { xp.deallocate() }
     // gy packed as [N][C_out/16][H][W][16].
     let gp = UnsafeMutablePointer<Float>.allocate(capacity: n * cob * h * w * 16)
     defer { gp.deallocate() }
-    for b in 0..<n {
+    splitRange(n, threads: threads) { images in
+     for b in images {
       for ob in 0..<cob {
         let src0 = gy + (b * cout + ob * 16) * h * w, dst0 = gp + ((b * cob + ob) * h * w) * 16
         for r in 0..<h {  // one row of one block at a time, so the strided writes stay in L1
@@ -117,17 +129,25 @@ extension DirectConv3x3 {
           }
         }
       }
+     }
     }
     // acc[(ob, ib, k, ci)] as SIMD16 over output channels.
     let acc = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: cob * cib * 9 * 16)
     defer { acc.deallocate() }
     acc.initialize(repeating: SIMD16<Float>(), count: cob * cib * 9 * 16)
-    for ob in 0..<cob {
-      for ib in 0..<cib {
+    // Items (ob, ib, k) in the order (ob·cib + ib)·9 + k: every accumulator is its own output,
+    // summed over images, rows and columns in that order whatever the partition.
+    splitRange(cob * cib * 9, threads: threads) { items in
+     var pairItem = items.lowerBound
+     while pairItem < items.upperBound {
+      let pair = pairItem / 9, ob = pair / cib, ib = pair % cib
+      let kLo = pairItem % 9, kHi = min(9, kLo + (items.upperBound - pairItem))
+      pairItem += kHi - kLo
+      do {
         for b in 0..<n {
           let gplane = gp + ((b * cob + ob) * h * w) * 16
           let xplane = xp + ((b * cib + ib) * hp * wpad) * 16
-          for k in 0..<9 {
+          for k in kLo..<kHi {
             let kh = k / 3, kw = k % 3
             let a = acc + ((ob * cib + ib) * 9 + k) * 16
             var a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7]
@@ -158,19 +178,41 @@ extension DirectConv3x3 {
         for lane in 0..<16 {
           let d = dw + ((ob * 16 + lane) * cin + ib * 16) * 9
           for ci in 0..<16 {
-            for k in 0..<9 { d[ci * 9 + k] = a[k * 16 + ci][lane] }
+            for k in kLo..<kHi { d[ci * 9 + k] = a[k * 16 + ci][lane] }
           }
         }
       }
+     }
     }
   }
 }
 
+/// Calls `body` on a fixed partition of 0..<count into at most `threads` contiguous ranges, on
+/// separate threads (serially when `threads` is 1 or `count` < 2).
+private func splitRange(_ count: Int, threads: Int, _ body: (Range<Int>) -> Void) {
+  let parts = min(max(1, threads), count)
+  if parts <= 1 { if count > 0 { body(0..<count) }; return }
+  withoutActuallyEscaping(body) { f in
+    let box = SendableBox(f)
+    DispatchQueue.concurrentPerform(iterations: parts) { k in
+      let base = count / parts, extra = count % parts
+      let lo = k * base + min(k, extra)
+      box.value(lo..<(lo + base + (k < extra ? 1 : 0)))
+    }
+  }
+}
+
+private struct SendableBox<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
+}
+
 /// NCHW → padded NCHW [N][C][H+2][W+2] with a zero halo of one pixel (caller deallocates).
-private func padNCHW(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) -> UnsafeMutablePointer<Float> {
+private func padNCHW(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int) -> UnsafeMutablePointer<Float> {
   let hp = h + 2, wpad = w + 2
   let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * c * hp * wpad)
-  for plane in 0..<(n * c) {
+  splitRange(n * c, threads: threads) { planes in
+   for plane in planes {
     let d = xp + plane * hp * wpad, src = x + plane * h * w
     d.update(repeating: 0, count: wpad)
     for r in 0..<h {
@@ -180,6 +222,7 @@ private func padNCHW(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) 
       row[w + 1] = 0
     }
     (d + (hp - 1) * wpad).update(repeating: 0, count: wpad)
+   }
   }
   return xp
 }
@@ -188,10 +231,11 @@ private func padNCHW(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) 
 /// weight-gradient kernel's layout, where the 16 input channels of a pixel are one vector.
 /// Works one padded row of one 16-channel block at a time (2 KiB at W = 32), so the 16 strided
 /// passes that interleave the channels hit L1; only the halo is zeroed.
-private func packWithHalo(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int) -> UnsafeMutablePointer<Float> {
+private func packWithHalo(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int) -> UnsafeMutablePointer<Float> {
   let cb = c / 16, hp = h + 2, wpad = w + 2
   let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cb * hp * wpad * 16)
-  for b in 0..<n {
+  splitRange(n, threads: threads) { images in
+   for b in images {
     for blk in 0..<cb {
       let plane = xp + ((b * cb + blk) * hp * wpad) * 16
       plane.update(repeating: 0, count: wpad * 16)
@@ -208,6 +252,7 @@ private func packWithHalo(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: 
         }
       }
     }
+   }
   }
   return xp
 }

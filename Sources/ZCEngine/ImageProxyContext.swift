@@ -105,6 +105,7 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   /// modules only, as NASLib's nwot). Needs `.reluCodes` in ``requirements``.
   public func activationCodeKernel() -> Tensor {
     if let k = kernelCache { return k }
+    let pass = PassTimer.begin("nwot kernel"); defer { pass.end() }
     precondition(requirements.contains(.reluCodes), "activationCodeKernel needs the .reluCodes requirement")
     let k = ActivationCodes.kernel(forward().trace.reluInputs, batch: images.shape[0])
     kernelCache = k
@@ -123,15 +124,31 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   private var forwardCache: Forward?
 
   /// The shared training-mode forward pass (run on first use): logits `[B, K]`, with the input as
-  /// a leaf that requires a gradient when `.inputJacobian` is requested.
+  /// a leaf that requires a gradient when `.inputJacobian` is requested. It records the graph
+  /// (for the backward passes) unless ``forwardRecordsGraph`` is false.
   public func forward() -> Forward {
     if let f = forwardCache { return f }
-    let input = Variable(images, requiresGrad: requirements.contains(.inputJacobian))
-    let trace = ForwardTrace(reluInputs: requirements.contains(.reluCodes), layerOutputs: requirements.contains(.layerActivations))
-    let logits = GradMode.$isEnabled.withValue(true) { ForwardTrace.$current.withValue(trace) { network(input) } }
-    let f = Forward(input: input, logits: logits, trace: trace)
+    let pass = PassTimer.begin("forward"); defer { pass.end() }
+    let f = runForward(recordingGraph: forwardRecordsGraph)
     forwardCache = f
     return f
+  }
+
+  /// Whether ``forward()`` records the graph: false only when the requested proxies need the
+  /// ReLU codes and nothing that differentiates the shared forward pass (requirements within
+  /// labels, forward, reluCodes, float64, evaluationMode: nwot, alone or with proxies that run
+  /// their own passes), so its activations are freed as it goes (issue 16: nwot's memory and
+  /// system time). The values are the same either way. ``ntkEigenvalues()`` runs its own
+  /// recorded forward pass when this is false.
+  public var forwardRecordsGraph: Bool {
+    !(requirements.contains(.reluCodes) && requirements.isSubset(of: [.labels, .forward, .reluCodes, .float64, .evaluationMode]))
+  }
+
+  private func runForward(recordingGraph: Bool) -> Forward {
+    let input = Variable(images, requiresGrad: requirements.contains(.inputJacobian))
+    let trace = ForwardTrace(reluInputs: requirements.contains(.reluCodes), layerOutputs: requirements.contains(.layerActivations))
+    let logits = GradMode.$isEnabled.withValue(recordingGraph) { ForwardTrace.$current.withValue(trace) { network(input) } }
+    return Forward(input: input, logits: logits, trace: trace)
   }
 
   // MARK: loss backward
@@ -153,6 +170,7 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   /// gradients w.r.t. the conv/linear weights (and their outputs, for Fisher).
   public func lossGradients() -> LossGradients {
     if let g = lossCache { return g }
+    let pass = PassTimer.begin("loss backward"); defer { pass.end() }
     let f = forward()
     let loss = GradMode.$isEnabled.withValue(true) { crossEntropy(f.logits, labels: labels) }
     let weightVars = weightLayers.map { $0.weight.variable }
@@ -185,6 +203,7 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   /// Requires `.hessian` in ``requirements``.
   public func hessianTimesGradient() -> [Tensor] {
     if let h = hgCache { return h }
+    let pass = PassTimer.begin("hessian-vector (grasp)"); defer { pass.end() }
     precondition(requirements.contains(.hessian), "hessianTimesGradient needs the .hessian requirement")
     let lg = lossGradients()
     guard let graph = lossGraph else { preconditionFailure("loss graph not recorded") }
@@ -214,6 +233,7 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   /// J = d(Σ logits)/d(input), one row per sample: `[B, C·H·W]` (jacob_cov, epe_nas).
   public func inputJacobian() -> Tensor {
     if let j = jacobianCache { return j }
+    let pass = PassTimer.begin("input jacobian"); defer { pass.end() }
     precondition(requirements.contains(.inputJacobian), "inputJacobian needs the .inputJacobian requirement")
     let f = forward()
     let g = gradients(of: f.logits, withRespectTo: [f.input])[0]?.value ?? Tensor(zeros: images.shape, dtype: images.dtype)
@@ -267,7 +287,8 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   /// - Throws: ``LinalgError`` from dsyevd (for example a non-finite Θ).
   public func ntkEigenvalues() throws -> [Double] {
     if let e = ntkCache { return e }
-    let f = forward()
+    let pass = PassTimer.begin("ntk per-sample backward"); defer { pass.end() }
+    let f = forwardRecordsGraph ? forward() : runForward(recordingGraph: true)
     let params = network.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
     let per = perSampleGradients(of: f.logits, withRespectTo: params)
     let b = images.shape[0]
@@ -347,6 +368,7 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   /// input ones `[1, C, H, W]`, R = Σ logits. Returns |W| and dR/dW per weight layer.
   public func synflowGradients() -> (weights: [Tensor], grads: [Tensor]) {
     if let s = synflowCache { return s }
+    let pass = PassTimer.begin("synflow pass"); defer { pass.end() }
     let copy = network.copy(dtype: .float64)
     for (_, p) in copy.namedParameters() { p.value = p.value.map(.abs) }
     for (_, m) in copy.namedModules() { (m as? any BypassableLayer)?.bypassed = true }

@@ -123,18 +123,27 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
   /// Computes `proxies` (default: all of the run's) on one architecture, without the store.
   /// - Throws: ``SpaceError`` when its ``MemoryEstimate`` exceeds the limit, or for a pipeline
   ///   without a batch; the space's errors.
-  public func evaluate(id: Int, architecture: Space.Architecture, proxies only: [any ZeroCostProxy]? = nil) throws -> [ProxyResult] {
+  /// `threads`: threads inside the network's kernels (default ``threads(networksAtOnce:)`` of 1).
+  public func evaluate(id: Int, architecture: Space.Architecture, proxies only: [any ZeroCostProxy]? = nil, threads: Int? = nil) throws -> [ProxyResult] {
     _ = try checkMemory([(id, architecture)], jobs: 1)
-    return try evaluateChecked(id: id, architecture: architecture, proxies: only ?? proxies)
+    return try evaluateChecked(id: id, architecture: architecture, proxies: only ?? proxies, threads: threads ?? self.threads(networksAtOnce: 1))
+  }
+
+  /// Threads per network when `networks` are scored at once: `settings.threads`, or the cores
+  /// shared out among the networks (at least 1).
+  public func threads(networksAtOnce networks: Int) -> Int {
+    settings.threads ?? max(1, Parallel.cores / max(1, networks))
   }
 
   /// ``evaluate(id:architecture:proxies:)`` for an architecture whose memory was already checked.
-  private func evaluateChecked(id: Int, architecture: Space.Architecture, proxies chosen: [any ZeroCostProxy]) throws -> [ProxyResult] {
+  private func evaluateChecked(id: Int, architecture: Space.Architecture, proxies chosen: [any ZeroCostProxy], threads: Int) throws -> [ProxyResult] {
     guard let batch else { throw SpaceError("the scoring pipeline was built without a minibatch (buildBatch: false)") }
-    let net = try network(id: id, architecture: architecture)
-    let context = space.context(network: net, batch: batch, proxies: chosen, runSeed: UInt64(bitPattern: Int64(settings.seed)),
-                                networkSeed: ArchitectureID.initSeed(runSeed: settings.seed, id: id))
-    return ZCEngine.evaluate(chosen, in: context)
+    return try Parallel.$threads.withValue(max(1, threads)) {
+      let net = try network(id: id, architecture: architecture)
+      let context = space.context(network: net, batch: batch, proxies: chosen, runSeed: UInt64(bitPattern: Int64(settings.seed)),
+                                  networkSeed: ArchitectureID.initSeed(runSeed: settings.seed, id: id))
+      return ZCEngine.evaluate(chosen, in: context)
+    }
   }
 
   /// Scores `archs` into `store`, skipping what it holds for this run's settings. Runs at most
@@ -152,9 +161,10 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     let jobs = try checkMemory(archs, jobs: requested)
     if weights != nil, let a = archs.first { _ = try network(id: a.id, architecture: a.architecture) }  // fail now, naming the key
     let items = archs.map { ($0.id, $0.architecture) }
+    let perNetwork = threads(networksAtOnce: min(jobs, max(1, archs.count)))
     return try scoreResumably(items, metrics: proxies.map(\.name), like: try keyTemplate(), jobs: jobs, store: store, progress: progress) { id, arch, missing in
       let text = space.canonical(arch)
-      let results = try evaluateChecked(id: id, architecture: arch, proxies: proxies.filter { missing.contains($0.name) })
+      let results = try evaluateChecked(id: id, architecture: arch, proxies: proxies.filter { missing.contains($0.name) }, threads: perNetwork)
       return try results.map { ScoreRow(key: try key(id: id, metric: $0.metric), arch: text, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version, numerics: Numerics.version) }
     }
   }

@@ -23,7 +23,11 @@ public struct Conv2DGeometry: Sendable, Equatable, Hashable {
 /// counts in multiples of 16 (NAS-Bench-201's cells) run direct channel-blocked SIMD16 kernels
 /// (forward, input gradient and weight gradient). Everything else works one image at a time: im2col into a
 /// `[C_in·kh·kw, H_out·W_out]` buffer that fits in cache, then one GEMM (1×1 convolutions with
-/// stride 1 and no padding skip im2col). Single-threaded; the engine parallelises above.
+/// stride 1 and no padding skip im2col). With ``Parallel/threads`` > 1 the work is split over
+/// independent outputs only: images of the batch (forward, input gradient) and, for the weight
+/// gradient of the direct kernel, (output block, input block, tap) triples; every element is
+/// summed in the same order as with one thread. The GEMM paths of the weight gradient stay serial
+/// (OpenBLAS's summation order depends on the GEMM's shape).
 ///
 /// FLOPs: forward = 2·N·C_out·H_out·W_out·C_in·kh·kw; each backward costs the same.
 public enum Convolution {
@@ -180,23 +184,27 @@ private func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ y: Tensor,
   let s = ConvShape(x: x.shape, w: w.shape, y: y.shape, g)
   if useDirect3x3(s, x.dtype) {
     DirectConv3x3.run(x: x.pointer(Float.self), weight: w.pointer(Float.self), y: y.mutablePointer(Float.self),
-                      n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, flipTranspose: false)
+                      n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, flipTranspose: false, threads: Parallel.threads)
     return
   }
   let px = x.pointer(T.self), pw = w.pointer(T.self), py = y.mutablePointer(T.self)
   if s.isPointwise {
-    for b in 0..<s.n {
-      T.gemm(transA: false, transB: false, m: s.co, n: s.pixelsOut, k: s.ci, alpha: 1, a: pw, lda: s.ci,
-             b: px + b * s.ci * s.pixelsIn, ldb: s.pixelsIn, beta: 0, c: py + b * s.co * s.pixelsOut, ldc: s.pixelsOut)
+    Parallel.forEachRange(s.n) { images in
+      for b in images {
+        T.gemm(transA: false, transB: false, m: s.co, n: s.pixelsOut, k: s.ci, alpha: 1, a: pw, lda: s.ci,
+               b: px + b * s.ci * s.pixelsIn, ldb: s.pixelsIn, beta: 0, c: py + b * s.co * s.pixelsOut, ldc: s.pixelsOut)
+      }
     }
     return
   }
-  let col = UnsafeMutablePointer<T>.allocate(capacity: s.k * s.pixelsOut)
-  defer { col.deallocate() }
-  for b in 0..<s.n {
-    im2col(px + b * s.ci * s.pixelsIn, col, s)
-    T.gemm(transA: false, transB: false, m: s.co, n: s.pixelsOut, k: s.k, alpha: 1, a: pw, lda: s.k,
-           b: col, ldb: s.pixelsOut, beta: 0, c: py + b * s.co * s.pixelsOut, ldc: s.pixelsOut)
+  Parallel.forEachRange(s.n) { images in
+    let col = UnsafeMutablePointer<T>.allocate(capacity: s.k * s.pixelsOut)
+    defer { col.deallocate() }
+    for b in images {
+      im2col(px + b * s.ci * s.pixelsIn, col, s)
+      T.gemm(transA: false, transB: false, m: s.co, n: s.pixelsOut, k: s.k, alpha: 1, a: pw, lda: s.k,
+             b: col, ldb: s.pixelsOut, beta: 0, c: py + b * s.co * s.pixelsOut, ldc: s.pixelsOut)
+    }
   }
 }
 
@@ -205,23 +213,27 @@ private func convBackwardData<T: TensorScalar>(_ gy: Tensor, _ w: Tensor, _ gx: 
   if useDirect3x3(s, gy.dtype) {
     // gx = conv(gy, w') with w'[ci][co] = w[co][ci] rotated by 180°: the same kernel (3×3, pad 1).
     DirectConv3x3.run(x: gy.pointer(Float.self), weight: w.pointer(Float.self), y: gx.mutablePointer(Float.self),
-                      n: s.n, cin: s.co, cout: s.ci, h: s.h, w: s.w, flipTranspose: true)
+                      n: s.n, cin: s.co, cout: s.ci, h: s.h, w: s.w, flipTranspose: true, threads: Parallel.threads)
     return
   }
   let pgy = gy.pointer(T.self), pw = w.pointer(T.self), pgx = gx.mutablePointer(T.self)
   if s.isPointwise {
-    for b in 0..<s.n {
-      T.gemm(transA: true, transB: false, m: s.ci, n: s.pixelsIn, k: s.co, alpha: 1, a: pw, lda: s.ci,
-             b: pgy + b * s.co * s.pixelsOut, ldb: s.pixelsOut, beta: 0, c: pgx + b * s.ci * s.pixelsIn, ldc: s.pixelsIn)
+    Parallel.forEachRange(s.n) { images in
+      for b in images {
+        T.gemm(transA: true, transB: false, m: s.ci, n: s.pixelsIn, k: s.co, alpha: 1, a: pw, lda: s.ci,
+               b: pgy + b * s.co * s.pixelsOut, ldb: s.pixelsOut, beta: 0, c: pgx + b * s.ci * s.pixelsIn, ldc: s.pixelsIn)
+      }
     }
     return
   }
-  let col = UnsafeMutablePointer<T>.allocate(capacity: s.k * s.pixelsOut)
-  defer { col.deallocate() }
-  for b in 0..<s.n {
-    T.gemm(transA: true, transB: false, m: s.k, n: s.pixelsOut, k: s.co, alpha: 1, a: pw, lda: s.k,
-           b: pgy + b * s.co * s.pixelsOut, ldb: s.pixelsOut, beta: 0, c: col, ldc: s.pixelsOut)
-    col2im(col, pgx + b * s.ci * s.pixelsIn, s)
+  Parallel.forEachRange(s.n) { images in
+    let col = UnsafeMutablePointer<T>.allocate(capacity: s.k * s.pixelsOut)
+    defer { col.deallocate() }
+    for b in images {
+      T.gemm(transA: true, transB: false, m: s.k, n: s.pixelsOut, k: s.co, alpha: 1, a: pw, lda: s.k,
+             b: pgy + b * s.co * s.pixelsOut, ldb: s.pixelsOut, beta: 0, c: col, ldc: s.pixelsOut)
+      col2im(col, pgx + b * s.ci * s.pixelsIn, s)
+    }
   }
 }
 
@@ -229,10 +241,13 @@ private func convBackwardWeight<T: TensorScalar>(_ x: Tensor, _ gy: Tensor, _ gw
   let s = ConvShape(x: x.shape, w: gw.shape, y: gy.shape, g)
   if useDirect3x3(s, x.dtype) {
     DirectConv3x3.weightGradient(x: x.pointer(Float.self), gy: gy.pointer(Float.self), dw: gw.mutablePointer(Float.self),
-                                 n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w)
+                                 n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, threads: Parallel.threads)
     return
   }
   let px = x.pointer(T.self), pgy = gy.pointer(T.self), pgw = gw.mutablePointer(T.self)
+  // dW accumulates over images (beta 1 after the first) in OpenBLAS's own order, which depends on
+  // the GEMM's shape: splitting its rows across threads changed bits (ParallelKernelTests), so the
+  // GEMM paths of the weight gradient stay serial.
   if s.isPointwise {
     for b in 0..<s.n {
       T.gemm(transA: false, transB: true, m: s.co, n: s.ci, k: s.pixelsIn, alpha: 1, a: pgy + b * s.co * s.pixelsOut,

@@ -106,10 +106,18 @@ extension Tensor {
 
 // MARK: - Kernels
 
+/// Elements per thread below which element-wise sweeps stay serial.
+let elementwiseGrain = 1 << 16
+
+// Element-wise kernels split the elements into fixed contiguous chunks across ``Parallel/threads``:
+// each element is computed by one thread with the same operations, so results do not depend on
+// the thread count.
 @inline(__always)
 private func mapLoop<T: TensorScalar>(_ x: Tensor, _ out: Tensor, _ f: (T) -> T) {
   let s = x.pointer(T.self), d = out.mutablePointer(T.self)
-  for i in 0..<x.count { d[i] = f(s[i]) }
+  Parallel.forEachRange(x.count, grain: elementwiseGrain) { r in
+    for i in r { d[i] = f(s[i]) }
+  }
 }
 
 private func unaryKernel<T: TensorScalar>(_ x: Tensor, _ out: Tensor, _ f: UnaryFunction, _: T.Type) {
@@ -229,6 +237,19 @@ private func binaryKernel<T: TensorScalar>(_ a: Tensor, _ b: Tensor, _ out: Tens
   if o.count > 1 { for j in stride(from: o.count - 2, through: 0, by: -1) { contiguous[j] = contiguous[j + 1] * o[j + 1] } }
   let plan = StridedPlan(shape: o, strides: [contiguous, broadcastStrides(a.shape, in: o), broadcastStrides(b.shape, in: o)])
   let pa = a.pointer(T.self), pb = b.pointer(T.self), pd = out.mutablePointer(T.self)
+  if plan.shape.count == 1 && plan.strides.allSatisfy({ $0[0] == 1 }) && Parallel.parts(plan.shape[0], grain: elementwiseGrain) > 1 {
+    // Same-shape operands: one contiguous run, split in fixed chunks.
+    Parallel.forEachRange(plan.shape[0], grain: elementwiseGrain) { r in
+      let n = r.count, o = r.lowerBound
+      switch f {
+      case .add: for i in 0..<n { pd[o + i] = pa[o + i] + pb[o + i] }
+      case .subtract: for i in 0..<n { pd[o + i] = pa[o + i] - pb[o + i] }
+      case .multiply: for i in 0..<n { pd[o + i] = pa[o + i] * pb[o + i] }
+      case .divide: for i in 0..<n { pd[o + i] = pa[o + i] / pb[o + i] }
+      }
+    }
+    return
+  }
   switch f {
   case .add: binaryLoop(pa, pb, pd, plan) { $0 + $1 }
   case .subtract: binaryLoop(pa, pb, pd, plan) { $0 - $1 }
@@ -283,9 +304,11 @@ private func reluBackwardKernel<T: TensorScalar>(_ gy: Tensor, _ x: Tensor, _ ou
   let g = gy.pointer(T.self), xv = x.pointer(T.self), o = out.mutablePointer(T.self)
   // Both operands are loaded unconditionally so the select vectorises (a branch on the sign of
   // x mispredicts half the time).
-  if slope == 0 {
-    for i in 0..<x.count { let gv = g[i]; o[i] = xv[i] > 0 ? gv : 0 }
-  } else {
-    for i in 0..<x.count { let gv = g[i]; o[i] = xv[i] > 0 ? gv : slope * gv }
+  Parallel.forEachRange(x.count, grain: elementwiseGrain) { r in
+    if slope == 0 {
+      for i in r { let gv = g[i]; o[i] = xv[i] > 0 ? gv : 0 }
+    } else {
+      for i in r { let gv = g[i]; o[i] = xv[i] > 0 ? gv : slope * gv }
+    }
   }
 }

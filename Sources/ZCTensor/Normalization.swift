@@ -3,6 +3,10 @@
 ///
 /// Per channel c over the n = N·H·W values: μ = mean x, σ² = mean (x − μ)² (biased), x̂ = (x − μ)/√(σ² + ε),
 /// y = γ x̂ + β. Statistics are accumulated in Double for both dtypes.
+///
+/// With ``Parallel/threads`` > 1 the channels are split across threads (groups of four channels
+/// for the reductions, single channels for the element sweeps); every channel is still reduced
+/// by one thread in the order (image, pixel), so results are bit-identical for every thread count.
 public enum BatchNormKernel {
   /// Per-channel statistics of the batch: means and biased variances.
   public struct Statistics: Sendable {
@@ -52,38 +56,51 @@ private func bnForward<T: TensorScalar>(_ x: Tensor, _ gamma: Tensor?, _ beta: T
   let pg = gamma?.pointer(T.self), pb = beta?.pointer(T.self)
   var means = [Double](repeating: 0, count: c), vars = [Double](repeating: 0, count: c)
   let m = Double(n * hw)
-  // Reductions run four channels at a time in SIMD4<Double> lanes: each channel is still summed
-  // in the order (image, pixel), so results equal the one-channel loop bit for bit, but four
-  // dependency chains run in parallel.
-  var ch = 0
-  while ch < c {
-    let lanes = min(4, c - ch)
-    var s = SIMD4<Double>()
-    for b in 0..<n {
-      let p = px + (b * c + ch) * hw
-      for i in 0..<hw { s += gather4(p, hw, i, lanes) }
-    }
-    let mu = s / m
-    var v = SIMD4<Double>()
-    for b in 0..<n {
-      let p = px + (b * c + ch) * hw
-      for i in 0..<hw { let d = gather4(p, hw, i, lanes) - mu; v += d * d }
-    }
-    v /= m
-    for l in 0..<lanes { means[ch + l] = mu[l]; vars[ch + l] = v[l] }
-    ch += lanes
-  }
-  for ch in 0..<c {
-    let mu = means[ch], inv = 1 / (vars[ch] + eps).squareRoot()
-    let scale = T(inv * (pg.map { Double($0[ch]) } ?? 1))
-    let shift = T((pb.map { Double($0[ch]) } ?? 0) - mu * inv * (pg.map { Double($0[ch]) } ?? 1))
-    for b in 0..<n {
-      let p = px + (b * c + ch) * hw, q = py + (b * c + ch) * hw
-      for i in 0..<hw { q[i] = p[i] * scale + shift }
+  let groups = (c + 3) / 4, grain = channelGrain(n * hw)
+  means.withUnsafeMutableBufferPointer { meanBuffer in
+    vars.withUnsafeMutableBufferPointer { varBuffer in
+      let pm = meanBuffer.baseAddress!, pv = varBuffer.baseAddress!
+      // Reductions run four channels at a time in SIMD4<Double> lanes: each channel is still summed
+      // in the order (image, pixel), so results equal the one-channel loop bit for bit, but four
+      // dependency chains run in parallel.
+      Parallel.forEachRange(groups, grain: (grain + 3) / 4) { groupRange in
+        for group in groupRange {
+          let ch = 4 * group
+          let lanes = min(4, c - ch)
+          var s = SIMD4<Double>()
+          for b in 0..<n {
+            let p = px + (b * c + ch) * hw
+            for i in 0..<hw { s += gather4(p, hw, i, lanes) }
+          }
+          let mu = s / m
+          var v = SIMD4<Double>()
+          for b in 0..<n {
+            let p = px + (b * c + ch) * hw
+            for i in 0..<hw { let d = gather4(p, hw, i, lanes) - mu; v += d * d }
+          }
+          v /= m
+          for l in 0..<lanes { pm[ch + l] = mu[l]; pv[ch + l] = v[l] }
+        }
+      }
+      Parallel.forEachRange(c, grain: grain) { channels in
+        for ch in channels {
+          let mu = pm[ch], inv = 1 / (pv[ch] + eps).squareRoot()
+          let scale = T(inv * (pg.map { Double($0[ch]) } ?? 1))
+          let shift = T((pb.map { Double($0[ch]) } ?? 0) - mu * inv * (pg.map { Double($0[ch]) } ?? 1))
+          for b in 0..<n {
+            let p = px + (b * c + ch) * hw, q = py + (b * c + ch) * hw
+            for i in 0..<hw { q[i] = p[i] * scale + shift }
+          }
+        }
+      }
     }
   }
   return .init(mean: means, variance: vars, count: n * hw)
 }
+
+/// Channels per thread below which batch-norm sweeps stay serial: about 64 K values per part.
+@inline(__always)
+private func channelGrain(_ valuesPerChannel: Int) -> Int { max(1, 65_536 / max(1, valuesPerChannel)) }
 
 private func bnBackward<T: TensorScalar>(
   _ x: Tensor, _ gy: Tensor, _ gamma: Tensor?, _ st: BatchNormKernel.Statistics, _ eps: Double,
@@ -96,23 +113,29 @@ private func bnBackward<T: TensorScalar>(
   let m = Double(n * hw)
   // Σ gy and Σ gy (x − μ), four channels at a time (see bnForward: same order per channel).
   var sums = [Double](repeating: 0, count: c), cross = [Double](repeating: 0, count: c)
-  var c0 = 0
-  while c0 < c {
-    let lanes = min(4, c - c0)
-    var mu = SIMD4<Double>()
-    for l in 0..<lanes { mu[l] = st.mean[c0 + l] }
-    var sg = SIMD4<Double>(), sgx = SIMD4<Double>()
-    for b in 0..<n {
-      let p = px + (b * c + c0) * hw, q = pgy + (b * c + c0) * hw
-      for i in 0..<hw { let g = gather4(q, hw, i, lanes); sg += g; sgx += g * (gather4(p, hw, i, lanes) - mu) }
+  let groups = (c + 3) / 4, grain = channelGrain(n * hw)
+  sums.withUnsafeMutableBufferPointer { sumBuffer in
+   cross.withUnsafeMutableBufferPointer { crossBuffer in
+    let psum = sumBuffer.baseAddress!, pcross = crossBuffer.baseAddress!
+    Parallel.forEachRange(groups, grain: (grain + 3) / 4) { groupRange in
+      for group in groupRange {
+        let c0 = 4 * group
+        let lanes = min(4, c - c0)
+        var mu = SIMD4<Double>()
+        for l in 0..<lanes { mu[l] = st.mean[c0 + l] }
+        var sg = SIMD4<Double>(), sgx = SIMD4<Double>()
+        for b in 0..<n {
+          let p = px + (b * c + c0) * hw, q = pgy + (b * c + c0) * hw
+          for i in 0..<hw { let g = gather4(q, hw, i, lanes); sg += g; sgx += g * (gather4(p, hw, i, lanes) - mu) }
+        }
+        for l in 0..<lanes { psum[c0 + l] = sg[l]; pcross[c0 + l] = sgx[l] }
+      }
     }
-    for l in 0..<lanes { sums[c0 + l] = sg[l]; cross[c0 + l] = sgx[l] }
-    c0 += lanes
-  }
-  for ch in 0..<c {
+    Parallel.forEachRange(c, grain: grain) { channels in
+     for ch in channels {
     let mu = st.mean[ch], inv = 1 / (st.variance[ch] + eps).squareRoot()
-    let sg = sums[ch]
-    var sgx = cross[ch]
+    let sg = psum[ch]
+    var sgx = pcross[ch]
     sgx *= inv  // Σ gy x̂
     pgb[ch] = T(sg)
     pgg[ch] = T(sgx)
@@ -126,6 +149,9 @@ private func bnBackward<T: TensorScalar>(
       let p = px + (b * c + ch) * hw, q = pgy + (b * c + ch) * hw, r = pgx + (b * c + ch) * hw
       for i in 0..<hw { r[i] = kt * q[i] + at * p[i] + bt }
     }
+     }
+    }
+   }
   }
 }
 
@@ -165,8 +191,12 @@ private func bnBackwardVJP<T: TensorScalar>(
   let pdx = dx.mutablePointer(T.self), pdg = dgy.mutablePointer(T.self), pdgam = dgamma.mutablePointer(T.self)
   // The five per-channel sums, four channels at a time (same order per channel as one at a time).
   var sums = [SIMD8<Double>](repeating: SIMD8(), count: ch)
-  var k0 = 0
-  while k0 < ch {
+  let groups = (ch + 3) / 4, grain = channelGrain(nb * hw)
+  sums.withUnsafeMutableBufferPointer { sumBuffer in
+   let psums = sumBuffer.baseAddress!
+   Parallel.forEachRange(groups, grain: (grain + 3) / 4) { groupRange in
+    for group in groupRange {
+    let k0 = 4 * group
     let lanes = min(4, ch - k0)
     var mu = SIMD4<Double>(), sv = SIMD4<Double>()
     for l in 0..<lanes { mu[l] = st.mean[k0 + l]; sv[l] = 1 / (st.variance[k0 + l] + eps).squareRoot() }
@@ -179,15 +209,16 @@ private func bnBackwardVJP<T: TensorScalar>(
         if let pc { let cv = gather4(pc + o, hw, i, lanes); sc += cv; scx += cv * xh; scg += cv * g }
       }
     }
-    for l in 0..<lanes { sums[k0 + l] = SIMD8(sgy[l], sgyx[l], sc[l], scx[l], scg[l], 0, 0, 0) }
-    k0 += lanes
-  }
-  for k in 0..<ch {
+    for l in 0..<lanes { psums[k0 + l] = SIMD8(sgy[l], sgyx[l], sc[l], scx[l], scg[l], 0, 0, 0) }
+    }
+   }
+   Parallel.forEachRange(ch, grain: grain) { channels in
+    for k in channels {
     let mu = st.mean[k], s = 1 / (st.variance[k] + eps).squareRoot()
     let gam = gamma.map { Double($0.pointer(T.self)[k]) } ?? 1
     let cg = cGamma.map { Double($0.pointer(T.self)[k]) } ?? 0
     let a = gam * s
-    let sgy = sums[k][0], sgyx = sums[k][1], sc = sums[k][2], scx = sums[k][3], scg = sums[k][4]
+    let sgy = psums[k][0], sgyx = psums[k][1], sc = psums[k][2], scx = psums[k][3], scg = psums[k][4]
     let m1 = sgy / n, m2 = sgyx / n, mc = sc / n, mcx = scx / n, mcg = scg / n
     let core = mcg - m1 * mc - m2 * mcx
     pdgam[k] = T(s * n * core)
@@ -221,5 +252,7 @@ private func bnBackwardVJP<T: TensorScalar>(
         }
       }
     }
+    }
+   }
   }
 }

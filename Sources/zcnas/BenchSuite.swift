@@ -5,16 +5,22 @@ import ZCData
 import ZCEngine
 import ZCTensor
 
-/// `zcnas bench-suite`: seconds per architecture for a proxy suite (release build), for every space.
+/// `zcnas bench-suite`: seconds per pass and per proxy, CPU and system time, peak memory and
+/// GFLOP/s of a proxy suite per architecture and thread count (release build), for every space.
+/// The measurement is ``SuiteBenchmark`` (ZCEngine); this command parses and prints.
 struct BenchSuite: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "bench-suite",
-    abstract: "Seconds per architecture for a set of proxies (one network per worker), through the scoring pipeline.",
+    abstract: "Time a proxy suite per architecture: each shared pass and proxy, user/system time, peak memory, GFLOP/s, for each --threads.",
     discussion: """
-      For each architecture: build it (seeded), take the run's minibatch (as `zcnas score` draws it), compute \
-      the proxies through shared passes, and report the median wall time over --repeats runs. With --workers 2 \
-      the same measurement runs on two threads at once (both cores busy, as when scoring) and each thread's \
-      median is reported.
+      For each architecture and each thread count: build it (seeded), take the run's minibatch (as `zcnas score` \
+      draws it), compute the proxies through the shared passes once to warm up, then --repeats times, and print \
+      medians: wall seconds, the process's user and system seconds, seconds of each shared pass (exclusive) and \
+      of each proxy, peak resident memory (VmHWM reset before the timed runs; it includes heap kept from earlier \
+      runs of the process, so for a clean figure run one architecture per process), and the forward pass's \
+      GFLOP/s (2 x the engine's `flops` count x batch / forward seconds) against --peak-gflops per thread. \
+      Values are the same for every thread count (the kernels split only independent outputs). With \
+      --workers N, N networks run the measurement at once (both cores busy, as `zcnas score --jobs 2`).
       """
   )
 
@@ -23,7 +29,9 @@ struct BenchSuite: ParsableCommand {
   @Option(help: "Comma-separated proxy names, standard (the space's usual suite) or all.") var metrics = "standard"
   @Option(name: .customLong("batch-size")) var batchSize: Int?
   @Option var repeats = 3
-  @Option(help: "Concurrent workers (1 or 2).") var workers = 2
+  @Option(help: "Comma-separated thread counts per network, for example 1,2.") var threads = "1,2"
+  @Option(help: "Networks measured at once (1 or more; each with the --threads value).") var workers = 1
+  @Option(name: .customLong("peak-gflops"), help: "Machine FP32 peak per core in GFLOP/s (performance notes: 115 on this machine kind).") var peakGFLOPs = 115.0
   @OptionGroup var model: RecurrentModelOptions
   @OptionGroup var bert: BERTModelOptions
 
@@ -31,6 +39,17 @@ struct BenchSuite: ParsableCommand {
     guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
     if let b = batchSize, b < 2 { throw ValidationError("--batch-size must be at least 2, got \(b)") }
     guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
+    guard peakGFLOPs > 0 else { throw ValidationError("--peak-gflops must be positive, got \(peakGFLOPs)") }
+    _ = try threadCounts()
+  }
+
+  private func threadCounts() throws -> [Int] {
+    let parts = threads.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+    let values = parts.compactMap { Int($0) }
+    guard !parts.isEmpty, values.count == parts.count, values.allSatisfy({ $0 >= 1 && $0 <= 64 }) else {
+      throw ValidationError("--threads: expected comma-separated integers in 1...64, found '\(threads)'")
+    }
+    return values
   }
 
   func run() throws { try bench(try spaceOptions.load()) }
@@ -42,39 +61,42 @@ struct BenchSuite: ParsableCommand {
     settings.batchSize = batchSize
     settings.parameters = model.parameters.merging(bert.parameters) { a, _ in a }
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies) }
-    print("\(space.name): proxies \(proxies.map(\.name).joined(separator: ",")); batch \(pipeline.batchLabel?.size ?? 0); workers \(workers); OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s)")
+    let flops = Metrics.proxy(named: "flops")
+    print("\(space.name): proxies \(proxies.map(\.name).joined(separator: ",")); batch \(pipeline.batchLabel?.size ?? 0); workers \(workers); "
+          + "OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s); numerics \(Numerics.version); \(Parallel.cores) cores")
     for (id, arch) in chosen {
-      let acc = Accumulator()
-      DispatchQueue.concurrentPerform(iterations: max(1, workers)) { _ in
-        var times: [Double] = []
-        var last: [ProxyResult] = []
-        for r in 0..<(repeats + 1) {
-          let start = DispatchTime.now().uptimeNanoseconds
-          do { last = try pipeline.evaluate(id: id, architecture: arch) } catch { acc.fail(error); return }
-          let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-          if r > 0 { times.append(t) }  // the first run warms up
+      for t in try threadCounts() {
+        let acc = Accumulator()
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+          do { acc.add(try SuiteBenchmark.measure(pipeline, id: id, architecture: arch, threads: t, repeats: repeats, flops: flops)) } catch { acc.fail(error) }
         }
-        times.sort()
-        acc.add(median: times[times.count / 2], results: last, weight: 1 / Double(max(1, workers)))
+        if let e = acc.error { throw CLIError("bench-suite: \(space.unit) \(id): \(e)") }
+        for m in acc.values { report(m) }
       }
-      if let e = acc.error { throw CLIError("bench-suite: \(space.unit) \(id): \(e)") }
-      let (medians, breakdown) = acc.values
-      let parts = proxies.map { String(format: "%@ %.2f", $0.name, breakdown[$0.name] ?? 0) }.joined(separator: ", ")
-      print(String(format: "id %7d  median s per worker: %@   (last run: %@)", id, medians.map { String(format: "%.2f", $0) }.joined(separator: " / "), parts))
     }
+  }
+
+  private func report(_ m: SuiteMeasurement) {
+    func mb(_ b: Int?) -> String { b.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "n/a" }
+    var line = String(format: "id %6d threads %d: wall %.3f s  user %.3f s  sys %.3f s  peak %@ (process max %@)",
+                      m.id, m.threads, m.wallSeconds, m.userSeconds, m.systemSeconds, mb(m.peakResidentBytes), mb(m.processMaxResidentBytes))
+    if let f = m.forwardFLOPs {
+      line += String(format: "  forward %.2f GFLOP", f / 1e9)
+      if let g = m.forwardGFLOPs {
+        line += String(format: " at %.1f GFLOP/s (%.0f%% of %.0f peak)", g, 100 * g / (peakGFLOPs * Double(m.threads)), peakGFLOPs * Double(m.threads))
+      }
+    }
+    print(line)
+    print("  passes:  " + m.passSeconds.map { String(format: "%@ %.3f", $0.name, $0.seconds) }.joined(separator: ", "))
+    print("  proxies: " + m.proxySeconds.map { String(format: "%@ %.3f", $0.name, $0.seconds) }.joined(separator: ", "))
   }
 }
 
 private final class Accumulator: @unchecked Sendable {
   private let lock = NSLock()
-  private var medians: [Double] = []
-  private var breakdown: [String: Double] = [:]
-  func add(median: Double, results: [ProxyResult], weight: Double) {
-    lock.lock(); defer { lock.unlock() }
-    medians.append(median)
-    for p in results { breakdown[p.metric, default: 0] += p.seconds * weight }
-  }
+  private var results: [SuiteMeasurement] = []
   private(set) var error: Error?
+  func add(_ m: SuiteMeasurement) { lock.lock(); results.append(m); lock.unlock() }
   func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
-  var values: ([Double], [String: Double]) { lock.lock(); defer { lock.unlock() }; return (medians, breakdown) }
+  var values: [SuiteMeasurement] { lock.lock(); defer { lock.unlock() }; return results }
 }

@@ -42,6 +42,7 @@ struct Score: ParsableCommand {
   @OptionGroup var storeOption: StoreOption
   @Option(help: "Also export this run's rows to a .csv, .csv.gz or .jsonl file.") var output: String?
   @Option(help: "Architectures scored in parallel (default: active cores).") var jobs = ProcessInfo.processInfo.activeProcessorCount
+  @Option(help: ArgumentHelp("Threads inside each network's kernels (default: active cores / architectures scored at once).", discussion: "Values are bit-identical for every thread count: the kernels split only independent outputs (images, output channels, elements).")) var threads: Int?
   @Option(help: "Network precision (synflow always runs in float64).") var dtype: DType = .float32
   @Option(help: "Load the initial weights (PyTorch state_dict keys) from this safetensors file instead of initialising; one architecture only.")
   var weights: String?
@@ -57,6 +58,7 @@ struct Score: ParsableCommand {
 
   func run() throws {
     try checkJobs(jobs)
+    if let t = threads, !(1...64).contains(t) { throw CLIError("--threads: expected 1...64, found \(t)") }
     if let m = maxMemory, !(m > 0 && m.isFinite) { throw CLIError("--max-memory: expected a positive number of GB, found \(m)") }
     try score(try spaceOptions.load())
   }
@@ -67,6 +69,7 @@ struct Score: ParsableCommand {
     s.seed = seed; s.batchSize = batchSize; s.dtype = dtype; s.dataFiles = data; s.batchFile = batch; s.weightsFile = weights
     s.parameters = model.parameters.merging(bert.parameters) { a, _ in a }
     s.maxMemoryGB = maxMemory
+    s.threads = threads
     return s
   }
 

@@ -186,6 +186,10 @@ public struct ScoringSettings: Sendable {
   /// (``MemoryLimit``). Configurations whose ``MemoryEstimate`` exceeds it are refused before they
   /// allocate, and fewer networks run at once when `jobs` of them would not fit.
   public var maxMemoryGB: Double?
+  /// Threads inside one network's kernels (``Parallel/threads``); nil: the cores divided by the
+  /// networks scored at once (all cores for one architecture). Values do not depend on it: the
+  /// kernels split only independent outputs (bit-identical for every thread count).
+  public var threads: Int?
 
   public init(dataset: String, datasetsRoot: String) { self.dataset = dataset; self.datasetsRoot = datasetsRoot }
 }
