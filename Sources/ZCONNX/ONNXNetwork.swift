@@ -42,7 +42,9 @@ enum GraphValue {
 /// - the ReLU inputs (nwot, the ReLU-based proxies): the input of every `Relu` node, one entry per
 ///   node call (PyTorch's `nn.ReLU` and `F.relu` both export as `Relu`). `Clip` (ReLU6), LeakyRelu
 ///   and the other activations are not hooked, as the reference code hooks `nn.ReLU` only;
-/// - batch norm: every `BatchNormalization` node is an ``ONNXBatchNormLayer`` that synflow bypasses.
+/// - batch norm: every `BatchNormalization` node is an ``ONNXBatchNormLayer`` that synflow bypasses;
+/// - module outputs (MeCo): the values that leave a scope of the exporter's node names
+///   (``ONNXModuleOutputPlan``), reported to a ``ForwardTrace`` that records module outputs.
 ///
 /// Batch norm with `training_mode = 1` normalises with the batch statistics while the module is in
 /// training mode and with the running statistics in evaluation mode; with `training_mode = 0` (an
@@ -66,6 +68,8 @@ public final class ONNXNetwork: ImageClassifier {
   var constants: [String: GraphValue] = [:]
   /// The layer of a node index (Conv/Gemm/MatMul weight layers, batch norm modules).
   var layerOfNode: [Int: ONNXModule] = [:]
+  /// Which values are module outputs (``ONNXModuleOutputPlan``), built at the first traced call.
+  var cachedModuleOutputPlan: ONNXModuleOutputPlan?
 
   public var children: [(String, any Module)] { root.childModules }
   public var ownParameters: [(String, Parameter)] { root.parameters }
@@ -149,12 +153,14 @@ public final class ONNXNetwork: ImageClassifier {
       throw ONNXError("\(graph.fileName): input of shape \(x.shape), expected [batch] + \(inputShape)")
     }
     var env: [String: GraphValue] = [inputName: .float(x)]
+    let moduleTrace = ForwardTrace.current.flatMap { $0.recordsModuleOutputs ? $0 : nil }
     for (k, node) in graph.nodes.enumerated() {
       let outs = try evaluate(k, node) { name in
         if let v = env[name] { return v }
         return try self.initializerValue(name, node: node)
       }
       for (o, v) in zip(node.outputs, outs) where !o.isEmpty { env[o] = v }
+      if let moduleTrace { traceModuleOutputs(node, outs, moduleTrace) }
     }
     guard let out = env[outputName] ?? (try? initializerValue(outputName, node: nil)) else {
       throw ONNXError("\(graph.fileName): output '\(outputName)' was not computed")
