@@ -29,7 +29,7 @@ struct Robot: ParsableCommand {
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Strategy.") var strategy: QueryStrategy = .robot
   @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six; nbnlp: every recurrent proxy); 'ensemble' adds the label-free log-rank ensemble of --ensemble as one candidate.") var metrics: String?
-  @Option(help: "Members of the 'ensemble' candidate, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
+  @Option(help: "Members of the 'ensemble' candidate: a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
   @Option(help: "Distinct architectures queried.") var budget = 20
   @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "10..19"
   @Option(help: "Query signal: a numeric column of the space's table (default: nb201 cifar10_valid_acc_12ep, nbnlp final_test_loss).") var objective: String?
