@@ -24,9 +24,11 @@ import ZCTensor
 /// conv_a and conv_b as an edge, the shortcut's pool once and 1×1 conv twice, and the block
 /// output once; the head's batch norm once and ReLU twice) and ONNX graphs (``ONNXNetwork``: the
 /// modules are the scopes of the PyTorch exporter's node names; see docs/metrics.md for what an
-/// export loses). Only 4-D outputs with more than one spatial position are kept: every other
-/// output (pooled `[1, C, 1, 1]` maps, `[1, C]` vectors, logits) gives an n × 1 matrix whose
-/// correlation is all NaN, value 0 in the reference.
+/// export loses). Only outputs of rank ≥ 3 with more than one value per row are kept (n = the
+/// second axis, as the reference's `fea.reshape(fea.shape[0], -1)` of the first sample; NB201
+/// and the CNN exports have only NCHW maps): every other output (pooled `[1, C, 1, 1]` maps,
+/// `[1, C]` vectors, logits) gives an n × 1 matrix whose correlation is all NaN, value 0 in the
+/// reference.
 ///
 /// Choices (the authors' NB201 script `correlation/NAS_Bench_201.py` `get_score`): batch 1, a real
 /// training image, no re-initialisation (`--init_w_type none`: the network as built, here the
@@ -34,7 +36,7 @@ import ZCTensor
 /// where MeCo's model adds one), training-mode batch norm, one pass. R and its eigenvalues are
 /// computed in Float64 from the network's dtype (LAPACK `dsyevd`; the reference uses the general
 /// `torch.linalg.eig` on the symmetric R, equal up to rounding). Missing when the network reports
-/// no 4-D module output, or a value is not finite.
+/// no such module output, or a value is not finite.
 public struct MeCo: ImageProxy {
   public init() {}
   public let name = "meco"
@@ -52,7 +54,7 @@ public struct MeCo: ImageProxy {
     return .checked(try Self.score(firings), ifNotFinite: "a correlation eigenvalue is not finite")
   }
 
-  static let noFirings = "meco: the network reported no 4-D module output with more than one position (its forward pass is not traced by modules)"
+  static let noFirings = "meco: the network reported no module output of rank >= 3 with more than one value per row (its forward pass is not traced by modules)"
 
   /// One hooked module output: the dotted module name (xautodl's on NAS-Bench-201) and its tensor
   /// `[1, n, h, w]` (several firings may share one tensor).
@@ -123,12 +125,16 @@ public struct MeCo: ImageProxy {
 
   /// MeCo's hooked module outputs for one image `[1, C, H, W]`, in forward-completion order (the
   /// order the reference's hooks fire), from one forward pass of `network` in its current mode
-  /// without gradient, traced by modules (``ForwardTrace/moduleOutputs``); only 4-D outputs with
-  /// more than one spatial position (the others are worth 0). Nil when the network reports none.
+  /// without gradient, traced by modules (``ForwardTrace/moduleOutputs``); only outputs of rank ≥ 3
+  /// (`[1, n, h, w]` maps, `[1, n, d]` sequences) with more than one value per row (the others
+  /// are worth 0). Nil when the network reports none.
   public static func firings(of network: some Layer, image: Tensor) -> [Firing]? {
     let trace = ForwardTrace(reluInputs: false, layerOutputs: false, moduleOutputs: true)
     _ = GradMode.$isEnabled.withValue(false) { ForwardTrace.$current.withValue(trace) { network(Variable(image)) } }
-    let out = trace.moduleOutputs.filter { $0.output.rank == 4 && $0.output.shape[0] == 1 && $0.output.shape[2] * $0.output.shape[3] > 1 }
+    let out = trace.moduleOutputs.filter { o in
+      let t = o.output
+      return t.rank >= 3 && t.shape[0] == 1 && t.shape[1] > 0 && t.count / t.shape[1] > 1
+    }
       .map { Firing(module: $0.module, tensor: $0.output, tensorIndex: $0.tensorIndex) }
     return out.isEmpty ? nil : out
   }

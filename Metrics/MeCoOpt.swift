@@ -12,7 +12,7 @@ import ZCTensor
 /// (``ImageProxyContext/runSeed``), in firing order, so every architecture of a run uses the same
 /// sequence of draws. Checked against the reference by replaying its recorded picks
 /// (``MeCo/optScore(_:picks:)``). Missing when a firing has fewer than 8 rows (the reference
-/// raises), the network reports no 4-D module output, or a value is not finite.
+/// raises), the network reports no module output meco keeps, or a value is not finite.
 public struct MeCoOpt: ImageProxy {
   public init() {}
   public let name = "meco_opt"

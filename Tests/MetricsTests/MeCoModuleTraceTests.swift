@@ -142,4 +142,28 @@ final class MeCoModuleTraceTests: XCTestCase {
       print("meco \(name): \(v) over \(g.count) firings")
     }
   }
+
+  /// A network reporting a `[1, T, D]` sequence and a `[1, T·D]` vector: the sequence fires (T rows
+  /// of D values, as the reference reshapes the first sample to (n, −1)), the vector does not
+  /// (n × 1: value 0). Expected λ_min from numpy 2.4.6: `np.linalg.eigvalsh(np.corrcoef(x)).min()`.
+  func testSequenceOutputsFireAndVectorsDoNot() throws {
+    final class Tokens: Layer {
+      var training = true
+      func callAsFunction(_ x: Variable) -> Variable {
+        let a = ForwardTrace.module("tokens") { reshape(x, [1, 4, 6]) }
+        return ForwardTrace.module("flat") { reshape(a, [1, 24]) }
+      }
+    }
+    let x: [Double] = [0.3, -1.2, 2.0, 0.7, -0.4, 1.1, 1.5, 0.2, -0.9, 0.0, 2.2, -1.3,
+                       -0.6, 0.8, 0.4, -2.1, 1.0, 0.5, 0.9, 0.9, -0.3, 1.4, -1.7, 0.2]
+    let firings = try XCTUnwrap(MeCo.firings(of: Tokens(), image: Tensor(doubles: x, shape: [1, 1, 4, 6], dtype: .float64)))
+    XCTAssertEqual(firings.map(\.module), ["tokens"])
+    XCTAssertEqual(try MeCo.score(firings), 0.07228289352336568, accuracy: 1e-12)
+    // Without module reports there is nothing to hook: missing, not 0.
+    final class Plain: Layer {
+      var training = true
+      func callAsFunction(_ x: Variable) -> Variable { reshape(x, [1, 24]) }
+    }
+    XCTAssertNil(MeCo.firings(of: Plain(), image: Tensor(doubles: x, shape: [1, 1, 4, 6], dtype: .float64)))
+  }
 }
