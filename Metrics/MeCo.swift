@@ -13,24 +13,30 @@ import ZCTensor
 /// is set to 0, diagonal included; the firing's value is the minimum eigenvalue of R.
 /// meco = Σ over firings of that value (higher is better).
 ///
-/// Which firings, and how often: the authors hook **every** module of their own NAS-Bench-201
-/// model (`correlation/foresight/models/nasbench2.py` `NAS201Model`), containers included, so one
-/// tensor can fire several times (``firings(of:image:)`` lists them in forward-completion order,
-/// in terms of the engine's xautodl `TinyNetwork`): the stem conv once and its batch norm three
-/// times; per `nor_conv` edge ReLU, conv and (three times) batch norm; `avg_pool_3x3` twice;
-/// `skip_connect` once (its input); `none` once (zeros, value 0); each cell output once and once
-/// more after the last cell of a stage; per reduction block conv_a and conv_b as an edge, the
-/// shortcut's pool once and 1×1 conv twice, and the block output once; the head's batch norm once
-/// and ReLU twice. The pooled `[1, C]` vector, the classifier and the logits give n × 1 matrices
-/// (all-NaN correlation, value 0) and are left out.
+/// Which firings, and how often: the authors hook **every** module (`named_modules()`), containers
+/// included, so one tensor fires once per module that returns it. The engine reads them from the
+/// network's own module-output trace (``ForwardTrace/moduleOutputs``, ``firings(of:image:)``),
+/// which every network serves: NAS-Bench-201 (``NB201Network``, xautodl's module tree plus the two
+/// containers of MeCo's own NB201 model, so the shared fixtures' values are reproduced: the stem
+/// conv once and its batch norm three times; per `nor_conv` edge ReLU, conv and (three times)
+/// batch norm; `avg_pool_3x3` twice; `skip_connect` once (its input); `none` once (zeros, value
+/// 0); each cell output once and once more after the last cell of a stage; per reduction block
+/// conv_a and conv_b as an edge, the shortcut's pool once and 1×1 conv twice, and the block
+/// output once; the head's batch norm once and ReLU twice) and ONNX graphs (``ONNXNetwork``: the
+/// modules are the scopes of the PyTorch exporter's node names; see docs/metrics.md for what an
+/// export loses). Only outputs of rank ≥ 3 with more than one value per row are kept (n = the
+/// second axis, as the reference's `fea.reshape(fea.shape[0], -1)` of the first sample; NB201
+/// and the CNN exports have only NCHW maps): every other output (pooled `[1, C, 1, 1]` maps,
+/// `[1, C]` vectors, logits) gives an n × 1 matrix whose correlation is all NaN, value 0 in the
+/// reference.
 ///
 /// Choices (the authors' NB201 script `correlation/NAS_Bench_201.py` `get_score`): batch 1, a real
 /// training image, no re-initialisation (`--init_w_type none`: the network as built, here the
 /// engine's PyTorch-default initialisation of `TinyNetwork`, whose cell convolutions have no bias
 /// where MeCo's model adds one), training-mode batch norm, one pass. R and its eigenvalues are
 /// computed in Float64 from the network's dtype (LAPACK `dsyevd`; the reference uses the general
-/// `torch.linalg.eig` on the symmetric R, equal up to rounding). Missing when the network is not
-/// a NAS-Bench-201 `TinyNetwork`, or a value is not finite.
+/// `torch.linalg.eig` on the symmetric R, equal up to rounding). Missing when the network reports
+/// no such module output, or a value is not finite.
 public struct MeCo: ImageProxy {
   public init() {}
   public let name = "meco"
@@ -42,16 +48,15 @@ public struct MeCo: ImageProxy {
   public let source = "Jiang et al. 2023 (HamsterMimi/MeCo correlation/NAS_Bench_201.py get_score, measure meco)"
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {
-    guard let net = context.network as? NB201Network else {
-      return .missing(reason: "meco is defined on the NAS-Bench-201 TinyNetwork module tree; this network is not one")
-    }
-    guard let firings = Self.firings(of: net, image: context.images.rows(0..<1)) else {
-      return .missing(reason: "meco: the network's module tree is not the NAS-Bench-201 TinyNetwork's")
+    guard let firings = Self.firings(of: context.network, image: context.images.rows(0..<1)) else {
+      return .missing(reason: Self.noFirings)
     }
     return .checked(try Self.score(firings), ifNotFinite: "a correlation eigenvalue is not finite")
   }
 
-  /// One hooked module output: the dotted xautodl module it corresponds to and its tensor
+  static let noFirings = "meco: the network reported no module output of rank >= 3 with more than one value per row (its forward pass is not traced by modules)"
+
+  /// One hooked module output: the dotted module name (xautodl's on NAS-Bench-201) and its tensor
   /// `[1, n, h, w]` (several firings may share one tensor).
   public struct Firing {
     public let module: String
@@ -118,74 +123,19 @@ public struct MeCo: ImageProxy {
     return try Linalg.symmetricEigenvalues(Tensor(doubles: r, shape: [k, k], dtype: .float64)).first ?? 0
   }
 
-  /// MeCo's hooked module outputs for one image `[1, 3, H, W]`, in the order the reference's hooks
-  /// fire (see the type's documentation), from one training-mode forward pass without gradient
-  /// through the network's own layers (the same computation as the network's forward). Nil when
-  /// the module tree is not NAS-Bench-201's `TinyNetwork` (stem, cells, lastact, classifier).
-  public static func firings(of net: NB201Network, image: Tensor) -> [Firing]? {
-    let top = Dictionary(net.children, uniquingKeysWith: { a, _ in a })
-    guard let stem = top["stem"] as? Sequential, stem.layers.count == 2,
-          let cells = top["cells"] as? ModuleList, let lastact = top["lastact"] as? Sequential, lastact.layers.count == 2
-    else { return nil }
-    var out: [Firing] = []
-    var distinct = 0
-    func fire(_ name: String, _ v: Variable, _ times: Int = 1) {
-      for _ in 0..<times { out.append(Firing(module: name, tensor: v.value, tensorIndex: distinct)) }
-      distinct += 1
+  /// MeCo's hooked module outputs for one image `[1, C, H, W]`, in forward-completion order (the
+  /// order the reference's hooks fire), from one forward pass of `network` in its current mode
+  /// without gradient, traced by modules (``ForwardTrace/moduleOutputs``); only outputs of rank ≥ 3
+  /// (`[1, n, h, w]` maps, `[1, n, d]` sequences) with more than one value per row (the others
+  /// are worth 0). Nil when the network reports none.
+  public static func firings(of network: some Layer, image: Tensor) -> [Firing]? {
+    let trace = ForwardTrace(reluInputs: false, layerOutputs: false, moduleOutputs: true)
+    _ = GradMode.$isEnabled.withValue(false) { ForwardTrace.$current.withValue(trace) { network(Variable(image)) } }
+    let out = trace.moduleOutputs.filter { o in
+      let t = o.output
+      return t.rank >= 3 && t.shape[0] == 1 && t.shape[1] > 0 && t.count / t.shape[1] > 1
     }
-    /// ReLU → conv → BN, firing ReLU, conv, and BN three times (op.2, op, the edge).
-    func reluConvBN(_ m: any Module, _ x: Variable, _ name: String) -> Variable? {
-      guard let op = Dictionary(m.children, uniquingKeysWith: { a, _ in a })["op"] as? Sequential, op.layers.count == 3 else { return nil }
-      let a = op.layers[0](x); fire(name + ".op.0", a)
-      let b = op.layers[1](a); fire(name + ".op.1", b)
-      let c = op.layers[2](b); fire(name + ".op.2", c, 3)
-      return c
-    }
-    let ok: Bool = GradMode.$isEnabled.withValue(false) {
-      var f = stem.layers[0](Variable(image)); fire("stem.0", f)
-      f = stem.layers[1](f); fire("stem.1", f, 3)
-      let items = cells.items
-      for (ci, item) in items.enumerated() {
-        let name = "cells.\(ci)"
-        let kids = Dictionary(item.children, uniquingKeysWith: { a, _ in a })
-        if let convA = kids["conv_a"], let convB = kids["conv_b"], let ds = kids["downsample"] as? Sequential, ds.layers.count == 2 {
-          guard let a = reluConvBN(convA, f, name + ".conv_a"), let b = reluConvBN(convB, a, name + ".conv_b") else { return false }
-          let p = ds.layers[0](f); fire(name + ".downsample.0", p)
-          let r = ds.layers[1](p); fire(name + ".downsample.1", r, 2)
-          f = add(r, b); fire(name, f)
-          continue
-        }
-        guard let edgeList = kids["layers"] as? ModuleList, edgeList.items.count == NB201Architecture.edgeCount else { return false }
-        let ops = net.architecture.edges
-        var nodes = [f]
-        var e = 0
-        for j in 1...3 {
-          var acc: Variable?
-          for i in 0..<j {
-            guard let layer = edgeList.items[e] as? any Layer else { return false }
-            let en = name + ".layers.\(e)"
-            let y: Variable
-            switch ops[e] {
-            case .conv1x1, .conv3x3:
-              guard let v = reluConvBN(layer, nodes[i], en) else { return false }
-              y = v
-            case .avgPool3x3: y = layer(nodes[i]); fire(en, y, 2)
-            case .skipConnect: y = layer(nodes[i]); fire(en, y)
-            case .none: y = layer(nodes[i]); fire(en, y)
-            }
-            acc = acc.map { add($0, y) } ?? y
-            e += 1
-          }
-          nodes.append(acc!)
-        }
-        f = nodes[3]
-        let lastOfStage = ci + 1 == items.count || Dictionary(items[ci + 1].children, uniquingKeysWith: { a, _ in a })["conv_a"] != nil
-        fire(name, f, lastOfStage ? 2 : 1)
-      }
-      let bn = lastact.layers[0](f); fire("lastact.0", bn)
-      let act = lastact.layers[1](bn); fire("lastact.1", act, 2)
-      return true
-    }
-    return ok ? out : nil
+      .map { Firing(module: $0.module, tensor: $0.output, tensorIndex: $0.tensorIndex) }
+    return out.isEmpty ? nil : out
   }
 }

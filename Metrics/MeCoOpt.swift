@@ -12,7 +12,7 @@ import ZCTensor
 /// (``ImageProxyContext/runSeed``), in firing order, so every architecture of a run uses the same
 /// sequence of draws. Checked against the reference by replaying its recorded picks
 /// (``MeCo/optScore(_:picks:)``). Missing when a firing has fewer than 8 rows (the reference
-/// raises), the network is not a NAS-Bench-201 TinyNetwork, or a value is not finite.
+/// raises), the network reports no module output meco keeps, or a value is not finite.
 public struct MeCoOpt: ImageProxy {
   public init() {}
   public let name = "meco_opt"
@@ -26,9 +26,8 @@ public struct MeCoOpt: ImageProxy {
   public static let picked = 8
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {
-    guard let net = context.network as? NB201Network,
-          let firings = MeCo.firings(of: net, image: context.images.rows(0..<1)) else {
-      return .missing(reason: "meco_opt is defined on the NAS-Bench-201 TinyNetwork module tree; this network is not one")
+    guard let firings = MeCo.firings(of: context.network, image: context.images.rows(0..<1)) else {
+      return .missing(reason: MeCo.noFirings.replacingOccurrences(of: "meco:", with: "meco_opt:"))
     }
     if let small = firings.first(where: { $0.tensor.shape[1] < Self.picked }) {
       return .missing(reason: "meco_opt: \(small.module) has \(small.tensor.shape[1]) channels, fewer than \(Self.picked)")

@@ -236,9 +236,22 @@ public final class ScoreStore: @unchecked Sendable {
   /// before versions were recorded, count as other), by version ("unrecorded" for nil).
   /// - Throws: ``StoreError`` when the database cannot be read.
   public func otherNumerics(like key: ScoreKey, ids: Set<Int>, current: String) throws -> [String: Int] {
-    var out: [String: Int] = [:]
-    for r in try rows(like: key, ids: ids) where r.numerics != current { out[r.numerics ?? "unrecorded", default: 0] += 1 }
-    return out
+    if ids.isEmpty { return [:] }
+    // One GROUP BY query: the row count of every numerics version (NULL: "unrecorded").
+    return try reading { db in
+      var out: [String: Int] = [:]
+      for row in try Row.fetchAll(db, sql: """
+        SELECT numerics, COUNT(*) AS n FROM scores
+        WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        AND arch_index IN (\(ids.sorted().map(String.init).joined(separator: ",")))
+        GROUP BY numerics
+        """, arguments: [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype]) {
+        let version: String? = row["numerics"]
+        guard version != current else { continue }
+        out[version ?? "unrecorded", default: 0] += row["n"] as Int
+      }
+      return out
+    }
   }
 
   /// Writes rows in one transaction (all or nothing), replacing rows with the same key.

@@ -20,7 +20,13 @@ public final class Sequential: Layer {
 
   public var children: [(String, any Module)] { layers.enumerated().map { (String($0.offset), $0.element as any Module) } }
 
-  public func callAsFunction(_ x: Variable) -> Variable { layers.reduce(x) { $1($0) } }
+  /// Each layer is a traced module call named by its position (``ForwardTrace/module(_:_:)``).
+  public func callAsFunction(_ x: Variable) -> Variable {
+    guard ForwardTrace.current?.recordsModuleOutputs == true else { return layers.reduce(x) { $1($0) } }
+    var y = x
+    for (i, layer) in layers.enumerated() { y = ForwardTrace.module(String(i)) { layer(y) } }
+    return y
+  }
 }
 
 /// ReLU as a layer (no parameters), so position indices match PyTorch's `nn.Sequential`.

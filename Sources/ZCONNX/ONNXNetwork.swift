@@ -45,7 +45,9 @@ enum GraphValue {
 /// - the ReLU inputs (nwot, the ReLU-based proxies): the input of every `Relu` node, one entry per
 ///   node call (PyTorch's `nn.ReLU` and `F.relu` both export as `Relu`). `Clip` (ReLU6), LeakyRelu
 ///   and the other activations are not hooked, as the reference code hooks `nn.ReLU` only;
-/// - batch norm: every `BatchNormalization` node is an ``ONNXBatchNormLayer`` that synflow bypasses.
+/// - batch norm: every `BatchNormalization` node is an ``ONNXBatchNormLayer`` that synflow bypasses;
+/// - module outputs (MeCo): the values that leave a scope of the exporter's node names
+///   (``ONNXModuleOutputPlan``), reported to a ``ForwardTrace`` that records module outputs.
 ///
 /// Batch norm with `training_mode = 1` normalises with the batch statistics while the module is in
 /// training mode and with the running statistics in evaluation mode; with `training_mode = 0` (an
@@ -74,6 +76,8 @@ public final class ONNXNetwork: ImageClassifier {
   var layerOutputAtNode: [Int: ONNXModule] = [:]
   /// Exact-GELU subgraphs run as one GELU (``GELUFusion``).
   let geluFusion: GELUFusion
+  /// Which values are module outputs (``ONNXModuleOutputPlan``), built at the first traced call.
+  var cachedModuleOutputPlan: ONNXModuleOutputPlan?
 
   public var children: [(String, any Module)] { root.childModules }
   public var ownParameters: [(String, Parameter)] { root.parameters }
@@ -159,6 +163,7 @@ public final class ONNXNetwork: ImageClassifier {
       throw ONNXError("\(graph.fileName): input of shape \(x.shape), expected [batch] + \(inputShape)")
     }
     var env: [String: GraphValue] = [inputName: .float(x)]
+    let moduleTrace = ForwardTrace.current.flatMap { $0.recordsModuleOutputs ? $0 : nil }
     for (k, node) in graph.nodes.enumerated() {
       if geluFusion.skipped.contains(k) { continue }
       let value = { (name: String) throws -> GraphValue in
@@ -171,6 +176,7 @@ public final class ONNXNetwork: ImageClassifier {
       }
       let outs = try evaluate(k, node, value)
       for (o, v) in zip(node.outputs, outs) where !o.isEmpty { env[o] = v }
+      if let moduleTrace { traceModuleOutputs(node, outs, moduleTrace) }
     }
     guard let out = env[outputName] ?? (try? initializerValue(outputName, node: nil)) else {
       throw ONNXError("\(graph.fileName): output '\(outputName)' was not computed")

@@ -24,6 +24,57 @@ public struct LogRankEnsemble: Sendable, Equatable {
   /// docs/metrics.md "ensemble".
   public static let defaultMembers = ["synflow", "jacob_cov", "meco"]
 
+  /// A named choice of members: a published aggregate expressed as this ensemble (same ranks,
+  /// same sum of log-ranks), selected by its name wherever members are (`--ensemble NAME`).
+  public struct Preset: Sendable, Equatable {
+    public let name: String
+    public let members: [String]
+    /// What it is and where it comes from (paper, reference implementation).
+    public let summary: String
+  }
+
+  /// The named presets:
+  /// - `az_nas`: AZ-NAS's aggregate (Lee & Ham, CVPR 2024; cvlab-yonsei/AZ-NAS
+  ///   `NB201/tss_general.ipynb`: `np.log(stats.rankdata(api_flops)/l)` plus the same term of each
+  ///   of `compute_az_nas_score`'s expressivity, progressivity and trainability). Its complexity
+  ///   term is FLOPs; the notebook reads NAS-Bench-201's `flops` (which counts pooling too), here
+  ///   the engine's `flops` proxy (conv and linear multiply-accumulates, a few percent smaller).
+  /// - `vkdnw_agg`: VKDNW_agg (Tybl & Neumann, CVPR 2025, "model ranking", the log of the product
+  ///   of the ranks of VKDNW, jacov, AZ-NAS expressivity and trainability and FLOPs, i.e. the same
+  ///   sum of log-ranks): `vkdnw_entropy`, `jacob_cov`, `az_nas_expressivity`,
+  ///   `az_nas_trainability`, `flops`. The VKDNW repository has no code for the aggregate; the
+  ///   members are the paper's. (The paper's single-proxy ranking VKDNW_single, lexicographic in
+  ///   (`vkdnw_dim`, `vkdnw_entropy`), is not a sum of log-ranks and is not a preset.)
+  public static let presets: [Preset] = [
+    Preset(name: "az_nas", members: ["az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "flops"],
+           summary: "AZ-NAS aggregate (Lee & Ham 2024, cvlab-yonsei/AZ-NAS NB201/tss_general.ipynb): expressivity, progressivity, trainability and FLOPs"),
+    Preset(name: "vkdnw_agg", members: ["vkdnw_entropy", "jacob_cov", "az_nas_expressivity", "az_nas_trainability", "flops"],
+           summary: "VKDNW_agg (Tybl & Neumann 2025): VKDNW entropy, jacov, AZ-NAS expressivity and trainability, FLOPs"),
+  ]
+
+  /// The preset called `name`, or nil.
+  public static func preset(named name: String) -> Preset? { presets.first { $0.name == name } }
+
+  /// The members an `--ensemble` value names: a preset's name, or proxy names separated by commas
+  /// (blanks trimmed); nil gives ``defaultMembers``.
+  public static func members(of spec: String?) -> [String] {
+    guard let spec else { return defaultMembers }
+    let t = spec.trimmingCharacters(in: .whitespaces)
+    if let p = preset(named: t) { return p.members }
+    return t.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+  }
+
+  /// One line per preset for `--help`: `name (members)`.
+  public static var presetHelp: String {
+    presets.map { "\($0.name) (\($0.members.joined(separator: ",")))" }.joined(separator: "; ")
+  }
+
+  /// The members' description for reports: `az_nas = a, b, c` for a preset's members, else the list.
+  public var label: String {
+    if let p = Self.presets.first(where: { $0.members == members }) { return "\(p.name) = " + members.joined(separator: ", ") }
+    return members.joined(separator: ", ")
+  }
+
   public let members: [String]
   /// +1 for higher-is-better members, −1 for lower-is-better.
   public let signs: [Double]

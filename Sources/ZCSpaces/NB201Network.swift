@@ -11,7 +11,7 @@ final class ReLUConvBN: Layer {
                      BatchNorm2d(cout, dtype: dtype)])
   }
   var children: [(String, any Module)] { [("op", op)] }
-  func callAsFunction(_ x: Variable) -> Variable { op(x) }
+  func callAsFunction(_ x: Variable) -> Variable { ForwardTrace.module("op") { op(x) } }
 }
 
 /// `none`: x·0 (so NaN/inf propagate as in xautodl's `Zero`, and the gradient is exactly 0).
@@ -53,15 +53,24 @@ final class NB201Cell: Layer {
     var nodes = [x]
     var e = 0
     for j in 1...3 {
-      var acc = edgeLayers[e](nodes[0])
+      var acc = edge(e, nodes[0])
       e += 1
       for i in 1..<j {
-        acc = add(acc, edgeLayers[e](nodes[i]))
+        acc = add(acc, edge(e, nodes[i]))
         e += 1
       }
       nodes.append(acc)
     }
     return nodes[3]
+  }
+
+  /// Edge `e` as the traced module `layers.e`; an `avg_pool_3x3` edge is xautodl's `POOLING`,
+  /// whose `op` is the pool (two modules return its output).
+  private func edge(_ e: Int, _ x: Variable) -> Variable {
+    let layer = edgeLayers[e]
+    return ForwardTrace.module("layers.\(e)") {
+      layer is AvgPool2d ? ForwardTrace.module("op") { layer(x) } : layer(x)
+    }
   }
 }
 
@@ -82,7 +91,13 @@ final class ResNetReduction: Layer {
 
   var children: [(String, any Module)] { [("conv_a", convA), ("conv_b", convB), ("downsample", downsample)] }
 
-  func callAsFunction(_ x: Variable) -> Variable { add(downsample(x), convB(convA(x))) }
+  /// In xautodl's order (conv_a, conv_b, then the shortcut), each a traced module.
+  func callAsFunction(_ x: Variable) -> Variable {
+    let a = ForwardTrace.module("conv_a") { convA(x) }
+    let b = ForwardTrace.module("conv_b") { convB(a) }
+    let r = ForwardTrace.module("downsample") { downsample(x) }
+    return add(r, b)
+  }
 }
 
 /// The official NAS-Bench-201 network (xautodl `TinyNetwork`), NCHW.
@@ -138,11 +153,37 @@ public final class NB201Network: ImageClassifier {
   }
 
   /// images `[B, 3, H, W]` → logits `[B, numClasses]`.
+  ///
+  /// Module outputs (``ForwardTrace/module(_:_:)``) are reported under xautodl's module names
+  /// (`stem.0`, `cells.3.layers.2.op.1`, `cells.5.conv_a`, `lastact.1`, …; an `avg_pool_3x3` edge
+  /// as `POOLING` with its `op`), plus the containers that the NAS-Bench-201 model of MeCo's
+  /// reference (HamsterMimi/MeCo `correlation/foresight/models/nasbench2.py` `NAS201Model`) has
+  /// and xautodl's lacks: a wrapper of the stem (``mecoStemWrapper``) and one `nn.Sequential` of
+  /// the cells of each stage (``mecoStageWrapper``), so that a proxy defined on module outputs
+  /// reproduces that reference (MeCo's shared fixtures). These are recorded only when a trace
+  /// asks for module outputs; the computation is the same.
   public func callAsFunction(_ x: Variable) -> Variable {
-    var f = stem(x)
-    for cell in cellLayers { f = cell(f) }
-    return classifier(globalAvgPool(lastact(f)))
+    var f = ForwardTrace.module("stem") { stem(x) }
+    ForwardTrace.current?.moduleOutput(Self.mecoStemWrapper, f)
+    var stage = 0
+    for (i, cell) in cellLayers.enumerated() {
+      f = ForwardTrace.module("cells.\(i)") { cell(f) }
+      let lastOfStage = i + 1 == cellLayers.count || cellLayers[i + 1] is ResNetReduction
+      if lastOfStage, !(cell is ResNetReduction) {
+        stage += 1
+        ForwardTrace.current?.moduleOutput(Self.mecoStageWrapper(stage), f)
+      }
+    }
+    let a = ForwardTrace.module("lastact") { lastact(f) }
+    return ForwardTrace.module("classifier") { classifier(globalAvgPool(a)) }
   }
+
+  /// The module name under which the stem's output is reported once more: MeCo's `NAS201Model`
+  /// wraps the stem in a module of its own.
+  public static let mecoStemWrapper = "<NAS201Model stem>"
+  /// The name under which the last cell output of stage `k` (1…3) is reported once more: MeCo's
+  /// `NAS201Model` holds the cells of stage k in `stack_cell<k>`.
+  public static func mecoStageWrapper(_ k: Int) -> String { "<NAS201Model stack_cell\(k)>" }
 
   public func copy(dtype newType: DType) -> NB201Network {
     var rng = ZCRandom(seed: 0)

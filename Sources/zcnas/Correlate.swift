@@ -22,7 +22,7 @@ struct Correlate: ParsableCommand {
   @OptionGroup var selection: RunSelection
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Ground truth: the space's test or validation column.") var target: Target = .test
-  @Option(help: ArgumentHelp("Members of the label-free log-rank ensemble (row 'ensemble'), comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).",
+  @Option(help: ArgumentHelp("Members of the label-free log-rank ensemble (row 'ensemble'): a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).",
                              discussion: "AZ-NAS-style sum of log(rank/L) over the members, directions from the registry, missing values ranked worst."))
   var ensemble: String?
   @Option(help: "Ground truth from a CSV of file name, accuracy (higher is better), matched to the stored architectures by name (onnx: the .onnx file name); replaces --target.")
@@ -72,7 +72,7 @@ struct Correlate: ParsableCommand {
       return try space.groundTruth(target.rawValue, dataset: truthDataset ?? dataset, option: "--target")
     }
     // The ensemble: the members given, or the default when the store holds them all.
-    let names = ensembleMemberNames(ensemble)
+    let names = LogRankEnsemble.members(of: ensemble)
     let mine = registry.applicable(to: space.modelKind)
     var ens: LogRankEnsemble?
     do { ens = try LogRankEnsemble(members: names, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
@@ -98,7 +98,7 @@ struct Correlate: ParsableCommand {
       print("LOWER \(truth.column) is better, so a higher-is-better proxy that ranks well has NEGATIVE ρ and τ")
     }
     CorrelationReport.printTable(all)
-    if let ens { print("ensemble = Σ log(rank/L) of \(ens.members.joined(separator: ", ")) over the \(space.unit)s that have rows of every member (missing values ranked worst)") }
+    if let ens { print("ensemble = Σ log(rank/L) of \(ens.label) over the \(space.unit)s that have rows of every member (missing values ranked worst)") }
     for (name, _) in space.baselines(dataset: dataset) where name.hasSuffix("*") {
       print("\(name) the benchmark table's value, a baseline over every scored \(space.unit) with ground truth")
     }

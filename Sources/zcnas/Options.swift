@@ -57,12 +57,6 @@ enum AcquisitionName: String, ExpressibleByArgument, CaseIterable {
   case ucb, ei
 }
 
-/// The members an `--ensemble` option names (comma-separated, blanks dropped), or
-/// ``LogRankEnsemble/defaultMembers`` when the option is absent.
-func ensembleMemberNames(_ option: String?) -> [String] {
-  option.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } } ?? LogRankEnsemble.defaultMembers
-}
-
 /// RoBoT's first weight vector: the label-free ensemble's unit vector, or uniform random.
 enum RoBoTPrior: String, ExpressibleByArgument, CaseIterable {
   case ensemble, random

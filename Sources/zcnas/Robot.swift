@@ -29,7 +29,7 @@ struct Robot: ParsableCommand {
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Strategy.") var strategy: QueryStrategy = .robot
   @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six, and 'ensemble' when the store holds its members; nbnlp: every recurrent proxy); 'ensemble' adds the label-free log-rank ensemble of --ensemble as one candidate.") var metrics: String?
-  @Option(help: "Members of the 'ensemble' candidate, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
+  @Option(help: "Members of the 'ensemble' candidate: a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
   @Option(help: ArgumentHelp("RoBoT: the first weight vector BO evaluates.", discussion: "ensemble: weight 1 on the 'ensemble' candidate and 0 on the others, so the ensemble's top architecture is the first query (used when 'ensemble' is among --metrics); random: uniform in [-1, 1] from the seed, as in RoBoT's code (with --metrics grad_norm,snip,grasp,fisher,synflow,jacob_cov it is the published RoBoT).")) var prior: RoBoTPrior = .ensemble
   @Option(help: "Distinct architectures queried.") var budget = 20
   @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "10..19"
@@ -69,7 +69,7 @@ struct Robot: ParsableCommand {
       // The default adds the ensemble when the store holds its members for every architecture
       // that has RoBoT's six (so the pool does not shrink to the architectures a partial run of a
       // member reached); otherwise RoBoT's own combination, with a note.
-      let members = ensembleMemberNames(ensemble)
+      let members = LogRankEnsemble.members(of: ensemble)
       let archs = Dictionary(grouping: try selection.rows(space: space.name, dataset: dataset), by: \.metric).mapValues { Set($0.map(\.archIndex)) }
       let withSix = space.defaultCombination.dropFirst().reduce(archs[space.defaultCombination.first ?? ""] ?? []) { $0.intersection(archs[$1] ?? []) }
       if ensemble == nil, let short = members.first(where: { !withSix.isSubset(of: archs[$0] ?? []) }) {

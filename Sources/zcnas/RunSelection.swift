@@ -37,7 +37,7 @@ extension RunSelection {
   /// initialisation, minibatch source, precision) for the search's record.
   /// - Throws: ``CLIError`` naming --metrics or the store.
   /// The name `ensemble` in `metrics` stands for the log-rank ensemble of `ensembleMembers`
-  /// (comma-separated; default ``LogRankEnsemble/defaultMembers``) as one more column.
+  /// (a preset name or comma-separated proxies; default ``LogRankEnsemble/defaultMembers``) as one more column.
   func pool(space: some SearchSpace, dataset: String, metrics: String, truth: GroundTruth, ensembleMembers: String? = nil) throws -> (pool: ProxyPool, run: String, dropped: Int, arch: [Int: String]) {
     let names = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw CLIError("--metrics: '\(dup)' is named twice") }
@@ -45,7 +45,7 @@ extension RunSelection {
     let mine = registry.applicable(to: space.modelKind)
     var ensemble: LogRankEnsemble?
     if names.contains(LogRankEnsemble.name) {
-      let members = ensembleMemberNames(ensembleMembers)
+      let members = LogRankEnsemble.members(of: ensembleMembers)
       do { ensemble = try LogRankEnsemble(members: members, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
         throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
       }
@@ -53,6 +53,7 @@ extension RunSelection {
       throw CLIError("--ensemble: only when --metrics names 'ensemble'")
     }
     if let unknown = names.first(where: { n in n != LogRankEnsemble.name && !mine.contains { $0.name == n } }) {
+      if LogRankEnsemble.preset(named: unknown) != nil { throw CLIError("--metrics: '\(unknown)' is an ensemble preset; name 'ensemble' and give --ensemble \(unknown)") }
       throw CLIError("--metrics: unknown proxy '\(unknown)' for --space \(space.name); available: \(mine.map(\.name).joined(separator: ", "))")
     }
     let rows = try rows(space: space.name, dataset: dataset)

@@ -26,7 +26,7 @@ struct Search: ParsableCommand {
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Strategy.") var strategy: FreeStrategy = .greedy
   @Option(help: "Rank by this proxy (see `zcnas metrics`), or 'ensemble' (the label-free log-rank ensemble of --ensemble, ranked against the architectures the store already holds every member for).") var proxy: String?
-  @Option(help: "Members of --proxy ensemble, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
+  @Option(help: "Members of --proxy ensemble: a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
   @Option(help: "Rank by this combination JSON (from `zcnas robot --save-weights` or `zcnas fit --save-weights`).") var weights: String?
   @Option(help: "Distinct architectures scored per search.") var budget = 100
   @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "0"
@@ -57,7 +57,7 @@ struct Search: ParsableCommand {
     var ensembleModel: LogRankEnsemble?
     if ensemble != nil && proxy != LogRankEnsemble.name { throw CLIError("--ensemble: only with --proxy ensemble") }
     if proxy == LogRankEnsemble.name {
-      let names = ensembleMemberNames(ensemble)
+      let names = LogRankEnsemble.members(of: ensemble)
       do { ensembleModel = try LogRankEnsemble(members: names, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
         throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
       }
@@ -65,6 +65,7 @@ struct Search: ParsableCommand {
       rank = { _ in nil }  // set below, once the reference population is read from the store
     } else if let proxy {
       guard let p = mine.first(where: { $0.name == proxy }) else {
+        if LogRankEnsemble.preset(named: proxy) != nil { throw CLIError("--proxy: '\(proxy)' is an ensemble preset; use --proxy ensemble --ensemble \(proxy)") }
         throw CLIError("--proxy: unknown proxy '\(proxy)' for --space \(space.name); available: \(mine.map(\.name).joined(separator: ", "))")
       }
       let sign: Double = p.direction == .lowerIsBetter ? -1 : 1

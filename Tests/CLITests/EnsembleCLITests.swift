@@ -80,4 +80,67 @@ final class EnsembleCLITests: XCTestCase {
     XCTAssertNotEqual(both.status, 0)
     XCTAssertTrue(both.err.contains("--truth-dataset: not with --truth"), both.err)
   }
+
+  /// The presets through the CLI: `correlate --ensemble az_nas|vkdnw_agg` on seven NAS-Bench-201
+  /// architectures (0…6) carrying the member values of Tests/Fixtures/tools/ensemble_presets.py
+  /// (missing values included), ρ and τ against CIFAR-10 test accuracy as scipy computes them
+  /// there; a preset named as a proxy is refused with the right spelling; `--help` lists them.
+  func testPresetsThroughTheCLI() throws {
+    let d = try temporaryFolder("zcnas-presets")
+    let arch = ["|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|",
+                "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+                "|avg_pool_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|avg_pool_3x3~0|avg_pool_3x3~1|avg_pool_3x3~2|",
+                "|avg_pool_3x3~0|+|skip_connect~0|none~1|+|none~0|none~1|skip_connect~2|",
+                "|skip_connect~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|skip_connect~1|nor_conv_1x1~2|",
+                "|nor_conv_1x1~0|+|skip_connect~0|nor_conv_1x1~1|+|nor_conv_3x3~0|none~1|avg_pool_3x3~2|",
+                "|nor_conv_3x3~0|+|none~0|none~1|+|avg_pool_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"]
+    let metrics = ["az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "flops", "vkdnw_entropy", "jacob_cov"]
+    let rows: [[Double?]] = [
+      [310.5, 0.81, -1.9, 120.0, 1.52, -65.0], [305.0, nil, -2.4, 80.5, 1.61, -63.0], [298.2, 0.77, -1.9, 120.0, nil, -70.0],
+      [nil, nil, -5.0, 15.6, 1.40, -80.0], [312.9, 0.92, -1.2, 153.0, 1.58, nil], [301.4, 0.55, -3.3, 80.5, 1.61, -66.5],
+      [305.0, 0.60, -2.0, 46.8, 1.33, -64.1],
+    ]
+    var csv = "space,dataset,arch_index,arch,metric,seed,batch_size,init,dtype,value,missing_reason,seconds,engine_version\n"
+    for (i, r) in rows.enumerated() {
+      for (m, v) in zip(metrics, r) {
+        csv += "nb201,cifar10,\(i),\(arch[i]),\(m),0,64,pytorch-default,float32,\(v.map { "\($0)" } ?? ""),\(v == nil ? "-inf: test" : ""),0,0.1.0\n"
+      }
+    }
+    let file = d.appendingPathComponent("presets.csv")
+    try csv.write(to: file, atomically: true, encoding: .utf8)
+    let store = d.appendingPathComponent("p.sqlite").path
+    let imp = try ZCNASRunner.run(["import", file.path, "--store", store], in: d)
+    XCTAssertEqual(imp.status, 0, imp.err)
+    let expected: [String: (Double, Double, [String])] = [
+      "az_nas": (-0.3214285714285715, -0.14285714285714288, ["az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "flops"]),
+      "vkdnw_agg": (0.25, 0.14285714285714288, ["vkdnw_entropy", "jacob_cov", "az_nas_expressivity", "az_nas_trainability", "flops"]),
+    ]
+    for (name, (rho, tau, members)) in expected {
+      let r = try ZCNASRunner.run(["correlate", "--store", store, "--ensemble", name, "--json"], in: d)
+      XCTAssertEqual(r.status, 0, r.err)
+      let j = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+      XCTAssertEqual(j["ensemble"] as? [String], members)
+      let e = try XCTUnwrap((j["metrics"] as? [[String: Any]])?.first { $0["metric"] as? String == "ensemble" })
+      XCTAssertEqual(e["n"] as? Int, 7)
+      XCTAssertEqual(try XCTUnwrap(e["spearman"] as? Double), rho, accuracy: 1e-12, name)
+      XCTAssertEqual(try XCTUnwrap(e["kendall"] as? Double), tau, accuracy: 1e-12, name)
+      let t = try ZCNASRunner.run(["correlate", "--store", store, "--ensemble", name], in: d)
+      XCTAssertTrue(t.out.contains("of \(name) = "), t.out)
+    }
+    for (args, text) in [(["search", "--store", store, "--proxy", "az_nas", "--no-scoring"], "--proxy: 'az_nas' is an ensemble preset; use --proxy ensemble --ensemble az_nas"),
+                         (["robot", "--store", store, "--metrics", "flops,vkdnw_agg", "--budget", "3"], "--metrics: 'vkdnw_agg' is an ensemble preset")] {
+      let b = try ZCNASRunner.run(args, in: d)
+      XCTAssertNotEqual(b.status, 0, args.joined(separator: " "))
+      XCTAssertTrue(b.err.contains(text), b.err)
+    }
+    let s = try ZCNASRunner.run(["search", "--store", store, "--proxy", "ensemble", "--ensemble", "az_nas", "--budget", "5", "--seeds", "0", "--no-scoring"], in: d)
+    XCTAssertEqual(s.status, 0, s.err)
+    XCTAssertTrue(s.out.contains("ensemble of az_nas_expressivity, az_nas_progressivity, az_nas_trainability, flops"), s.out)
+    for cmd in ["correlate", "search", "robot"] {
+      let h = try ZCNASRunner.run([cmd, "--help"], in: d)
+      let text = h.out.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+      XCTAssertTrue(text.contains("az_nas (az_nas_expressivity,az_nas_progressivity,az_nas_trainability,flops)"), "\(cmd): \(h.out)")
+      XCTAssertTrue(text.contains("vkdnw_agg (vkdnw_entropy,jacob_cov,az_nas_expressivity,az_nas_trainability,flops)"), cmd)
+    }
+  }
 }

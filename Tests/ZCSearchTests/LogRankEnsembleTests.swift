@@ -58,4 +58,35 @@ final class LogRankEnsembleTests: XCTestCase {
     for (row, y) in zip(p.values, expected) { XCTAssertEqual(try XCTUnwrap(row[2]), y, accuracy: 1e-14) }
     XCTAssertEqual(p.missingCounts, [0, 1, 0])
   }
+
+  /// The named presets against scipy (Tests/Fixtures/tools/ensemble_presets.py, scipy 1.17.1:
+  /// `rankdata` of each member, missing values as −inf, Σ log(rank / L)), missing values included.
+  func testPresetsMatchScipy() throws {
+    let union = ["az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability", "flops", "vkdnw_entropy", "jacob_cov"]
+    let rows: [[Double?]] = [
+      [310.5, 0.81, -1.9, 120.0, 1.52, -65.0],
+      [305.0, nil, -2.4, 80.5, 1.61, -63.0],
+      [298.2, 0.77, -1.9, 120.0, nil, -70.0],
+      [nil, nil, -5.0, 15.6, 1.40, -80.0],
+      [312.9, 0.92, -1.2, 153.0, 1.58, nil],
+      [301.4, 0.55, -3.3, 80.5, 1.61, -66.5],
+      [305.0, 0.60, -2.0, 46.8, 1.33, -64.1],
+    ]
+    let expected: [String: [Double]] = [
+      "az_nas": [-0.7906254732882929, -3.5227228341733374, -2.0715593187503574, -7.378175488113089, 0.0, -3.640505869829721, -2.8138272966452527],
+      "vkdnw_agg": [-1.5325628180176702, -2.0563857653799102, -4.528295091571661, -7.937791276048512, -2.2823823856765264, -3.4269317695316617, -3.661125157032456],
+    ]
+    XCTAssertEqual(LogRankEnsemble.presets.map(\.name), ["az_nas", "vkdnw_agg"])
+    for preset in LogRankEnsemble.presets {
+      let members = LogRankEnsemble.members(of: " \(preset.name) ")
+      XCTAssertEqual(members, preset.members)
+      let e = try LogRankEnsemble(members: members, direction: { union.contains($0) ? .higherIsBetter : nil })
+      let cols = members.map { union.firstIndex(of: $0)! }
+      let s = e.scores(rows.map { r in cols.map { r[$0] } })
+      for (x, y) in zip(s, try XCTUnwrap(expected[preset.name])) { XCTAssertEqual(x, y, accuracy: 1e-13, preset.name) }
+      XCTAssertTrue(e.label.hasPrefix(preset.name + " = "))
+    }
+    XCTAssertEqual(LogRankEnsemble.members(of: "a, b,,c"), ["a", "b", "c"])
+    XCTAssertEqual(LogRankEnsemble.members(of: nil), LogRankEnsemble.defaultMembers)
+  }
 }
