@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Engine vs the PyTorch reference, side by side, in one run (issue 16). Not part of CI: it needs a
 # PyTorch environment outside the repository (../shared/tools/README.md):
-#   python3 -m venv /opt/zcref && /opt/zcref/bin/pip install torch==2.15.0 numpy \
+#   python3 -m venv /opt/zcref && /opt/zcref/bin/pip install torch==2.15.0 numpy==2.4.6 \
 #     && /opt/zcref/bin/pip install --no-deps xautodl==1.0.0
 # and the zero-cost-nas repository (SamsungLabs/zero-cost-nas) as a git directory, whose
 # `foresight` folder is extracted to a temporary folder.
@@ -60,21 +60,26 @@ engine_run() {
   : > "$out"
   for _ in $(seq "$REPS"); do
     rm -f "$TMP/store.sqlite"
-    /usr/bin/time -f "%e %U %S %M" -o "$TMP/time.txt" "$ZCNAS" score --dataset cifar10 --archs "$arch" --metrics "$metrics" \
-      --batch-size 64 --seed 0 --store "$TMP/store.sqlite" --datasets "$DATASETS" ${THREADS:+--threads "$THREADS"} --quiet > /dev/null
+    # A failed run must not enter the median as a timing (this runs inside $(...), where set -e is off).
+    if ! /usr/bin/time -f "%e %U %S %M" -o "$TMP/time.txt" "$ZCNAS" score --dataset cifar10 --archs "$arch" --metrics "$metrics" \
+      --batch-size 64 --seed 0 --store "$TMP/store.sqlite" --datasets "$DATASETS" ${THREADS:+--threads "$THREADS"} --quiet > /dev/null; then
+      echo "bench-vs-pytorch.sh: zcnas score failed on $1 ($metrics); see above" >&2; return 1
+    fi
     tail -1 "$TMP/time.txt" >> "$out"
   done
   sort -n "$out" | sed -n "$(( (REPS + 1) / 2 ))p"
 }
 
+# Unknown names fail here, in the script's own shell (inside $(...) an exit would only end the subshell).
+for a in ${ARCHS//,/ }; do arch_string "$a" > /dev/null; done
 echo "load before: $(uptime)"
 SUITE=grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot
 RESULTS="$TMP/engine.tsv"
 : > "$RESULTS"
 for a in ${ARCHS//,/ }; do
-  echo -e "$a\tsuite\t$(engine_run "$a" "$SUITE")" >> "$RESULTS"
-  echo -e "$a\tnwot\t$(engine_run "$a" nwot)" >> "$RESULTS"
-  if [ "$NTK" = 1 ]; then echo -e "$a\tntk_cond\t$(REPS=1 engine_run "$a" ntk_cond)" >> "$RESULTS"; fi
+  r=$(engine_run "$a" "$SUITE") || exit 1; echo -e "$a\tsuite\t$r" >> "$RESULTS"
+  r=$(engine_run "$a" nwot) || exit 1; echo -e "$a\tnwot\t$r" >> "$RESULTS"
+  if [ "$NTK" = 1 ]; then r=$(REPS=1 engine_run "$a" ntk_cond) || exit 1; echo -e "$a\tntk_cond\t$r" >> "$RESULTS"; fi
 done
 echo "engine (architecture, work, median wall s, user s, sys s, peak KiB):"
 cat "$RESULTS"
@@ -91,7 +96,7 @@ print(f"{'architecture':<15} {'work':<10} {'engine s':>9} {'user':>7} {'sys':>7}
 for line in open(sys.argv[1]):
     arch, work, rest = line.rstrip("\n").split("\t")
     wall, user, sys_, rss = rest.split()
-    t = torch["archs"][arch]["timings"]["threads=2"].get(names[work], {}).get("median")
+    t = torch.get("archs", {}).get(arch, {}).get("timings", {}).get("threads=2", {}).get(names[work], {}).get("median")
     ratio = f"{float(wall) / t:.2f}" if t else "n/a"
     ts = f"{t:.2f}" if t else "n/a"
     print(f"{arch:<15} {work:<10} {float(wall):9.2f} {float(user):7.2f} {float(sys_):7.2f} {int(rss)/1024:8.0f} {ts:>10} {ratio:>6}")

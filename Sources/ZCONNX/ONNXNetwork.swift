@@ -171,7 +171,10 @@ public final class ONNXNetwork: ImageClassifier {
         return try self.initializerValue(name, node: node)
       }
       if let xName = geluFusion.geluAt[k] {
-        env[node.outputs[0]] = .float(gelu(try asFloat(try value(xName), node)))
+        // The fused pattern's last node stands for the whole `nn.GELU` call (its module output).
+        let y = GraphValue.float(gelu(try asFloat(try value(xName), node)))
+        env[node.outputs[0]] = y
+        if let moduleTrace { traceModuleOutputs(node, [y], moduleTrace) }
         continue
       }
       let outs = try evaluate(k, node, value)

@@ -10,8 +10,10 @@ import Foundation
 /// splits a reduction dimension.
 ///
 /// The thread count is a task-local value: ``threads`` is 1 unless a caller binds it with
-/// `Parallel.$threads.withValue(n) { ... }` (the scoring pipeline binds it per network). Work
-/// running inside a parallel region sees 1, so regions do not nest.
+/// `Parallel.$threads.withValue(n) { ... }` (the scoring pipeline binds it per network). Regions
+/// are not meant to nest: no kernel body calls another parallel kernel. (An iteration that
+/// `concurrentPerform` runs on the calling thread would still see the bound count; the values would
+/// not change, since every partition is over independent outputs.)
 public enum Parallel {
   /// Threads the kernels called from this task may use (1 = serial).
   @TaskLocal public static var threads: Int = 1
