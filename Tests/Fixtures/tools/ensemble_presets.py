@@ -25,12 +25,15 @@ presets = {
     "vkdnw_agg": ["vkdnw_entropy", "jacob_cov", "az_nas_expressivity", "az_nas_trainability", "flops"],
 }
 L = len(rows)
-for name, members in presets.items():
+def preset_scores(members):
     total = np.zeros(L)
     for m in members:
         c = union.index(m)
         x = np.array([-np.inf if r[c] is None else r[c] for r in rows])
         total += np.log(stats.rankdata(x) / L)
+    return total
+scores = {name: preset_scores(members) for name, members in presets.items()}
+for name, total in scores.items():
     print(name, [float(v) for v in total])
 
 # EnsembleCLITests.testPresetsThroughTheCLI: the same rows as architectures 0..6 of NAS-Bench-201,
@@ -44,10 +47,5 @@ with open(table) as f:
         if int(r["index"]) < L:
             acc[int(r["index"])] = float(r["cifar10_test_acc"])
 y = [acc[i] for i in range(L)]
-for name, members in presets.items():
-    total = np.zeros(L)
-    for m in members:
-        c = union.index(m)
-        x = np.array([-np.inf if r[c] is None else r[c] for r in rows])
-        total += np.log(stats.rankdata(x) / L)
+for name, total in scores.items():
     print(name, "spearman", float(stats.spearmanr(total, y)[0]), "kendall", float(stats.kendalltau(total, y)[0]))
