@@ -161,10 +161,11 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
     let jobs = try checkMemory(archs, jobs: requested)
     if weights != nil, let a = archs.first { _ = try network(id: a.id, architecture: a.architecture) }  // fail now, naming the key
     let items = archs.map { ($0.id, $0.architecture) }
-    let perNetwork = threads(networksAtOnce: min(jobs, max(1, archs.count)))
-    return try scoreResumably(items, metrics: proxies.map(\.name), like: try keyTemplate(), jobs: jobs, store: store, progress: progress) { id, arch, missing in
+    // Threads per network from the networks that can still run at once: the last architectures of
+    // a run (fewer left than jobs) get more cores. Values do not depend on it (Parallel).
+    return try scoreResumably(items, metrics: proxies.map(\.name), like: try keyTemplate(), jobs: jobs, store: store, progress: progress) { id, arch, missing, atOnce in
       let text = space.canonical(arch)
-      let results = try evaluateChecked(id: id, architecture: arch, proxies: proxies.filter { missing.contains($0.name) }, threads: perNetwork)
+      let results = try evaluateChecked(id: id, architecture: arch, proxies: proxies.filter { missing.contains($0.name) }, threads: threads(networksAtOnce: atOnce))
       return try results.map { ScoreRow(key: try key(id: id, metric: $0.metric), arch: text, value: $0.value, seconds: $0.seconds, engineVersion: ZeroCostNAS.version, numerics: Numerics.version) }
     }
   }
@@ -192,19 +193,22 @@ public struct ScoringPipeline<Space: SearchSpace>: @unchecked Sendable {
 /// item another process finished meanwhile is skipped, not scored twice.
 /// - Parameters:
 ///   - items: (architecture index or recipe id, item) pairs.
-///   - score: computes the rows of one item for the metrics it still lacks.
+///   - score: computes the rows of one item for the metrics it still lacks; `atOnce` is the number
+///     of items that can be scoring at the same time from now on (min(workers, items not yet
+///     started, this one included)).
 /// - Returns: items scored now, and items skipped as fully stored (at the start or, when another
 ///   process stored them meanwhile, when their turn came).
 /// - Throws: the first store or scoring error; items written before it stay stored.
 func scoreResumably<Item: Sendable>(_ items: [(Int, Item)], metrics: [String], like key: ScoreKey, jobs: Int, store: ScoreStore,
                                     progress: ScoringProgress?,
-                                    score: @escaping @Sendable (_ id: Int, _ item: Item, _ missing: Set<String>) throws -> [ScoreRow]) throws -> (scored: Int, skipped: Int) {
+                                    score: @escaping @Sendable (_ id: Int, _ item: Item, _ missing: Set<String>, _ atOnce: Int) throws -> [ScoreRow]) throws -> (scored: Int, skipped: Int) {
   let stored = try store.stored(like: key)
   let todo = items.filter { i in metrics.contains { !stored.contains([String(i.0), $0]) } }
   let skipped = items.count - todo.count
   progress?(0, skipped, items.count)
   let state = JobState()
-  DispatchQueue.concurrentPerform(iterations: min(max(jobs, 1), max(todo.count, 1))) { _ in
+  let workers = min(max(jobs, 1), max(todo.count, 1))
+  DispatchQueue.concurrentPerform(iterations: workers) { _ in
     while let k = state.next(limit: todo.count) {
       let (id, item) = todo[k]
       do {
@@ -213,7 +217,7 @@ func scoreResumably<Item: Sendable>(_ items: [(Int, Item)], metrics: [String], l
         if missing.isEmpty {
           state.skipLate()
         } else {
-          try store.write(try score(id, item, missing))
+          try store.write(try score(id, item, missing, min(workers, todo.count - k)))
         }
         progress?(state.finish(), skipped, items.count)
       } catch {
