@@ -21,6 +21,12 @@ dataset=${1:?usage: scripts/ship-table.sh cifar10|cifar100 REGEN_STORE [NUMERICS
 regen=${2:?usage: scripts/ship-table.sh cifar10|cifar100 REGEN_STORE [NUMERICS]}
 numerics=${3:-}
 case "$dataset" in cifar10|cifar100) ;; *) echo "ship-table.sh: dataset must be cifar10 or cifar100, got '$dataset'" >&2; exit 2 ;; esac
+# The proxies to take (checked before any work).
+metrics=${METRICS:-grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot,params,flops}
+[[ "$metrics" =~ ^[a-z0-9_]+(,[a-z0-9_]+)*$ ]] || { echo "ship-table.sh: METRICS must be comma-separated proxy names, got '$metrics'" >&2; exit 2; }
+dup=$(tr , '\n' <<< "$metrics" | sort | uniq -d | head -1)
+[ -z "$dup" ] || { echo "ship-table.sh: METRICS names '$dup' twice" >&2; exit 2; }
+list="'${metrics//,/\',\'}'"
 [ -f "$regen" ] || { echo "ship-table.sh: $regen: no such store" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 zcnas=${ZCNAS:-$root/.build/release/zcnas}
@@ -37,11 +43,6 @@ fi
 unlabelled=$(sqlite3 "$tmp/regen.sqlite" "SELECT COUNT(*) FROM scores WHERE numerics IS NULL")
 [ "$unlabelled" = 0 ] || { echo "ship-table.sh: $unlabelled rows of $regen have no numerics version; give NUMERICS" >&2; exit 2; }
 # Only the chosen proxies, and only whole architectures (all of them), are taken from the store.
-metrics=${METRICS:-grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot,params,flops}
-[[ "$metrics" =~ ^[a-z0-9_]+(,[a-z0-9_]+)*$ ]] || { echo "ship-table.sh: METRICS must be comma-separated proxy names, got '$metrics'" >&2; exit 2; }
-dup=$(tr , '\n' <<< "$metrics" | sort | uniq -d | head -1)
-[ -z "$dup" ] || { echo "ship-table.sh: METRICS names '$dup' twice" >&2; exit 2; }
-list="'${metrics//,/\',\'}'"
 count=$(awk -F, '{ print NF }' <<< "$metrics")
 sqlite3 "$tmp/regen.sqlite" "DELETE FROM scores WHERE metric NOT IN ($list)"
 sqlite3 "$tmp/regen.sqlite" "DELETE FROM scores WHERE arch_index IN (SELECT arch_index FROM scores GROUP BY arch_index HAVING COUNT(DISTINCT metric) < $count)"

@@ -168,15 +168,8 @@ public enum AZNASProtocol {
   /// NaN when Σs = 0 (0/0) or an eigenvalue is below −1e-8·Σs (log of a negative number), as the
   /// reference. - Throws: ``LinalgError`` from dsyevd (a non-finite covariance).
   public static func featureEntropy(_ feature: Tensor) throws -> Double {
-    var (c, n, x) = channelMajor(feature)
-    for r in 0..<c {
-      var m = 0.0
-      for j in 0..<n { m += x[r * n + j] }
-      m /= Double(n)
-      for j in 0..<n { x[r * n + j] -= m }
-    }
-    let xm = Tensor(x, shape: [c, n])
-    let sigma = Tensor.matmul(xm, xm, transB: true).doubles.map { $0 / Double(n) }
+    let (c, n, x) = channelMajor(feature)
+    let sigma = Statistics.centeredGram(x, rows: c, columns: n).map { $0 / Double(n) }
     guard sigma.allSatisfy(\.isFinite) else { return .nan }
     let s = try Linalg.symmetricEigenvalues(Tensor(sigma, shape: [c, c]))
     let total = s.reduce(0, +)

@@ -2,13 +2,12 @@ import ZCTensor
 
 /// Statistics used by proxies and by correlation reports. Float64 throughout.
 public enum Statistics {
-  /// Pearson correlation matrix of the rows of `x` `[n, d]` (numpy `corrcoef`, rows as
-  /// variables), clipped to [−1, 1] as numpy does.
-  /// - Returns: `[n, n]` Float64, or nil when a row has zero variance (numpy would give NaN).
-  public static func rowCorrelation(_ x: Tensor) -> Tensor? {
-    precondition(x.rank == 2, "rowCorrelation expects [n, d], got \(x.shape)")
-    let n = x.shape[0], d = x.shape[1]
-    var z = x.to(.float64).doubles
+  /// Z Zᵀ of the rows of `x` (`[rows, columns]`, row-major) each centred on its own mean:
+  /// `columns` × the biased covariance of the rows (numpy `cov(x, bias=True) * columns`).
+  /// - Returns: `[rows, rows]` row-major, Float64 (one GEMM through OpenBLAS).
+  public static func centeredGram(_ x: [Double], rows n: Int, columns d: Int) -> [Double] {
+    precondition(x.count == n * d, "centeredGram: \(x.count) values for [\(n), \(d)]")
+    var z = x
     for i in 0..<n {
       var m = 0.0
       for j in 0..<d { m += z[i * d + j] }
@@ -16,7 +15,16 @@ public enum Statistics {
       for j in 0..<d { z[i * d + j] -= m }
     }
     let zt = Tensor(z, shape: [n, d])
-    let cov = Tensor.matmul(zt, zt, transB: true).doubles
+    return Tensor.matmul(zt, zt, transB: true).doubles
+  }
+
+  /// Pearson correlation matrix of the rows of `x` `[n, d]` (numpy `corrcoef`, rows as
+  /// variables), clipped to [−1, 1] as numpy does.
+  /// - Returns: `[n, n]` Float64, or nil when a row has zero variance (numpy would give NaN).
+  public static func rowCorrelation(_ x: Tensor) -> Tensor? {
+    precondition(x.rank == 2, "rowCorrelation expects [n, d], got \(x.shape)")
+    let n = x.shape[0], d = x.shape[1]
+    let cov = centeredGram(x.to(.float64).doubles, rows: n, columns: d)
     var out = [Double](repeating: 0, count: n * n)
     for i in 0..<n where !(cov[i * n + i] > 0) { _ = i; return nil }
     for i in 0..<n {

@@ -65,12 +65,15 @@ struct Robot: ParsableCommand {
     let objectiveName = objective ?? space.defaultObjective
     let truth = try cli { try space.groundTruth(objectiveName, dataset: dataset, option: "--objective") }
     var metrics = self.metrics ?? space.defaultCombination.joined(separator: ",")
+    var stored: [ScoreRow]?  // read once, for the default's check and the pool
     if self.metrics == nil && space.robotAddsEnsemble && strategy == .robot {
       // The default adds the ensemble when the store holds its members for every architecture
       // that has RoBoT's six (so the pool does not shrink to the architectures a partial run of a
       // member reached); otherwise RoBoT's own combination, with a note.
       let members = LogRankEnsemble.members(of: ensemble)
-      let archs = Dictionary(grouping: try selection.rows(space: space.name, dataset: dataset), by: \.metric).mapValues { Set($0.map(\.archIndex)) }
+      let rows = try selection.rows(space: space.name, dataset: dataset)
+      stored = rows
+      let archs = Dictionary(grouping: rows, by: \.metric).mapValues { Set($0.map(\.archIndex)) }
       let withSix = space.defaultCombination.dropFirst().reduce(archs[space.defaultCombination.first ?? ""] ?? []) { $0.intersection(archs[$1] ?? []) }
       if ensemble == nil, let short = members.first(where: { !withSix.isSubset(of: archs[$0] ?? []) }) {
         let held = withSix.intersection(archs[short] ?? []).count
@@ -80,7 +83,7 @@ struct Robot: ParsableCommand {
         metrics += ",\(LogRankEnsemble.name)"
       }
     }
-    let (pool, scoreRun, dropped, archText) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth, ensembleMembers: ensemble)
+    let (pool, scoreRun, dropped, archText) = try selection.pool(space: space, dataset: dataset, metrics: metrics, truth: truth, ensembleMembers: ensemble, rows: stored)
     guard budget <= pool.count else { throw CLIError("--budget: expected at most the pool size \(pool.count), found \(budget)") }
     let objectiveOf: (Int) -> Double = { truth.oriented($0) ?? .nan }
     let sign: Double = truth.higherIsBetter ? 1 : -1

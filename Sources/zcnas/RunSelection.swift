@@ -38,7 +38,7 @@ extension RunSelection {
   /// - Throws: ``CLIError`` naming --metrics or the store.
   /// The name `ensemble` in `metrics` stands for the log-rank ensemble of `ensembleMembers`
   /// (a preset name or comma-separated proxies; default ``LogRankEnsemble/defaultMembers``) as one more column.
-  func pool(space: some SearchSpace, dataset: String, metrics: String, truth: GroundTruth, ensembleMembers: String? = nil) throws -> (pool: ProxyPool, run: String, dropped: Int, arch: [Int: String]) {
+  func pool(space: some SearchSpace, dataset: String, metrics: String, truth: GroundTruth, ensembleMembers: String? = nil, rows stored: [ScoreRow]? = nil) throws -> (pool: ProxyPool, run: String, dropped: Int, arch: [Int: String]) {
     let names = metrics.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     if let dup = names.first(where: { n in names.filter { $0 == n }.count > 1 }) { throw CLIError("--metrics: '\(dup)' is named twice") }
     guard !names.isEmpty else { throw CLIError("--metrics: expected comma-separated proxy names, found '\(metrics)' (see `zcnas metrics`)") }
@@ -56,7 +56,7 @@ extension RunSelection {
       if LogRankEnsemble.preset(named: unknown) != nil { throw CLIError("--metrics: '\(unknown)' is an ensemble preset; name 'ensemble' and give --ensemble \(unknown)") }
       throw CLIError("--metrics: unknown proxy '\(unknown)' for --space \(space.name); available: \(mine.map(\.name).joined(separator: ", "))")
     }
-    let rows = try rows(space: space.name, dataset: dataset)
+    let rows = try stored ?? rows(space: space.name, dataset: dataset)
     let full: ProxyPool
     do { full = try ensemble.map { try $0.pool(rows: rows, metrics: names) } ?? ProxyPool(rows: rows, metrics: names) } catch let e as PoolError {
       throw CLIError("--store \(store): \(e)")
