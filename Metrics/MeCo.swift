@@ -36,7 +36,8 @@ import ZCTensor
 /// where MeCo's model adds one), training-mode batch norm, one pass. R and its eigenvalues are
 /// computed in Float64 from the network's dtype (LAPACK `dsyevd`; the reference uses the general
 /// `torch.linalg.eig` on the symmetric R, equal up to rounding). Missing when the network reports
-/// no such module output, or a value is not finite.
+/// no such module output or does not report every module (``TracesEveryModule``), or a value
+/// is not finite.
 public struct MeCo: ImageProxy {
   public init() {}
   public let name = "meco"
@@ -54,7 +55,7 @@ public struct MeCo: ImageProxy {
     return .checked(try Self.score(firings), ifNotFinite: "a correlation eigenvalue is not finite")
   }
 
-  static let noFirings = "meco: the network reported no module output of rank >= 3 with more than one value per row (its forward pass is not traced by modules)"
+  static let noFirings = "meco: the network does not report every module's output (only NAS-Bench-201 and ONNX networks do), or reported none of rank >= 3 with more than one value per row"
 
   /// One hooked module output: the dotted module name (xautodl's on NAS-Bench-201) and its tensor
   /// `[1, n, h, w]` (several firings may share one tensor).
@@ -127,8 +128,10 @@ public struct MeCo: ImageProxy {
   /// order the reference's hooks fire), from one forward pass of `network` in its current mode
   /// without gradient, traced by modules (``ForwardTrace/moduleOutputs``); only outputs of rank ≥ 3
   /// (`[1, n, h, w]` maps, `[1, n, d]` sequences) with more than one value per row (the others
-  /// are worth 0). Nil when the network reports none.
+  /// are worth 0). Nil when the network reports none, or is not ``TracesEveryModule`` (its sum
+  /// would be partial).
   public static func firings(of network: some Layer, image: Tensor) -> [Firing]? {
+    guard network is any TracesEveryModule else { return nil }
     let trace = ForwardTrace(reluInputs: false, layerOutputs: false, moduleOutputs: true)
     _ = GradMode.$isEnabled.withValue(false) { ForwardTrace.$current.withValue(trace) { network(Variable(image)) } }
     let out = trace.moduleOutputs.filter { o in

@@ -142,6 +142,14 @@ public final class ScoreStore: @unchecked Sendable {
     }
   }
 
+  /// The run settings of a score's key (all of it but the architecture and the metric) as an SQL
+  /// condition, with its arguments from ``settingsArguments(_:)`` in the same order.
+  private static let settings = "space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?"
+
+  private static func settingsArguments(_ key: ScoreKey) -> StatementArguments {
+    [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype]
+  }
+
   /// (architecture index, metric) pairs already stored for the settings of `key` (its
   /// architecture and metric are ignored).
   /// - Throws: ``StoreError`` when the database cannot be read.
@@ -149,8 +157,8 @@ public final class ScoreStore: @unchecked Sendable {
     try reading { db in
       let rows = try Row.fetchAll(db, sql: """
         SELECT arch_index, metric FROM scores
-        WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
-        """, arguments: [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype])
+        WHERE \(Self.settings)
+        """, arguments: Self.settingsArguments(key))
       return Set(rows.map { [String(($0["arch_index"] as Int?) ?? -1), ($0["metric"] as String?) ?? ""] })
     }
   }
@@ -163,10 +171,10 @@ public final class ScoreStore: @unchecked Sendable {
     return try reading { db in
       try ScoreRow.fetchAll(db, sql: """
         SELECT * FROM scores
-        WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        WHERE \(Self.settings)
         AND arch_index IN (\(ids.sorted().map(String.init).joined(separator: ",")))
         ORDER BY arch_index, metric
-        """, arguments: [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype])
+        """, arguments: Self.settingsArguments(key))
     }
   }
 
@@ -177,8 +185,8 @@ public final class ScoreStore: @unchecked Sendable {
     try reading { db in
       Set(try String.fetchAll(db, sql: """
         SELECT metric FROM scores
-        WHERE space = ? AND dataset = ? AND arch_index = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
-        """, arguments: [key.space, key.dataset, archIndex, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype]))
+        WHERE \(Self.settings) AND arch_index = ?
+        """, arguments: Self.settingsArguments(key) + [archIndex]))
     }
   }
 
@@ -205,15 +213,13 @@ public final class ScoreStore: @unchecked Sendable {
     var out = ImportSummary()
     try writing { db in
       let stmt = try db.makeStatement(sql: """
-        SELECT value, missing_reason, numerics FROM scores WHERE space = ? AND dataset = ? AND arch_index = ? AND metric = ? AND seed = ?
-        AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        SELECT value, missing_reason, numerics FROM scores WHERE \(Self.settings) AND arch_index = ? AND metric = ?
         """)
       let label = try db.makeStatement(sql: """
-        UPDATE scores SET numerics = ? WHERE space = ? AND dataset = ? AND arch_index = ? AND metric = ? AND seed = ?
-        AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        UPDATE scores SET numerics = ? WHERE \(Self.settings) AND arch_index = ? AND metric = ?
         """)
       for r in rows {
-        let where_: StatementArguments = [r.space, r.dataset, r.archIndex, r.metric, r.seed, r.batchSize, r.initialisation, r.batchSource, r.dtype]
+        let where_: StatementArguments = [r.space, r.dataset, r.seed, r.batchSize, r.initialisation, r.batchSource, r.dtype, r.archIndex, r.metric]
         let old = try Row.fetchOne(stmt, arguments: where_)
         guard let old else { try r.insert(db); out.added += 1; continue }
         let (v, why, numerics): (Double?, String?, String?) = (old["value"], old["missing_reason"], old["numerics"])
@@ -242,10 +248,10 @@ public final class ScoreStore: @unchecked Sendable {
       var out: [String: Int] = [:]
       for row in try Row.fetchAll(db, sql: """
         SELECT numerics, COUNT(*) AS n FROM scores
-        WHERE space = ? AND dataset = ? AND seed = ? AND batch_size = ? AND init = ? AND batch = ? AND dtype = ?
+        WHERE \(Self.settings)
         AND arch_index IN (\(ids.sorted().map(String.init).joined(separator: ",")))
         GROUP BY numerics
-        """, arguments: [key.space, key.dataset, key.seed, key.batchSize, key.initialisation, key.batchSource, key.dtype]) {
+        """, arguments: Self.settingsArguments(key)) {
         let version: String? = row["numerics"]
         guard version != current else { continue }
         out[version ?? "unrecorded", default: 0] += row["n"] as Int

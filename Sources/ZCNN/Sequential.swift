@@ -58,6 +58,13 @@ public final class AvgPool2d: Layer {
   public func callAsFunction(_ x: Variable) -> Variable { avgPool2d(x, geometry) }
 }
 
+/// A network that reports the output of every module call it makes (``ForwardTrace/module(_:_:)``
+/// or ``ForwardTrace/moduleOutput(_:_:)``), as PyTorch forward hooks on every module of
+/// `named_modules()` see them, containers included. MeCo and MeCo_opt read only such networks: a
+/// network that reports some of its modules (a ``Sequential`` of layers that do not report their
+/// insides) would give a partial sum, so for any other network they are missing.
+public protocol TracesEveryModule: Layer {}
+
 /// An image classifier: NCHW images `[N] + inputShape` → logits `[N, numClasses]`.
 public protocol ImageClassifier: Layer {
   /// `[C, H, W]` of one input image.

@@ -56,7 +56,7 @@ enum GraphValue {
 ///
 /// Construction checks the graph once at batch 2 (every op supported, every shape consistent);
 /// a call with an input of the same `[C, H, W]` then cannot fail.
-public final class ONNXNetwork: ImageClassifier {
+public final class ONNXNetwork: ImageClassifier, TracesEveryModule {
   public let graph: ONNXGraph
   public let inputShape: [Int]
   public let dtype: DType

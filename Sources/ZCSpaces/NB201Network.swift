@@ -108,7 +108,7 @@ final class ResNetReduction: Layer {
 /// state_dict keys (`stem.0.weight`, `cells.{i}.layers.{e}.op.1.weight`, `cells.5.conv_a.op.1.weight`,
 /// `lastact.0.weight`, `classifier.weight`, …). Batch norm starts in training mode.
 /// Source: Dong & Yang 2020, NAS-Bench-201; xautodl 1.0.0 `models/cell_infers/tiny_network.py`.
-public final class NB201Network: ImageClassifier {
+public final class NB201Network: ImageClassifier, TracesEveryModule {
   /// Stored for ``Module/setTraining(_:)``; this module itself computes the same in both modes.
   public var training = true
   public let architecture: NB201Architecture

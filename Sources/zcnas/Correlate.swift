@@ -22,9 +22,8 @@ struct Correlate: ParsableCommand {
   @OptionGroup var selection: RunSelection
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Ground truth: the space's test or validation column.") var target: Target = .test
-  @Option(help: ArgumentHelp("Members of the label-free log-rank ensemble (row 'ensemble'): a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).",
-                             discussion: "AZ-NAS-style sum of log(rank/L) over the members, directions from the registry, missing values ranked worst."))
-  var ensemble: String?
+  @OptionGroup var ensembleOptions: EnsembleOptions
+  var ensemble: String? { ensembleOptions.ensemble }
   @Option(help: "Ground truth from a CSV of file name, accuracy (higher is better), matched to the stored architectures by name (onnx: the .onnx file name); replaces --target.")
   var truth: String?
   @Option(name: .customLong("truth-dataset"), help: ArgumentHelp("Ground truth of this dataset instead of --dataset's (nb201: cifar10, cifar100, imagenet16-120).",

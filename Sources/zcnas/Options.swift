@@ -76,6 +76,14 @@ struct DatasetsOption: ParsableArguments {
   func root() throws -> String { try DatasetsFolder.resolve(datasets) }
 }
 
+/// `--ensemble`, shared by correlate (its `ensemble` row), search (`--proxy ensemble`) and robot
+/// (the `ensemble` candidate).
+struct EnsembleOptions: ParsableArguments {
+  @Option(help: ArgumentHelp("Members of the label-free log-rank ensemble ('ensemble'): a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).",
+                             discussion: "AZ-NAS-style sum of log(rank/L) over the members, directions from the registry, missing values ranked worst."))
+  var ensemble: String?
+}
+
 /// `--space` and `--dataset`, shared by every command that reads a space.
 struct SpaceOptions: ParsableArguments {
   @Option(help: ArgumentHelp("Search space.", discussion: SpaceRegistry.spaces.map { "\($0.name): \($0.summary)" }.joined(separator: "; ")))

@@ -29,7 +29,8 @@ struct Robot: ParsableCommand {
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Strategy.") var strategy: QueryStrategy = .robot
   @Option(help: "Comma-separated proxies to combine (robot; default nb201: RoBoT's six, and 'ensemble' when the store holds its members; nbnlp: every recurrent proxy); 'ensemble' adds the label-free log-rank ensemble of --ensemble as one candidate.") var metrics: String?
-  @Option(help: "Members of the 'ensemble' candidate: a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
+  @OptionGroup var ensembleOptions: EnsembleOptions
+  var ensemble: String? { ensembleOptions.ensemble }
   @Option(help: ArgumentHelp("RoBoT: the first weight vector BO evaluates.", discussion: "ensemble: weight 1 on the 'ensemble' candidate and 0 on the others, so the ensemble's top architecture is the first query (used when 'ensemble' is among --metrics); random: uniform in [-1, 1] from the seed, as in RoBoT's code (with --metrics grad_norm,snip,grasp,fisher,synflow,jacob_cov it is the published RoBoT).")) var prior: RoBoTPrior = .ensemble
   @Option(help: "Distinct architectures queried.") var budget = 20
   @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "10..19"

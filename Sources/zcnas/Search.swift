@@ -26,7 +26,8 @@ struct Search: ParsableCommand {
   @OptionGroup var spaceOptions: SpaceOptions
   @Option(help: "Strategy.") var strategy: FreeStrategy = .greedy
   @Option(help: "Rank by this proxy (see `zcnas metrics`), or 'ensemble' (the label-free log-rank ensemble of --ensemble, ranked against the architectures the store already holds every member for).") var proxy: String?
-  @Option(help: "Members of --proxy ensemble: a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).") var ensemble: String?
+  @OptionGroup var ensembleOptions: EnsembleOptions
+  var ensemble: String? { ensembleOptions.ensemble }
   @Option(help: "Rank by this combination JSON (from `zcnas robot --save-weights` or `zcnas fit --save-weights`).") var weights: String?
   @Option(help: "Distinct architectures scored per search.") var budget = 100
   @Option(parsing: .unconditional, help: "Search seeds: N, A..B (inclusive) or a comma-separated list.") var seeds = "0"

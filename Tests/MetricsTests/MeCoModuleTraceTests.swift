@@ -147,7 +147,7 @@ final class MeCoModuleTraceTests: XCTestCase {
   /// of D values, as the reference reshapes the first sample to (n, −1)), the vector does not
   /// (n × 1: value 0). Expected λ_min from numpy 2.4.6: `np.linalg.eigvalsh(np.corrcoef(x)).min()`.
   func testSequenceOutputsFireAndVectorsDoNot() throws {
-    final class Tokens: Layer {
+    final class Tokens: TracesEveryModule {
       var training = true
       func callAsFunction(_ x: Variable) -> Variable {
         let a = ForwardTrace.module("tokens") { reshape(x, [1, 4, 6]) }
@@ -165,5 +165,13 @@ final class MeCoModuleTraceTests: XCTestCase {
       func callAsFunction(_ x: Variable) -> Variable { reshape(x, [1, 24]) }
     }
     XCTAssertNil(MeCo.firings(of: Plain(), image: Tensor(doubles: x, shape: [1, 1, 4, 6], dtype: .float64)))
+    // A network that reports some modules only (a Sequential reports its children, not what a
+    // custom child does inside): missing, not a partial sum.
+    final class Inner: Layer {
+      var training = true
+      func callAsFunction(_ x: Variable) -> Variable { reshape(ForwardTrace.module("hidden") { reshape(x, [1, 4, 6]) }, [1, 4, 6]) }
+    }
+    let partial = Sequential([Inner()])
+    XCTAssertNil(MeCo.firings(of: partial, image: Tensor(doubles: x, shape: [1, 1, 4, 6], dtype: .float64)))
   }
 }
