@@ -213,8 +213,12 @@ public final class ONNXNetwork: ImageClassifier, TracesEveryModule {
       }
       guard case let .float(y)? = outs.first else { preconditionFailure("layer node \(node.label) gave no float output") }
       // A MatMul layer's bias is the Add after it (nn.Linear called directly includes it).
-      if node.opType == "MatMul", let l = layerOfNode[k] as? ONNXLinearLayer, let b = l.bias, layerOutputAtNode[k] !== l { return add(y, b.variable) }
-      return y
+      var out = y
+      if node.opType == "MatMul", let l = layerOfNode[k] as? ONNXLinearLayer, let b = l.bias, layerOutputAtNode[k] !== l { out = add(y, b.variable) }
+      // A direct call is a call of the layer's forward: its output (after the bias) is traced as
+      // in the graph (Fisher's activations).
+      if let layer = layerOfNode[k] { ForwardTrace.current?.layerOutput(layer, out) }
+      return out
     } catch { preconditionFailure("layer node \(node.label) called directly: \(error)") }
   }
 
@@ -341,16 +345,17 @@ public final class ONNXNetwork: ImageClassifier, TracesEveryModule {
             let prefix = owner.isEmpty ? "" : owner + "."
             if g.initializers[prefix + "in_proj_weight"] != nil || g.initializers[prefix + "q_proj_weight"] != nil { l.forwardCalled = false }
           }
-          guard l.forwardCalled else { continue }
           // A MatMul's bias is the single Add that reads its output and the initializer `<module>.bias`
           // (PyTorch's exporter writes nn.Linear on a rank-3 input as MatMul + Add): the layer's output is after it.
           if n.opType == "MatMul", let out = n.outputs.first, !graphOutputs.contains(out), let users = consumers[out], users.count == 1,
              g.nodes[users[0]].opType == "Add", g.nodes[users[0]].inputs.count == 2,
              let other = g.nodes[users[0]].inputs.first(where: { $0 != out }),
              other == (path + ["bias"]).joined(separator: "."), let bp = built.parameters[other], bp.shape.count == 1 {
+            // Attached also when the forward is never called (out_proj), so that
+            // `--init pytorch-default` zeroes it as nn.MultiheadAttention does.
             if l.bias == nil { l.bias = bp }
-            built.layerOutputs[users[0]] = l
-          } else {
+            if l.forwardCalled { built.layerOutputs[users[0]] = l }
+          } else if l.forwardCalled {
             built.layerOutputs[k] = l
           }
         }

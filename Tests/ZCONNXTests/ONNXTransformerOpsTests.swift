@@ -228,6 +228,27 @@ final class ONNXTransformerOpsTests: XCTestCase {
     XCTAssertNotEqual(b, file.parameter(named: "blocks.0.linear1.bias")!.value.doubles)
     XCTAssertLessThanOrEqual(b.map(Swift.abs).max()!, 1 / 8.0)
     XCTAssertGreaterThan(b.map(Swift.abs).max()!, 0.9 / 8.0)
+    // An out_proj exported as Transpose → MatMul → Add (nn.Linear on a rank-3 input): its bias is
+    // the Add's, zeroed too, and its forward is still never called (no traced output).
+    let mha = try TransformerModel.bytes { g in
+      g.initializer = g.initializer.map { t in
+        var t = t
+        t.name = t.name.replacingOccurrences(of: "head.", with: "attn.out_proj.")
+        return t
+      } + [TinyModel.tensor("attn.in_proj_weight", [72, 24], TinyModel.values(72 * 24, seed: 6))]
+      g.node = g.node.map { n in
+        var n = n
+        n.input = n.input.map { $0.replacingOccurrences(of: "head.", with: "attn.out_proj.") }
+        return n
+      }
+    }
+    let fromFile = try ONNXNetwork(graph: try ONNXGraph(data: mha, fileName: "mha.onnx"), dtype: .float64)
+    XCTAssertNotEqual(Set(fromFile.parameter(named: "attn.out_proj.bias")!.value.doubles), [0])
+    let reset = try ONNXNetwork(graph: try ONNXGraph(data: mha, fileName: "mha.onnx"), dtype: .float64, initialisation: .pytorchDefault(seed: 3))
+    XCTAssertEqual(Set(reset.parameter(named: "attn.out_proj.bias")!.value.doubles), [0])
+    let trace = ForwardTrace(reluInputs: false, layerOutputs: true)
+    _ = ForwardTrace.$current.withValue(trace) { reset(Variable(randomTensor([2, 2, 4, 4], seed: 36))) }
+    XCTAssertTrue(trace.layerOutputs.isEmpty, "out_proj's forward is never called")
     // Deterministic: the same seed gives the same weights.
     let again = try ONNXNetwork(graph: try ONNXGraph(contentsOf: path), dtype: .float64, initialisation: .pytorchDefault(seed: 3))
     XCTAssertEqual(again.parameter(named: "blocks.1.linear2.weight")!.value.doubles, net.parameter(named: "blocks.1.linear2.weight")!.value.doubles)
