@@ -5,10 +5,13 @@ import ZCTensor
 public struct SuiteMeasurement: Sendable {
   public let id: Int
   public let threads: Int
+  /// Networks measured at once (``SuiteBenchmark/measure(_:id:architecture:threads:workers:repeats:flops:)``).
+  public let workers: Int
   public let batchSize: Int
   /// Median wall seconds of the whole suite (network build, shared passes, every proxy).
   public let wallSeconds: Double
-  /// Median user and system CPU seconds of the process (all threads) during one suite run.
+  /// Median user and system CPU seconds of the process (all threads) during one suite run, per
+  /// network (the process's divided by `workers`).
   public let userSeconds: Double
   public let systemSeconds: Double
   /// Median seconds per proxy (a proxy includes the shared passes it was first to ask for).
@@ -38,12 +41,27 @@ public struct SuiteMeasurement: Sendable {
 /// count, runs the pipeline's proxies `repeats + 1` times (the first run warms up) and reports
 /// medians of the wall time, the process's user and system time, each proxy and each shared
 /// pass, and the peak memory. Timings are wall-clock and include whatever else the machine runs.
+///
+/// With `workers` > 1, that many copies of the network run each repeat at once (one thread pool
+/// each, as `zcnas score --jobs N`): the wall time is the round's (all workers), the user and
+/// system times are the process's over the round divided by `workers` (CPU seconds per network:
+/// getrusage cannot tell the workers apart), the pass and proxy seconds are medians over every
+/// worker's runs, and the peak memory is the process's, all workers together.
 public enum SuiteBenchmark {
   /// - Parameters:
+  ///   - workers: networks measured at once (at least 1); the memory estimate of `workers`
+  ///     networks is checked against the limit before anything runs.
   ///   - flops: the `flops` proxy (FLOPs from the engine's own counter), or nil.
-  /// - Throws: the pipeline's errors (memory limit, network construction).
+  /// - Throws: the pipeline's errors (``SpaceError`` when `workers` networks do not fit the memory
+  ///   limit, network construction).
   public static func measure<S: SearchSpace>(_ pipeline: ScoringPipeline<S>, id: Int, architecture: S.Architecture, threads: Int,
-                                             repeats: Int, flops: (any ZeroCostProxy)?) throws -> SuiteMeasurement {
+                                             workers: Int = 1, repeats: Int, flops: (any ZeroCostProxy)?) throws -> SuiteMeasurement {
+    precondition(workers >= 1, "workers must be at least 1")
+    // Every worker holds its own network and tape: the estimate of `workers` at once must fit.
+    let fit = try pipeline.checkMemory([(id, architecture)], jobs: workers)
+    if fit < workers {
+      throw SpaceError("--workers \(workers): \(workers) networks at once exceed the memory limit (\(fit) fit); lower --workers")
+    }
     var macs: Double?
     if let flops, flops.applies(to: pipeline.space.modelKind),
        let r = try pipeline.evaluate(id: id, architecture: architecture, proxies: [flops], threads: 1).first, case let .value(v) = r.value {
@@ -52,29 +70,67 @@ public enum SuiteBenchmark {
     var walls: [Double] = [], users: [Double] = [], systems: [Double] = []
     var proxyRuns: [[String: Double]] = [], passRuns: [[String: Double]] = []
     var proxyOrder: [String] = [], passOrder: [String] = []
-    _ = try pipeline.evaluate(id: id, architecture: architecture, threads: threads)  // warm-up
+    let round = Round(workers: workers)
+    _ = try round.run { _ in _ = try pipeline.evaluate(id: id, architecture: architecture, threads: threads) }  // warm-up
     resetPeakResident()
     for _ in 0..<max(1, repeats) {
-      let timer = PassTimer()
       let u0 = CPUTimes.now()
       let t0 = DispatchTime.now().uptimeNanoseconds
-      let results = try PassTimer.$current.withValue(timer) { try pipeline.evaluate(id: id, architecture: architecture, threads: threads) }
+      let runs = try round.run { _ -> ([ProxyResult], [(name: String, seconds: Double)]) in
+        let timer = PassTimer()
+        let results = try PassTimer.$current.withValue(timer) { try pipeline.evaluate(id: id, architecture: architecture, threads: threads) }
+        return (results, timer.passes)
+      }
       let wall = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
       let u1 = CPUTimes.now()
-      walls.append(wall); users.append(u1.user - u0.user); systems.append(u1.system - u0.system)
-      proxyOrder = results.map(\.metric)
-      proxyRuns.append(Dictionary(results.map { ($0.metric, $0.seconds) }, uniquingKeysWith: +))
-      let passes = timer.passes
-      passOrder = passes.map(\.name)
-      passRuns.append(Dictionary(passes.map { ($0.name, $0.seconds) }, uniquingKeysWith: +))
+      walls.append(wall)
+      users.append((u1.user - u0.user) / Double(workers))
+      systems.append((u1.system - u0.system) / Double(workers))
+      for (results, passes) in runs {
+        proxyOrder = results.map(\.metric)
+        proxyRuns.append(Dictionary(results.map { ($0.metric, $0.seconds) }, uniquingKeysWith: +))
+        passOrder = passes.map(\.name)
+        passRuns.append(Dictionary(passes.map { ($0.name, $0.seconds) }, uniquingKeysWith: +))
+      }
     }
     func median(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.sorted()[v.count / 2] }
     return SuiteMeasurement(
-      id: id, threads: threads, batchSize: pipeline.batchLabel?.size ?? 0,
+      id: id, threads: threads, workers: workers, batchSize: pipeline.batchLabel?.size ?? 0,
       wallSeconds: median(walls), userSeconds: median(users), systemSeconds: median(systems),
       proxySeconds: proxyOrder.map { n in (n, median(proxyRuns.map { $0[n] ?? 0 })) },
       passSeconds: passOrder.map { n in (n, median(passRuns.map { $0[n] ?? 0 })) },
       peakResidentBytes: peakResident(), processMaxResidentBytes: CPUTimes.now().maxResidentBytes, forwardMACsPerSample: macs)
+  }
+
+  /// `workers` copies of a body run at once (concurrentPerform), their results in worker order;
+  /// the first error is rethrown after all have finished.
+  private struct Round {
+    let workers: Int
+
+    func run<T>(_ body: (Int) throws -> T) throws -> [T] {
+      if workers == 1 { return [try body(0)] }
+      let results = Results<T>(count: workers)
+      withoutActuallyEscaping(body) { b in
+        let box = Results<T>.Body(b)
+        DispatchQueue.concurrentPerform(iterations: workers) { w in results.set(w, Result { try box.value(w) }) }
+        return ()
+      }
+      return try results.values()
+    }
+  }
+
+  /// Worker results written under a lock (each worker writes its own slot).
+  private final class Results<T>: @unchecked Sendable {
+    /// The body handed to the workers; each call touches only its worker's network.
+    struct Body: @unchecked Sendable {
+      let value: (Int) throws -> T
+      init(_ value: @escaping (Int) throws -> T) { self.value = value }
+    }
+    private let lock = NSLock()
+    private var slots: [Result<T, Error>?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ k: Int, _ r: Result<T, Error>) { lock.lock(); slots[k] = r; lock.unlock() }
+    func values() throws -> [T] { lock.lock(); defer { lock.unlock() }; return try slots.map { try $0!.get() } }
   }
 
   /// Resets the kernel's peak-RSS counter of this process (Linux: "5" to /proc/self/clear_refs).

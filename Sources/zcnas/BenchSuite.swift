@@ -20,7 +20,9 @@ struct BenchSuite: ParsableCommand {
       runs of the process, so for a clean figure run one architecture per process), and the forward pass's \
       GFLOP/s (2 x the engine's `flops` count x batch / forward seconds) against --peak-gflops per thread. \
       Values are the same for every thread count (the kernels split only independent outputs). With \
-      --workers N, N networks run the measurement at once (both cores busy, as `zcnas score --jobs 2`).
+      --workers N, N networks run each repeat at once (both cores busy, as `zcnas score --jobs 2`): wall is the \
+      round's, user and system seconds are the process's divided by N (per network), the peak is all networks' \
+      together, and the memory estimate of N networks must fit the limit.
       """
   )
 
@@ -66,20 +68,18 @@ struct BenchSuite: ParsableCommand {
           + "OpenBLAS \(OpenBLAS.coreName), \(OpenBLAS.threads) thread(s); numerics \(Numerics.version); \(Parallel.cores) cores")
     for (id, arch) in chosen {
       for t in try threadCounts() {
-        let acc = Accumulator()
-        DispatchQueue.concurrentPerform(iterations: workers) { _ in
-          do { acc.add(try SuiteBenchmark.measure(pipeline, id: id, architecture: arch, threads: t, repeats: repeats, flops: flops)) } catch { acc.fail(error) }
-        }
-        if let e = acc.error { throw CLIError("bench-suite: \(space.unit) \(id): \(e)") }
-        for m in acc.values { report(m) }
+        do {
+          report(try SuiteBenchmark.measure(pipeline, id: id, architecture: arch, threads: t, workers: workers, repeats: repeats, flops: flops))
+        } catch { throw CLIError("bench-suite: \(space.unit) \(id): \(error)") }
       }
     }
   }
 
   private func report(_ m: SuiteMeasurement) {
     func mb(_ b: Int?) -> String { b.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "n/a" }
-    var line = String(format: "id %6d threads %d: wall %.3f s  user %.3f s  sys %.3f s  peak %@ (process max %@)",
-                      m.id, m.threads, m.wallSeconds, m.userSeconds, m.systemSeconds, mb(m.peakResidentBytes), mb(m.processMaxResidentBytes))
+    let per = m.workers > 1 ? String(format: " workers %d (wall of the round; user and sys per network; peak of all)", m.workers) : ""
+    var line = String(format: "id %6d threads %d%@: wall %.3f s  user %.3f s  sys %.3f s  peak %@ (process max %@)",
+                      m.id, m.threads, per, m.wallSeconds, m.userSeconds, m.systemSeconds, mb(m.peakResidentBytes), mb(m.processMaxResidentBytes))
     if let f = m.forwardFLOPs {
       line += String(format: "  forward %.2f GFLOP", f / 1e9)
       if let g = m.forwardGFLOPs {
@@ -90,13 +90,4 @@ struct BenchSuite: ParsableCommand {
     print("  passes:  " + m.passSeconds.map { String(format: "%@ %.3f", $0.name, $0.seconds) }.joined(separator: ", "))
     print("  proxies: " + m.proxySeconds.map { String(format: "%@ %.3f", $0.name, $0.seconds) }.joined(separator: ", "))
   }
-}
-
-private final class Accumulator: @unchecked Sendable {
-  private let lock = NSLock()
-  private var results: [SuiteMeasurement] = []
-  private(set) var error: Error?
-  func add(_ m: SuiteMeasurement) { lock.lock(); results.append(m); lock.unlock() }
-  func fail(_ e: Error) { lock.lock(); if error == nil { error = e }; lock.unlock() }
-  var values: [SuiteMeasurement] { lock.lock(); defer { lock.unlock() }; return results }
 }

@@ -51,4 +51,18 @@ final class MemoryLimitCLITests: XCTestCase {
     XCTAssertEqual(small.status, 0, "params needs no activations: batch 4000 fits: \(small.err)")
     XCTAssertFalse(small.err.contains("note:"), small.err)
   }
+
+  /// `bench-suite --workers N` checks N networks' estimate before it runs (it used to start them
+  /// all), and reports CPU seconds per network with the round's wall time.
+  func testBenchSuiteWorkers() throws {
+    let dir = try temporaryFolder()
+    if ProcessInfo.processInfo.physicalMemory < 100_000_000_000 {
+      expectError(try run(["bench-suite", "--archs", "1462", "--metrics", "grasp", "--threads", "1", "--repeats", "1", "--workers", "100"], in: dir),
+                  ["Error: bench-suite: architecture 1462: --workers 100: 100 networks at once exceed the memory limit (", "lower --workers"], "workers 100")
+    }
+    let r = try run(["bench-suite", "--archs", "0", "--metrics", "params", "--threads", "1", "--repeats", "1", "--workers", "2"], in: dir)
+    XCTAssertEqual(r.status, 0, r.err)
+    XCTAssertTrue(r.out.contains("id      0 threads 1 workers 2 (wall of the round; user and sys per network; peak of all): wall "), r.out)
+    XCTAssertEqual(r.out.split(separator: "\n").filter { $0.hasPrefix("id ") }.count, 1, "one line per measurement, not one per worker: \(r.out)")
+  }
 }
