@@ -16,7 +16,8 @@ import ZCTensor
 /// Which firings, and how often: the authors hook **every** module (`named_modules()`), containers
 /// included, so one tensor fires once per module that returns it. The engine reads them from the
 /// network's own module-output trace (``ForwardTrace/moduleOutputs``, ``firings(of:image:)``),
-/// which every network serves: NAS-Bench-201 (``NB201Network``, xautodl's module tree plus the two
+/// which networks that conform to `TracesEveryModule` serve (for any other network meco is missing):
+/// NAS-Bench-201 (``NB201Network``, xautodl's module tree plus the two
 /// containers of MeCo's own NB201 model, so the shared fixtures' values are reproduced: the stem
 /// conv once and its batch norm three times; per `nor_conv` edge ReLU, conv and (three times)
 /// batch norm; `avg_pool_3x3` twice; `skip_connect` once (its input); `none` once (zeros, value
@@ -50,12 +51,17 @@ public struct MeCo: ImageProxy {
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     guard let firings = Self.firings(of: context.network, image: context.images.rows(0..<1)) else {
-      return .missing(reason: Self.noFirings)
+      return .missing(reason: Self.noFirings(context.network))
     }
     return .checked(try Self.score(firings), ifNotFinite: "a correlation eigenvalue is not finite")
   }
 
-  static let noFirings = "meco: the network does not report every module's output (only NAS-Bench-201 and ONNX networks do), or reported none of rank >= 3 with more than one value per row"
+  /// Why ``firings(of:image:)`` gave nil for `network`.
+  static func noFirings(_ network: some Layer) -> String {
+    network is any TracesEveryModule
+      ? "meco: the network reported no module output of rank >= 3 with more than one value per row"
+      : "meco: the network does not report every module's output (TracesEveryModule: NAS-Bench-201 and ONNX networks do), so the sum would be partial"
+  }
 
   /// One hooked module output: the dotted module name (xautodl's on NAS-Bench-201) and its tensor
   /// `[1, n, h, w]` (several firings may share one tensor).

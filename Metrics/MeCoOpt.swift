@@ -27,7 +27,7 @@ public struct MeCoOpt: ImageProxy {
 
   public func compute(in context: ImageProxyContext) throws -> ProxyValue {
     guard let firings = MeCo.firings(of: context.network, image: context.images.rows(0..<1)) else {
-      return .missing(reason: MeCo.noFirings.replacingOccurrences(of: "meco:", with: "meco_opt:"))
+      return .missing(reason: MeCo.noFirings(context.network).replacingOccurrences(of: "meco:", with: "meco_opt:"))
     }
     if let small = firings.first(where: { $0.tensor.shape[1] < Self.picked }) {
       return .missing(reason: "meco_opt: \(small.module) has \(small.tensor.shape[1]) channels, fewer than \(Self.picked)")

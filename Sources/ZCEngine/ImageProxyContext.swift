@@ -167,13 +167,13 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
   private var lossGraph: (loss: Variable, grads: [Variable?])?
 
   /// The shared loss backward (run on first use): mean cross-entropy of the batch and its
-  /// gradients w.r.t. the conv/linear weights (and their outputs, for Fisher). Requires a
-  /// requirement beyond the forward (`.lossBackward`, `.hessian`, ...), so that the shared
-  /// forward records its graph (``forwardRecordsGraph``).
+  /// gradients w.r.t. the conv/linear weights (and their outputs, for Fisher). The calling proxy
+  /// declares `.lossBackward` (or `.hessian`), so that the shared forward records its graph
+  /// (``forwardRecordsGraph``).
   public func lossGradients() -> LossGradients {
     if let g = lossCache { return g }
     let pass = PassTimer.begin("loss backward"); defer { pass.end() }
-    precondition(forwardRecordsGraph, "lossGradients needs a recorded forward: declare .lossBackward in the proxy's requirements")
+    precondition(forwardRecordsGraph, "lossGradients needs a recorded forward (forwardRecordsGraph): declare .lossBackward in the proxy's requirements")
     let f = forward()
     let loss = GradMode.$isEnabled.withValue(true) { crossEntropy(f.logits, labels: labels) }
     let weightVars = weightLayers.map { $0.weight.variable }

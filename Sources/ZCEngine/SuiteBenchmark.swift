@@ -7,8 +7,13 @@ public struct SuiteMeasurement: Sendable {
   public let threads: Int
   /// Networks measured at once (``SuiteBenchmark/measure(_:id:architecture:threads:workers:repeats:flops:)``).
   public let workers: Int
+  /// Threads each network's kernels can run on: `threads`, or fewer when `workers` networks share
+  /// the cores (min(threads, max(1, cores / workers))); the partition, and so the values, follow
+  /// `threads` either way.
+  public let runningThreads: Int
   public let batchSize: Int
-  /// Median wall seconds of the whole suite (network build, shared passes, every proxy).
+  /// Median wall seconds of the whole suite (network build, shared passes, every proxy); with
+  /// several workers, of the round in which they all ran it.
   public let wallSeconds: Double
   /// Median user and system CPU seconds of the process (all threads) during one suite run, per
   /// network (the process's divided by `workers`).
@@ -20,7 +25,8 @@ public struct SuiteMeasurement: Sendable {
   /// own arithmetic.
   public let passSeconds: [(name: String, seconds: Double)]
   /// Peak resident memory during the timed runs (Linux VmHWM after resetting it before them;
-  /// includes the heap that earlier runs of the process left allocated), bytes; nil when unknown.
+  /// includes the heap that earlier runs of the process left allocated; all workers together),
+  /// bytes; nil when unknown.
   public let peakResidentBytes: Int?
   /// Peak resident memory of the process so far (getrusage ru_maxrss), bytes.
   public let processMaxResidentBytes: Int
@@ -42,11 +48,13 @@ public struct SuiteMeasurement: Sendable {
 /// medians of the wall time, the process's user and system time, each proxy and each shared
 /// pass, and the peak memory. Timings are wall-clock and include whatever else the machine runs.
 ///
-/// With `workers` > 1, that many copies of the network run each repeat at once (one thread pool
-/// each, as `zcnas score --jobs N`): the wall time is the round's (all workers), the user and
-/// system times are the process's over the round divided by `workers` (CPU seconds per network:
+/// With `workers` > 1 (at most the cores), that many copies of the network run each repeat at once,
+/// as `zcnas score --jobs N`: the wall time is the round's (all workers), the user and system
+/// times are the process's over the round divided by `workers` (CPU seconds per network:
 /// getrusage cannot tell the workers apart), the pass and proxy seconds are medians over every
-/// worker's runs, and the peak memory is the process's, all workers together.
+/// worker's runs, and the peak memory is the process's, all workers together. The kernels of each
+/// network then run on max(1, cores / workers) threads at most (a nested `concurrentPerform` gets
+/// its share of the cores), whatever `threads` partitions them into: ``SuiteMeasurement/runningThreads``.
 public enum SuiteBenchmark {
   /// - Parameters:
   ///   - workers: networks measured at once (at least 1); the memory estimate of `workers`
@@ -56,7 +64,7 @@ public enum SuiteBenchmark {
   ///   limit, network construction).
   public static func measure<S: SearchSpace>(_ pipeline: ScoringPipeline<S>, id: Int, architecture: S.Architecture, threads: Int,
                                              workers: Int = 1, repeats: Int, flops: (any ZeroCostProxy)?) throws -> SuiteMeasurement {
-    precondition(workers >= 1, "workers must be at least 1")
+    precondition(workers >= 1 && workers <= Parallel.cores, "workers must be in 1...cores")
     // Every worker holds its own network and tape: the estimate of `workers` at once must fit.
     let fit = try pipeline.checkMemory([(id, architecture)], jobs: workers)
     if fit < workers {
@@ -70,13 +78,12 @@ public enum SuiteBenchmark {
     var walls: [Double] = [], users: [Double] = [], systems: [Double] = []
     var proxyRuns: [[String: Double]] = [], passRuns: [[String: Double]] = []
     var proxyOrder: [String] = [], passOrder: [String] = []
-    let round = Round(workers: workers)
-    _ = try round.run { _ in _ = try pipeline.evaluate(id: id, architecture: architecture, threads: threads) }  // warm-up
+    _ = try inParallel(workers) { _ in _ = try pipeline.evaluate(id: id, architecture: architecture, threads: threads) }  // warm-up
     resetPeakResident()
     for _ in 0..<max(1, repeats) {
       let u0 = CPUTimes.now()
       let t0 = DispatchTime.now().uptimeNanoseconds
-      let runs = try round.run { _ -> ([ProxyResult], [(name: String, seconds: Double)]) in
+      let runs = try inParallel(workers) { _ -> ([ProxyResult], [(name: String, seconds: Double)]) in
         let timer = PassTimer()
         let results = try PassTimer.$current.withValue(timer) { try pipeline.evaluate(id: id, architecture: architecture, threads: threads) }
         return (results, timer.passes)
@@ -95,33 +102,29 @@ public enum SuiteBenchmark {
     }
     func median(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.sorted()[v.count / 2] }
     return SuiteMeasurement(
-      id: id, threads: threads, workers: workers, batchSize: pipeline.batchLabel?.size ?? 0,
+      id: id, threads: threads, workers: workers, runningThreads: min(threads, max(1, Parallel.cores / workers)), batchSize: pipeline.batchLabel?.size ?? 0,
       wallSeconds: median(walls), userSeconds: median(users), systemSeconds: median(systems),
       proxySeconds: proxyOrder.map { n in (n, median(proxyRuns.map { $0[n] ?? 0 })) },
       passSeconds: passOrder.map { n in (n, median(passRuns.map { $0[n] ?? 0 })) },
       peakResidentBytes: peakResident(), processMaxResidentBytes: CPUTimes.now().maxResidentBytes, forwardMACsPerSample: macs)
   }
 
-  /// `workers` copies of a body run at once (concurrentPerform), their results in worker order;
-  /// the first error is rethrown after all have finished.
-  private struct Round {
-    let workers: Int
-
-    func run<T>(_ body: (Int) throws -> T) throws -> [T] {
-      if workers == 1 { return [try body(0)] }
-      let results = Results<T>(count: workers)
-      withoutActuallyEscaping(body) { b in
-        let box = Results<T>.Body(b)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in results.set(w, Result { try box.value(w) }) }
-        return ()
-      }
-      return try results.values()
+  /// `workers` copies of `body` run at once (concurrentPerform), their results in worker order;
+  /// when some fail, the error of the lowest-numbered failing worker is rethrown after all finish.
+  private static func inParallel<T>(_ workers: Int, _ body: (Int) throws -> T) throws -> [T] {
+    if workers == 1 { return [try body(0)] }
+    let results = Results<T>(count: workers)
+    withoutActuallyEscaping(body) { b in
+      let box = Results<T>.Body(b)
+      DispatchQueue.concurrentPerform(iterations: workers) { w in results.set(w, Result { try box.value(w) }) }
     }
+    return try results.values()
   }
 
-  /// Worker results written under a lock (each worker writes its own slot).
+  /// Worker results written under a lock (each worker writes its own slot once; read after all
+  /// have finished).
   private final class Results<T>: @unchecked Sendable {
-    /// The body handed to the workers; each call touches only its worker's network.
+    /// The body handed to the workers; each call builds and touches only its own network.
     struct Body: @unchecked Sendable {
       let value: (Int) throws -> T
       init(_ value: @escaping (Int) throws -> T) { self.value = value }

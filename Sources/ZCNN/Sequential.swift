@@ -58,11 +58,12 @@ public final class AvgPool2d: Layer {
   public func callAsFunction(_ x: Variable) -> Variable { avgPool2d(x, geometry) }
 }
 
-/// A network that reports the output of every module call it makes (``ForwardTrace/module(_:_:)``
-/// or ``ForwardTrace/moduleOutput(_:_:)``), as PyTorch forward hooks on every module of
-/// `named_modules()` see them, containers included. MeCo and MeCo_opt read only such networks: a
-/// network that reports some of its modules (a ``Sequential`` of layers that do not report their
-/// insides) would give a partial sum, so for any other network they are missing.
+/// A network that reports the output of every module call it knows of (``ForwardTrace/module(_:_:)``
+/// or ``ForwardTrace/moduleOutput(_:_:)``), containers included: NAS-Bench-201 reports PyTorch's
+/// forward-hook firings exactly; an ONNX graph reports every scope of the exporter's node names,
+/// which lacks what the export drops (docs/metrics.md, "meco"). MeCo and MeCo_opt read only such
+/// networks: a network that reports only some of its modules (a ``Sequential`` of layers that do
+/// not report their insides) would give a partial sum without saying so, so they are missing there.
 public protocol TracesEveryModule: Layer {}
 
 /// An image classifier: NCHW images `[N] + inputShape` → logits `[N, numClasses]`.

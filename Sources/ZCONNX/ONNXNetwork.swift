@@ -215,9 +215,10 @@ public final class ONNXNetwork: ImageClassifier, TracesEveryModule {
       // A MatMul layer's bias is the Add after it (nn.Linear called directly includes it).
       var out = y
       if node.opType == "MatMul", let l = layerOfNode[k] as? ONNXLinearLayer, let b = l.bias, layerOutputAtNode[k] !== l { out = add(y, b.variable) }
-      // A direct call is a call of the layer's forward: its output (after the bias) is traced as
-      // in the graph (Fisher's activations).
-      if let layer = layerOfNode[k] { ForwardTrace.current?.layerOutput(layer, out) }
+      // A direct call is a call of the layer's forward: a conv or linear layer's output (after the
+      // bias) is traced as in the graph (Fisher's activations). `evaluate` already traced it when
+      // the layer's output is this node's (Conv, Gemm, a MatMul without bias).
+      if let layer = layerOfNode[k] as? any WeightedLayer, layerOutputAtNode[k] !== layer { ForwardTrace.current?.layerOutput(layer, out) }
       return out
     } catch { preconditionFailure("layer node \(node.label) called directly: \(error)") }
   }

@@ -20,9 +20,11 @@ struct BenchSuite: ParsableCommand {
       runs of the process, so for a clean figure run one architecture per process), and the forward pass's \
       GFLOP/s (2 x the engine's `flops` count x batch / forward seconds) against --peak-gflops per thread. \
       Values are the same for every thread count (the kernels split only independent outputs). With \
-      --workers N, N networks run each repeat at once (both cores busy, as `zcnas score --jobs 2`): wall is the \
-      round's, user and system seconds are the process's divided by N (per network), the peak is all networks' \
-      together, and the memory estimate of N networks must fit the limit.
+      --workers N (at most the cores), N networks run each repeat at once (both cores busy, as `zcnas score \
+      --jobs 2`): wall is the round's, user and system seconds are the process's divided by N (per network), \
+      pass and proxy seconds are medians over every network's runs, the peak is all networks' together, the \
+      memory estimate of N networks must fit the limit, and each network's kernels run on at most cores / N \
+      threads ("running on" in the output; GFLOP/s are against that many).
       """
   )
 
@@ -36,11 +38,12 @@ struct BenchSuite: ParsableCommand {
   @Option(name: .customLong("peak-gflops"), help: "Machine FP32 peak per core in GFLOP/s (performance notes: 115 on this machine kind).") var peakGFLOPs = 115.0
   @OptionGroup var model: RecurrentModelOptions
   @OptionGroup var bert: BERTModelOptions
+  @OptionGroup var memoryLimit: MemoryLimitOptions
 
   func validate() throws {
     guard repeats >= 1 else { throw ValidationError("--repeats must be at least 1, got \(repeats)") }
     if let b = batchSize, b < 2 { throw ValidationError("--batch-size must be at least 2, got \(b)") }
-    guard workers >= 1 else { throw ValidationError("--workers must be at least 1, got \(workers)") }
+    guard workers >= 1 && workers <= Parallel.cores else { throw ValidationError("--workers must be in 1...\(Parallel.cores) (the cores), got \(workers)") }
     guard peakGFLOPs > 0 else { throw ValidationError("--peak-gflops must be positive, got \(peakGFLOPs)") }
     _ = try threadCounts()
   }
@@ -61,6 +64,7 @@ struct BenchSuite: ParsableCommand {
     let proxies = try selectProxies(metrics, for: space)
     var settings = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     settings.batchSize = batchSize
+    settings.maxMemoryGB = try memoryLimit.gigabytes()
     settings.parameters = model.parameters.merging(bert.parameters) { a, _ in a }
     let pipeline = try cli { try ScoringPipeline(space: space, settings: settings, proxies: proxies) }
     let flops = Metrics.proxy(named: "flops")
@@ -77,13 +81,14 @@ struct BenchSuite: ParsableCommand {
 
   private func report(_ m: SuiteMeasurement) {
     func mb(_ b: Int?) -> String { b.map { String(format: "%.0f MB", Double($0) / 1e6) } ?? "n/a" }
+    let running = m.runningThreads < m.threads ? String(format: " (running on %d)", m.runningThreads) : ""
     let per = m.workers > 1 ? String(format: " workers %d (wall of the round; user and sys per network; peak of all)", m.workers) : ""
     var line = String(format: "id %6d threads %d%@: wall %.3f s  user %.3f s  sys %.3f s  peak %@ (process max %@)",
-                      m.id, m.threads, per, m.wallSeconds, m.userSeconds, m.systemSeconds, mb(m.peakResidentBytes), mb(m.processMaxResidentBytes))
+                      m.id, m.threads, running + per, m.wallSeconds, m.userSeconds, m.systemSeconds, mb(m.peakResidentBytes), mb(m.processMaxResidentBytes))
     if let f = m.forwardFLOPs {
       line += String(format: "  forward %.2f GFLOP", f / 1e9)
       if let g = m.forwardGFLOPs {
-        line += String(format: " at %.1f GFLOP/s (%.0f%% of %.0f peak)", g, 100 * g / (peakGFLOPs * Double(m.threads)), peakGFLOPs * Double(m.threads))
+        line += String(format: " at %.1f GFLOP/s (%.0f%% of %.0f peak)", g, 100 * g / (peakGFLOPs * Double(m.runningThreads)), peakGFLOPs * Double(m.runningThreads))
       }
     }
     print(line)

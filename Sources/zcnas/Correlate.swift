@@ -71,12 +71,8 @@ struct Correlate: ParsableCommand {
       return try space.groundTruth(target.rawValue, dataset: truthDataset ?? dataset, option: "--target")
     }
     // The ensemble: the members given, or the default when the store holds them all.
-    let names = LogRankEnsemble.members(of: ensemble)
-    let mine = registry.applicable(to: space.modelKind)
     var ens: LogRankEnsemble?
-    do { ens = try LogRankEnsemble(members: names, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
-      if ensemble != nil { throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))") }
-    }
+    do { ens = try LogRankEnsemble.fromOption(ensemble, kind: space.modelKind) } catch { if ensemble != nil { throw error } }
     let storedMetrics = Set(rows.map(\.metric))
     if let e = ens, let absent = e.members.first(where: { !storedMetrics.contains($0) }) {
       if ensemble != nil { throw CLIError("--ensemble: the store holds no \(absent) scores for \(space.name) \(dataset)") }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Metrics
 import Foundation
 import ZCEngine
 import ZCSearch
@@ -76,12 +77,40 @@ struct DatasetsOption: ParsableArguments {
   func root() throws -> String { try DatasetsFolder.resolve(datasets) }
 }
 
+/// `--max-memory`, shared by score, verify and bench-suite.
+struct MemoryLimitOptions: ParsableArguments {
+  @Option(name: .customLong("max-memory"), help: ArgumentHelp("Memory limit in GB for one run (default: this machine's physical memory).",
+                                                             discussion: "Configurations whose estimated peak memory (weights, copies and the activations of the passes, linear in the batch size) exceeds it are refused before anything is allocated; score runs fewer architectures at once when --jobs of them would not fit, and bench-suite refuses --workers that do not fit."))
+  var maxMemory: Double?
+
+  /// The limit, checked: nil (the machine's memory) or a positive finite number of GB.
+  /// - Throws: ``CLIError`` naming `--max-memory`.
+  func gigabytes() throws -> Double? {
+    if let m = maxMemory, !(m > 0 && m.isFinite) { throw CLIError("--max-memory: expected a positive number of GB, found \(m)") }
+    return maxMemory
+  }
+}
+
 /// `--ensemble`, shared by correlate (its `ensemble` row), search (`--proxy ensemble`) and robot
 /// (the `ensemble` candidate).
 struct EnsembleOptions: ParsableArguments {
-  @Option(help: ArgumentHelp("Members of the label-free log-rank ensemble ('ensemble'): a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).",
+  @Option(help: ArgumentHelp("Members of the label-free log-rank ensemble 'ensemble' (correlate's row; search with --proxy ensemble; robot when --metrics names it): a preset, \(LogRankEnsemble.presetHelp), or proxies, comma-separated (default: \(LogRankEnsemble.defaultMembers.joined(separator: ","))).",
                              discussion: "AZ-NAS-style sum of log(rank/L) over the members, directions from the registry, missing values ranked worst."))
   var ensemble: String?
+}
+
+extension LogRankEnsemble {
+  /// The ensemble of an `--ensemble` value (nil: the default members) over the registered proxies
+  /// of `kind`, with their directions.
+  /// - Throws: ``CLIError`` naming `--ensemble` (an unknown member, a proxy without a direction, ...).
+  static func fromOption(_ spec: String?, kind: ModelKind) throws -> LogRankEnsemble {
+    let mine = registry.applicable(to: kind)
+    do {
+      return try LogRankEnsemble(members: members(of: spec), direction: { n in mine.first { $0.name == n }?.direction })
+    } catch let e as PoolError {
+      throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
+    }
+  }
 }
 
 /// `--space` and `--dataset`, shared by every command that reads a space.

@@ -45,10 +45,7 @@ extension RunSelection {
     let mine = registry.applicable(to: space.modelKind)
     var ensemble: LogRankEnsemble?
     if names.contains(LogRankEnsemble.name) {
-      let members = LogRankEnsemble.members(of: ensembleMembers)
-      do { ensemble = try LogRankEnsemble(members: members, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
-        throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
-      }
+      ensemble = try LogRankEnsemble.fromOption(ensembleMembers, kind: space.modelKind)
     } else if ensembleMembers != nil {
       throw CLIError("--ensemble: only when --metrics names 'ensemble'")
     }

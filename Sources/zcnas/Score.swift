@@ -48,8 +48,7 @@ struct Score: ParsableCommand {
   var weights: String?
   @Option(help: "Take the minibatch from this safetensors file (nb201: `input`, `labels`; nbnlp: `tokens` [T, B]) instead of sampling it.")
   var batch: String?
-  @Option(name: .customLong("max-memory"), help: ArgumentHelp("Memory limit in GB for one run (default: this machine's physical memory).", discussion: "Configurations whose estimated peak memory (weights, copies and the activations of the passes, linear in --batch-size) exceeds it are refused before anything is allocated, and fewer architectures are scored at once when --jobs of them would not fit."))
-  var maxMemory: Double?
+  @OptionGroup var memoryLimit: MemoryLimitOptions
   @Option(help: "Score only shard K of N (0 <= K < N) of the selection: a partition by architecture id, the same on every machine (`zcnas merge` joins the shard stores).")
   var shard: String?
   @Flag(help: .hidden) var quiet = false
@@ -59,7 +58,7 @@ struct Score: ParsableCommand {
   func run() throws {
     try checkJobs(jobs)
     if let t = threads, !(1...64).contains(t) { throw CLIError("--threads: expected 1...64, found \(t)") }
-    if let m = maxMemory, !(m > 0 && m.isFinite) { throw CLIError("--max-memory: expected a positive number of GB, found \(m)") }
+    _ = try memoryLimit.gigabytes()
     try score(try spaceOptions.load())
   }
 
@@ -68,7 +67,7 @@ struct Score: ParsableCommand {
     var s = ScoringSettings(dataset: try spaceOptions.dataset(for: space), datasetsRoot: try spaceOptions.data.root())
     s.seed = seed; s.batchSize = batchSize; s.dtype = dtype; s.dataFiles = data; s.batchFile = batch; s.weightsFile = weights
     s.parameters = model.parameters.merging(bert.parameters) { a, _ in a }
-    s.maxMemoryGB = maxMemory
+    s.maxMemoryGB = try memoryLimit.gigabytes()
     s.threads = threads
     return s
   }

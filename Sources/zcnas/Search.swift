@@ -58,11 +58,9 @@ struct Search: ParsableCommand {
     var ensembleModel: LogRankEnsemble?
     if ensemble != nil && proxy != LogRankEnsemble.name { throw CLIError("--ensemble: only with --proxy ensemble") }
     if proxy == LogRankEnsemble.name {
-      let names = LogRankEnsemble.members(of: ensemble)
-      do { ensembleModel = try LogRankEnsemble(members: names, direction: { n in mine.first { $0.name == n }?.direction }) } catch let e as PoolError {
-        throw CLIError("--ensemble: \(e.reason.replacingOccurrences(of: "ensemble: ", with: ""))")
-      }
-      metrics = names
+      let model = try LogRankEnsemble.fromOption(ensemble, kind: space.modelKind)
+      ensembleModel = model
+      metrics = model.members
       rank = { _ in nil }  // set below, once the reference population is read from the store
     } else if let proxy {
       guard let p = mine.first(where: { $0.name == proxy }) else {

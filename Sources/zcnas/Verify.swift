@@ -26,11 +26,10 @@ struct Verify: ParsableCommand {
   @Argument(help: "Folder of fixtures (for example Tests/Fixtures/nb201).") var folder: String
   @Option(help: "Engine precision.") var dtype: DType = .float32
   @OptionGroup var data: DatasetsOption
-  @Option(name: .customLong("max-memory"), help: "Memory limit in GB (default: this machine's physical memory); a fixture whose estimated memory exceeds it fails without being built.")
-  var maxMemory: Double?
+  @OptionGroup var memoryLimit: MemoryLimitOptions
 
   func run() throws {
-    if let m = maxMemory, !(m > 0 && m.isFinite) { throw CLIError("--max-memory: expected a positive number of GB, found \(m)") }
+    _ = try memoryLimit.gigabytes()
     let files = try cli { try ReferenceFixture.load(folder: folder) }
     guard !files.isEmpty else { throw CLIError("\(folder): no *.json fixtures found") }
     let root = try data.root()
@@ -72,7 +71,7 @@ struct Verify: ParsableCommand {
     let have = mine.filter { refs[$0.name] != nil }
     if let e = f.memoryEstimate(proxies: have, dtype: dtype) {
       var limit = ScoringSettings(dataset: space.datasets[0], datasetsRoot: "")
-      limit.maxMemoryGB = maxMemory
+      limit.maxMemoryGB = memoryLimit.maxMemory  // checked in run()
       try MemoryLimit.check(e, options: f.jsonPath, what: "this fixture", settings: limit, batchOption: nil)
     }
     let inputs: (network: S.Network, batch: S.Batch)

@@ -56,10 +56,16 @@ final class MemoryLimitCLITests: XCTestCase {
   /// all), and reports CPU seconds per network with the round's wall time.
   func testBenchSuiteWorkers() throws {
     let dir = try temporaryFolder()
-    if ProcessInfo.processInfo.physicalMemory < 100_000_000_000 {
-      expectError(try run(["bench-suite", "--archs", "1462", "--metrics", "grasp", "--threads", "1", "--repeats", "1", "--workers", "100"], in: dir),
-                  ["Error: bench-suite: architecture 1462: --workers 100: 100 networks at once exceed the memory limit (", "lower --workers"], "workers 100")
-    }
+    // grasp on the all-3x3 cell at batch 64: an estimated 3.1 GB, so one fits 5 GB and two do not.
+    expectError(try run(["bench-suite", "--archs", "1462", "--metrics", "grasp", "--threads", "1", "--repeats", "1", "--workers", "2", "--max-memory", "5"], in: dir),
+                ["Error: bench-suite: architecture 1462: --workers 2: 2 networks at once exceed the memory limit (1 fit); lower --workers"], "workers 2")
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let many = try run(["bench-suite", "--archs", "0", "--metrics", "params", "--workers", String(cores + 1)], in: dir)
+    XCTAssertNotEqual(many.status, 0)
+    XCTAssertTrue(many.err.contains("--workers must be in 1...\(cores) (the cores), got \(cores + 1)"), many.err)
+    let bad = try run(["bench-suite", "--archs", "0", "--metrics", "params", "--max-memory", "0"], in: dir)
+    XCTAssertNotEqual(bad.status, 0)
+    XCTAssertTrue(bad.err.contains("--max-memory: expected a positive number of GB, found 0.0"), bad.err)
     let r = try run(["bench-suite", "--archs", "0", "--metrics", "params", "--threads", "1", "--repeats", "1", "--workers", "2"], in: dir)
     XCTAssertEqual(r.status, 0, r.err)
     XCTAssertTrue(r.out.contains("id      0 threads 1 workers 2 (wall of the round; user and sys per network; peak of all): wall "), r.out)

@@ -160,7 +160,7 @@ final class MeCoModuleTraceTests: XCTestCase {
     XCTAssertEqual(firings.map(\.module), ["tokens"])
     XCTAssertEqual(try MeCo.score(firings), 0.07228289352336568, accuracy: 1e-12)
     // Without module reports there is nothing to hook: missing, not 0.
-    final class Plain: Layer {
+    final class Plain: TracesEveryModule {
       var training = true
       func callAsFunction(_ x: Variable) -> Variable { reshape(x, [1, 24]) }
     }

@@ -131,6 +131,11 @@ final class ONNXTransformerOpsTests: XCTestCase {
     let direct = GradMode.withoutRecording { layers[0].1(Variable(f)) }.value
     let w = net.parameter(named: "head.weight")!.value, b = net.parameter(named: "head.bias")!.value
     for i in 0..<2 { for o in 0..<3 { XCTAssertEqual(direct[i, o], (0..<24).reduce(b[o]) { $0 + f[i, $1] * w[o, $1] }, accuracy: 1e-12) } }
+    // A direct call is traced once, after the bias (as a hook on nn.Linear's forward sees it).
+    let directTrace = ForwardTrace(reluInputs: false, layerOutputs: true)
+    _ = ForwardTrace.$current.withValue(directTrace) { GradMode.withoutRecording { layers[0].1(Variable(f)) } }
+    XCTAssertEqual(directTrace.layerOutputs.count, 1)
+    XCTAssertEqual(directTrace.layerOutputs.first?.output.value.doubles, direct.doubles)
   }
 
   /// A Gemm on `P.out_proj.weight` next to `P.in_proj_weight` is nn.MultiheadAttention's out_proj:
@@ -161,6 +166,11 @@ final class ONNXTransformerOpsTests: XCTestCase {
       let trace = ForwardTrace(reluInputs: false, layerOutputs: true)
       _ = ForwardTrace.$current.withValue(trace) { net(Variable(randomTensor([2, 2, 4, 4], seed: 34))) }
       XCTAssertEqual(trace.layerOutputs.count, called ? 2 : 1, sibling)
+      // The conv called directly is traced once (its node's output is the layer's).
+      let direct = ForwardTrace(reluInputs: false, layerOutputs: true)
+      let y = ForwardTrace.$current.withValue(direct) { GradMode.withoutRecording { layers[0].1(Variable(randomTensor([2, 2, 4, 4], seed: 34))) } }
+      XCTAssertEqual(direct.layerOutputs.count, 1, sibling)
+      XCTAssertEqual(direct.layerOutputs.first?.output.value.doubles, y.value.doubles, sibling)
       // --init pytorch-default: an attention projection weight is xavier_uniform_ (bound √(6/(9 + 3))),
       // a parameter of another name keeps the file's values.
       let file = net.parameter(named: sibling)!.value.doubles
