@@ -299,7 +299,11 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
     let pass = PassTimer.begin("ntk per-sample backward"); defer { pass.end() }
     let f = forwardRecordsGraph ? forward() : runForward(recordingGraph: true)
     let params = network.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
-    let per = perSampleGradients(of: f.logits, withRespectTo: params)
+    // The B passes differentiate through the same forward activations: pack each convolution
+    // input once for the weight-gradient kernel (a copy; same values).
+    let per = Convolution.$packedInputs.withValue(Convolution.PackedInputCache()) {
+      perSampleGradients(of: f.logits, withRespectTo: params)
+    }
     let b = images.shape[0]
     var theta = [Double](repeating: 0, count: b * b)
     for g in per {

@@ -10,9 +10,11 @@ import Glibc
 /// and architectures without the C heap's fragmentation (issue 16, second round: a fresh suite
 /// process spent about 1 s of system time first-touching its 2 GB peak).
 ///
-/// Memory stays bounded: the mapped total (live plus cached) never exceeds the largest live total
-/// the process has had so far (plus the one request being served). A request that finds no cached
-/// buffer of a fitting size first unmaps cached buffers until the new mapping fits under that mark.
+/// Memory stays bounded: the mapped total (live plus cached) never exceeds 9/8 of the largest live
+/// total the process has had so far (plus the one request being served). A request is served by a
+/// cached buffer of its size, else by the smallest cached one at most twice its size; only when
+/// none fits does it map a new one, first unmapping cached buffers (largest first) until the new
+/// mapping fits under that bound.
 ///
 /// Only where the memory comes from changes: no kernel reads a buffer it did not write (outputs are
 /// either zero-filled on request or written in full), so values are unchanged.
@@ -64,10 +66,12 @@ public enum LargeBuffers {
     #if os(Linux)
     let s = state
     s.lock.lock()
-    // A cached buffer of the same size, or at most 1/8 larger.
+    // A cached buffer of the same size, else the smallest cached one up to twice as large
+    // (rather than unmapping cached buffers to map a new one: a mix of sizes near the peak
+    // would otherwise unmap and fault in again on every pass).
     var key: Int? = s.free[size]?.isEmpty == false ? size : nil
     if key == nil {
-      key = s.free.keys.filter { $0 > size && $0 <= size + size / 8 && s.free[$0]?.isEmpty == false }.min()
+      key = s.free.keys.filter { $0 > size && $0 <= 2 * size && s.free[$0]?.isEmpty == false }.min()
     }
     if let k = key, let p = s.free[k]?.popLast() {
       s.stats.cached -= k
@@ -78,9 +82,9 @@ public enum LargeBuffers {
       if zero { p.initializeMemory(as: UInt8.self, repeating: 0, count: k) }
       return (p, k)
     }
-    // Keep live + cached + this request under the high-water mark of live memory.
+    // Keep live + cached + this request under the high-water mark of live memory plus 1/8.
     var evict: [(UnsafeMutableRawPointer, Int)] = []
-    let bound = max(s.stats.liveHighWater, s.stats.live + size)
+    let bound = max(s.stats.liveHighWater, s.stats.live + size) + s.stats.liveHighWater / 8
     if s.stats.live + s.stats.cached + size > bound {
       for k in s.free.keys.sorted(by: >) {
         while s.stats.live + s.stats.cached + size > bound, let p = s.free[k]?.popLast() {
