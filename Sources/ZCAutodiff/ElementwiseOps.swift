@@ -6,7 +6,7 @@ import ZCTensor
 
 /// a + b with broadcasting.
 public func add(_ a: Variable, _ b: Variable) -> Variable {
-  Variable.record("add", Tensor.binary(a.value, b.value, .add), inputs: [a, b]) { node, g, needs in
+  Variable.record("add", Tensor.binary(a.value, b.value, .add), inputs: [a, b], readsInputValues: false, readsOwnValue: false) { node, g, needs in
     let (a, b) = (node.inputs[0], node.inputs[1])
     return [needs[0] ? sum(g, toShape: a.shape) : nil, needs[1] ? sum(g, toShape: b.shape) : nil]
   }
@@ -14,7 +14,7 @@ public func add(_ a: Variable, _ b: Variable) -> Variable {
 
 /// a − b with broadcasting.
 public func subtract(_ a: Variable, _ b: Variable) -> Variable {
-  Variable.record("subtract", Tensor.binary(a.value, b.value, .subtract), inputs: [a, b]) { node, g, needs in
+  Variable.record("subtract", Tensor.binary(a.value, b.value, .subtract), inputs: [a, b], readsInputValues: false, readsOwnValue: false) { node, g, needs in
     let (a, b) = (node.inputs[0], node.inputs[1])
     return [needs[0] ? sum(g, toShape: a.shape) : nil, needs[1] ? sum(negate(g), toShape: b.shape) : nil]
   }
@@ -67,7 +67,7 @@ public func relu(_ x: Variable) -> Variable {
 /// g where x > 0, slope·g elsewhere: the backward of (leaky) ReLU as an operation of g alone
 /// (x enters only through its sign, whose derivative is 0), so double backward stores no mask.
 public func reluBackward(_ g: Variable, input x: Tensor, slope: Double) -> Variable {
-  Variable.record("reluBackward", Tensor.reluBackward(g.value, input: x, slope: slope), inputs: [g]) { _, c, _ in
+  Variable.record("reluBackward", Tensor.reluBackward(g.value, input: x, slope: slope), inputs: [g], readsInputValues: false, readsOwnValue: false) { _, c, _ in
     [reluBackward(c, input: x, slope: slope)]
   }
 }

@@ -45,7 +45,8 @@ public func conv2d(_ x: Variable, _ w: Variable, _ geometry: Conv2DGeometry = .i
 
 /// Gradient of conv2d w.r.t. its input (transposed convolution), differentiable in gy and w.
 public func conv2dBackwardData(_ gy: Variable, _ w: Variable, inputSize: (Int, Int), _ geometry: Conv2DGeometry) -> Variable {
-  Variable.record("conv2dBackwardData", Convolution.backwardData(gy.value, w.value, inputSize: inputSize, geometry), inputs: [gy, w]) { node, c, needs in
+  Variable.record("conv2dBackwardData", Convolution.backwardData(gy.value, w.value, inputSize: inputSize, geometry), inputs: [gy, w],
+                  readsOwnValue: false) { node, c, needs in
     let (gy, w) = (node.inputs[0], node.inputs[1])
     return [needs[0] ? conv2d(c, w, geometry) : nil,
             needs[1] ? conv2dBackwardWeight(c, gy, kernelSize: (w.shape[2], w.shape[3]), geometry) : nil]
@@ -71,7 +72,8 @@ public func avgPool2d(_ x: Variable, _ geometry: AvgPool2DGeometry) -> Variable 
 
 /// Adjoint of ``avgPool2d(_:_:)`` (its backward), itself differentiable.
 public func avgPool2dBackward(_ gy: Variable, inputSize: (Int, Int), _ geometry: AvgPool2DGeometry) -> Variable {
-  Variable.record("avgPool2dBackward", Pooling.averageBackward(gy.value, inputSize: inputSize, geometry), inputs: [gy]) { _, c, _ in
+  Variable.record("avgPool2dBackward", Pooling.averageBackward(gy.value, inputSize: inputSize, geometry), inputs: [gy],
+                  readsInputValues: false, readsOwnValue: false) { _, c, _ in
     [avgPool2d(c, geometry)]
   }
 }

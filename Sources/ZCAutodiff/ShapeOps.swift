@@ -6,7 +6,7 @@ import ZCTensor
 /// Sum over broadcast dimensions down to `shape` (adjoint of ``broadcast(_:to:)``).
 public func sum(_ x: Variable, toShape shape: [Int]) -> Variable {
   if x.shape == shape { return x }
-  return Variable.record("sumTo", x.value.sum(toShape: shape), inputs: [x]) { node, g, _ in
+  return Variable.record("sumTo", x.value.sum(toShape: shape), inputs: [x], readsInputValues: false, readsOwnValue: false) { node, g, _ in
     [broadcast(g, to: node.inputs[0].shape)]
   }
 }

@@ -25,8 +25,18 @@ public typealias BackwardFunction = @Sendable (_ node: Variable, _ gradOutput: V
 /// new Variable that remembers its inputs and its backward function when recording is on and any
 /// input requires a gradient. Variables are immutable.
 public final class Variable: @unchecked Sendable, CustomStringConvertible {
-  /// The value.
-  public let value: Tensor
+  /// The value. Replaced by an empty tensor only by ``releaseUnreadValues(reachableFrom:keeping:)``,
+  /// for nodes of a recorded backward graph whose value no later backward function reads.
+  public private(set) var value: Tensor
+  /// Shape of the value (kept when the value is released).
+  public let shape: [Int]
+  /// Whether this node's backward function reads the values of its inputs (false for ops whose
+  /// backward needs only shapes or captured tensors: add, subtract, sum to shape, reshape, ReLU's
+  /// backward, average pooling's adjoint).
+  let readsInputValues: Bool
+  /// Whether this node's backward function reads its own value (false for conv2d's input
+  /// gradient, ReLU's backward, add: see ``releaseUnreadValues(reachableFrom:keeping:)``).
+  let readsOwnValue: Bool
   /// Whether gradients flow to or through this variable.
   public let requiresGrad: Bool
   /// Name of the operation that produced it ("leaf" for leaves).
@@ -39,14 +49,21 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
   /// A leaf (a parameter or input when `requiresGrad`, otherwise a constant).
   public init(_ value: Tensor, requiresGrad: Bool = false) {
     self.value = value
+    self.shape = value.shape
+    self.readsInputValues = true
+    self.readsOwnValue = true
     self.requiresGrad = requiresGrad
     self.operation = "leaf"
     self.inputs = []
     self.backward = nil
   }
 
-  init(value: Tensor, operation: String, inputs: [Variable], backward: @escaping BackwardFunction) {
+  init(value: Tensor, operation: String, inputs: [Variable], readsInputValues: Bool = true, readsOwnValue: Bool = true,
+       backward: @escaping BackwardFunction) {
     self.value = value
+    self.shape = value.shape
+    self.readsInputValues = readsInputValues
+    self.readsOwnValue = readsOwnValue
     self.requiresGrad = true
     self.operation = operation
     self.inputs = inputs
@@ -55,9 +72,15 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
 
   /// Records an operation when recording is on and an input requires a gradient; otherwise
   /// returns a constant.
-  public static func record(_ operation: String, _ value: Tensor, inputs: [Variable], backward: @escaping BackwardFunction) -> Variable {
+  ///
+  /// `readsInputValues` / `readsOwnValue`: whether `backward` reads the inputs' values / the
+  /// node's own value (default true; false lets ``releaseUnreadValues(reachableFrom:keeping:)``
+  /// free values no backward function will read).
+  public static func record(_ operation: String, _ value: Tensor, inputs: [Variable], readsInputValues: Bool = true,
+                            readsOwnValue: Bool = true, backward: @escaping BackwardFunction) -> Variable {
     if GradMode.isEnabled && inputs.contains(where: { $0.requiresGrad }) {
-      return Variable(value: value, operation: operation, inputs: inputs, backward: backward)
+      return Variable(value: value, operation: operation, inputs: inputs, readsInputValues: readsInputValues,
+                      readsOwnValue: readsOwnValue, backward: backward)
     }
     return Variable(value)
   }
@@ -82,7 +105,19 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
     }
   }
 
-  public var shape: [Int] { value.shape }
+  /// Replaces the value by an empty tensor of the same dtype (see ``releaseUnreadValues(reachableFrom:keeping:)``).
+  func releaseValue() { value = Tensor(zeros: [0], dtype: value.dtype) }
+
+  /// Gives up the inputs and the backward function (the reverse pass of
+  /// ``gradientsReleasingGraph(of:withRespectTo:seed:keeping:)``, after this node's backward ran).
+  func releaseTape() {
+    guard !inputs.isEmpty || backward != nil else { return }
+    let old = inputs
+    inputs = []
+    backward = nil
+    _ = old  // released here; a last reference to a long chain unwinds through deinit's work list
+  }
+
   public var dtype: DType { value.dtype }
   public var isLeaf: Bool { backward == nil }
 
@@ -90,6 +125,47 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
   public func detached() -> Variable { Variable(value) }
 
   public var description: String { "Variable(\(operation), \(value))" }
+}
+
+/// Frees the values of recorded nodes that no backward function will read: a node reachable
+/// from `roots` (through inputs), not reachable from `keeping`, not itself a root, whose own
+/// backward does not read its value and whose every user (among the nodes reachable from
+/// `roots`) has a backward that does not read input values. The node keeps its shape, inputs
+/// and backward function, so the graph can still be differentiated exactly as before (the same
+/// backward functions run on the same values); only `value` becomes an empty tensor.
+///
+/// For a graph recorded by a backward pass with `createGraph` (GraSP's first-order graph: the
+/// input gradients of convolutions and partial sums of gradient accumulation are read by no
+/// second-order backward), called once that pass is done and before anything else uses the
+/// graph. `keeping`: graphs whose values stay (the shared forward pass). Callers must not read
+/// `value` of the released nodes (only the roots' values are guaranteed).
+/// - Returns: the bytes of the values released.
+@discardableResult
+public func releaseUnreadValues(reachableFrom roots: [Variable], keeping: [Variable]) -> Int {
+  var kept = Set<ObjectIdentifier>()
+  var stack = keeping
+  while let v = stack.popLast() {
+    if kept.insert(ObjectIdentifier(v)).inserted { stack.append(contentsOf: v.inputs) }
+  }
+  let rootIDs = Set(roots.map { ObjectIdentifier($0) })
+  var nodes: [ObjectIdentifier: Variable] = [:]
+  var readByUser = Set<ObjectIdentifier>()
+  stack = roots
+  while let v = stack.popLast() {
+    let id = ObjectIdentifier(v)
+    if kept.contains(id) || nodes[id] != nil { continue }
+    nodes[id] = v
+    for u in v.inputs {
+      if v.readsInputValues { readByUser.insert(ObjectIdentifier(u)) }
+      stack.append(u)
+    }
+  }
+  var bytes = 0
+  for (id, v) in nodes where !rootIDs.contains(id) && !readByUser.contains(id) && !v.readsOwnValue && !v.isLeaf {
+    bytes += v.value.count * v.value.dtype.byteSize
+    v.releaseValue()
+  }
+  return bytes
 }
 
 /// Reverse-mode gradients of `output` with respect to `inputs`.
@@ -109,6 +185,34 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
 /// - Returns: one gradient per input, with the input's shape, or nil where the output does not
 ///   depend on that input through recorded operations.
 public func gradients(of output: Variable, withRespectTo inputs: [Variable], seed: Variable? = nil, createGraph: Bool = false) -> [Variable?] {
+  backpropagate(output, inputs, seed: seed, createGraph: createGraph, keeping: nil)
+}
+
+/// ``gradients(of:withRespectTo:seed:createGraph:)`` without `createGraph`, freeing the recorded
+/// graph as it goes (PyTorch's `retain_graph=False`): once a node's backward function has run
+/// (every node that uses it ran before it), the node gives up its inputs and its backward
+/// function, so the tensors only they kept alive are freed during the pass instead of after it.
+/// Nodes reachable from `keeping` (for example a shared forward pass that later passes reuse)
+/// are left intact. The same backward functions run in the same order on the same values, so the
+/// gradients are bit for bit those of ``gradients(of:withRespectTo:seed:createGraph:)``.
+///
+/// After the call, the graph behind `output` (outside `keeping`) cannot be differentiated again.
+/// Used for GraSP's Hessian–vector product, whose double-backward graph has no later use
+/// (issue 16: it sets the suite's peak memory).
+public func gradientsReleasingGraph(of output: Variable, withRespectTo inputs: [Variable], seed: Variable? = nil,
+                                    keeping: [Variable]) -> [Variable?] {
+  var kept = Set<ObjectIdentifier>()
+  var stack = keeping
+  while let v = stack.popLast() {
+    if kept.insert(ObjectIdentifier(v)).inserted { stack.append(contentsOf: v.inputs) }
+  }
+  return backpropagate(output, inputs, seed: seed, createGraph: false, keeping: kept)
+}
+
+/// The reverse pass of both entry points; `keeping` nil retains the whole graph, otherwise every
+/// node outside it is released once processed (see ``gradientsReleasingGraph(of:withRespectTo:seed:keeping:)``).
+private func backpropagate(_ output: Variable, _ inputs: [Variable], seed: Variable?, createGraph: Bool,
+                           keeping: Set<ObjectIdentifier>?) -> [Variable?] {
   let seedVar = seed ?? Variable(Tensor(repeating: 1, shape: output.shape, dtype: output.dtype))
   precondition(seedVar.shape == output.shape, "seed shape \(seedVar.shape) differs from output shape \(output.shape)")
   guard output.requiresGrad else { return inputs.map { _ in nil } }
@@ -144,8 +248,12 @@ public func gradients(of output: Variable, withRespectTo inputs: [Variable], see
   var grads: [ObjectIdentifier: Variable] = [ObjectIdentifier(output): seedVar]
   var results: [ObjectIdentifier: Variable] = [:]
   GradMode.$isEnabled.withValue(createGraph) {
-    for node in order.reversed() {
+    // Reverse topological order; popping drops the list's reference to each node once processed.
+    while let node = order.popLast() {
       let id = ObjectIdentifier(node)
+      defer {
+        if let keeping, !keeping.contains(id) { node.releaseTape() }
+      }
       guard leads.contains(id), let g = grads[id] else { continue }
       if targets.contains(id) { results[id] = g }
       guard let backward = node.backward else { continue }

@@ -106,15 +106,20 @@ extension DirectConv3x3 {
   /// Per (output block, input block, image, kernel position) 16 SIMD16 accumulators (one per
   /// input channel, lanes = output channels) sweep the image's pixels, so each image's packed
   /// planes stay in cache across the 9 kernel positions.
+  ///
+  /// `packedX`: x already in the kernel's input layout (``packForWeightGradient(x:into:n:c:h:w:threads:)``),
+  /// for callers that differentiate through the same x many times (the NTK's per-sample passes);
+  /// the values are the same as packing here.
   public static func weightGradient(
     x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
-    n: Int, cin: Int, cout: Int, h: Int, w: Int, threads: Int = 1
+    n: Int, cin: Int, cout: Int, h: Int, w: Int, threads: Int = 1, packedX: UnsafePointer<Float>? = nil
   ) {
     precondition(cin % 16 == 0 && cout % 16 == 0 && cin > 0 && cout > 0 && h > 0 && w > 0 && n >= 0,
                  "DirectConv3x3.weightGradient needs channels in multiples of 16")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
-    let xp = packWithHalo(x, n: n, c: cin, h: h, w: w, threads: threads)
-    defer { xp.deallocate() }
+    let owned: UnsafeMutablePointer<Float>? = packedX == nil ? packWithHalo(x, n: n, c: cin, h: h, w: w, threads: threads) : nil
+    defer { owned?.deallocate() }
+    let xp = packedX ?? UnsafePointer(owned!)
     // gy packed as [N][C_out/16][H][W][16].
     let gp = UnsafeMutablePointer<Float>.allocate(capacity: n * cob * h * w * 16)
     defer { gp.deallocate() }
@@ -227,13 +232,30 @@ private func padNCHW(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, 
   return xp
 }
 
+extension DirectConv3x3 {
+  /// Elements of x `[N, C, H, W]` in the weight-gradient kernel's input layout.
+  public static func packedInputCount(n: Int, c: Int, h: Int, w: Int) -> Int { n * (c / 16) * (h + 2) * (w + 2) * 16 }
+
+  /// Writes x `[N, C, H, W]` (C a multiple of 16) into `into` (``packedInputCount(n:c:h:w:)``
+  /// elements) in the layout ``weightGradient(x:gy:dw:n:cin:cout:h:w:threads:packedX:)`` reads.
+  public static func packForWeightGradient(x: UnsafePointer<Float>, into: UnsafeMutablePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int = 1) {
+    precondition(c % 16 == 0 && c > 0 && h > 0 && w > 0 && n >= 0, "DirectConv3x3.packForWeightGradient needs channels in multiples of 16")
+    packWithHalo(x, into: into, n: n, c: c, h: h, w: w, threads: threads)
+  }
+}
+
 /// NCHW → [N][C/16][H+2][W+2][16] with a zero halo of one pixel (caller deallocates); the
 /// weight-gradient kernel's layout, where the 16 input channels of a pixel are one vector.
 /// Works one padded row of one 16-channel block at a time (2 KiB at W = 32), so the 16 strided
 /// passes that interleave the channels hit L1; only the halo is zeroed.
 private func packWithHalo(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int) -> UnsafeMutablePointer<Float> {
+  let xp = UnsafeMutablePointer<Float>.allocate(capacity: DirectConv3x3.packedInputCount(n: n, c: c, h: h, w: w))
+  packWithHalo(x, into: xp, n: n, c: c, h: h, w: w, threads: threads)
+  return xp
+}
+
+private func packWithHalo(_ x: UnsafePointer<Float>, into xp: UnsafeMutablePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int) {
   let cb = c / 16, hp = h + 2, wpad = w + 2
-  let xp = UnsafeMutablePointer<Float>.allocate(capacity: n * cb * hp * wpad * 16)
   splitRange(n, threads: threads) { images in
    for b in images {
     for blk in 0..<cb {
@@ -254,5 +276,4 @@ private func packWithHalo(_ x: UnsafePointer<Float>, n: Int, c: Int, h: Int, w: 
     }
    }
   }
-  return xp
 }

@@ -193,7 +193,13 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
       acts.append((a.value, g[k]?.value ?? Tensor(zeros: a.shape, dtype: a.dtype)))
       k += 1
     }
-    if createGraph { lossGraph = (loss, Array(g.prefix(weightVars.count))) }
+    if createGraph {
+      lossGraph = (loss, Array(g.prefix(weightVars.count)))
+      // Free the first-order graph's values that the Hessian–vector product will not read
+      // (convolutions' input gradients, partial sums of gradient accumulation): same arithmetic,
+      // a smaller peak (issue 16).
+      releaseUnreadValues(reachableFrom: g.compactMap { $0 }, keeping: [f.logits, f.input])
+    }
     let result = LossGradients(loss: loss.value.scalarValue, weights: weightGrads, activations: acts)
     lossCache = result
     return result
@@ -221,7 +227,10 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
     }
     var result = weightVars.map { Tensor(zeros: $0.shape, dtype: $0.dtype) }
     if let z {
-      let hv = gradients(of: z, withRespectTo: weightVars)
+      // The double-backward graph has no later use: free it as the pass goes (the shared
+      // forward graph stays for the passes that may follow, such as the input Jacobian).
+      let f = forward()
+      let hv = gradientsReleasingGraph(of: z, withRespectTo: weightVars, keeping: [f.logits, f.input])
       result = zip(hv, result).map { $0?.value ?? $1 }
     }
     lossGraph = nil  // release the double-backward graph
@@ -293,7 +302,11 @@ public final class ImageProxyContext: ProxyContext, ActivationCodeSource, Synflo
     let pass = PassTimer.begin("ntk per-sample backward"); defer { pass.end() }
     let f = forwardRecordsGraph ? forward() : runForward(recordingGraph: true)
     let params = network.namedParameters().filter { $0.0.contains("weight") }.map { $0.1.variable }
-    let per = perSampleGradients(of: f.logits, withRespectTo: params)
+    // The B passes differentiate through the same forward activations: pack each convolution
+    // input once for the weight-gradient kernel (a copy; same values).
+    let per = Convolution.$packedInputs.withValue(Convolution.PackedInputCache()) {
+      perSampleGradients(of: f.logits, withRespectTo: params)
+    }
     let b = images.shape[0]
     var theta = [Double](repeating: 0, count: b * b)
     for g in per {

@@ -1,3 +1,4 @@
+import Foundation
 import ZCConvAVX512
 
 /// Geometry of a 2-D convolution or pooling window (PyTorch's `Conv2d` arguments).
@@ -240,8 +241,10 @@ private func convBackwardData<T: TensorScalar>(_ gy: Tensor, _ w: Tensor, _ gx: 
 private func convBackwardWeight<T: TensorScalar>(_ x: Tensor, _ gy: Tensor, _ gw: Tensor, _ g: Conv2DGeometry, _: T.Type) {
   let s = ConvShape(x: x.shape, w: gw.shape, y: gy.shape, g)
   if useDirect3x3(s, x.dtype) {
+    let packed = Convolution.packedInputs?.packed(x, n: s.n, c: s.ci, h: s.h, w: s.w)
     DirectConv3x3.weightGradient(x: x.pointer(Float.self), gy: gy.pointer(Float.self), dw: gw.mutablePointer(Float.self),
-                                 n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, threads: Parallel.threads)
+                                 n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, threads: Parallel.threads,
+                                 packedX: packed.map { $0.pointer(Float.self) })
     return
   }
   let px = x.pointer(T.self), pgy = gy.pointer(T.self), pgw = gw.mutablePointer(T.self)
@@ -262,4 +265,39 @@ private func convBackwardWeight<T: TensorScalar>(_ x: Tensor, _ gy: Tensor, _ gw
     T.gemm(transA: false, transB: true, m: s.co, n: s.k, k: s.pixelsOut, alpha: 1, a: pgy + b * s.co * s.pixelsOut,
            lda: s.pixelsOut, b: col, ldb: s.pixelsOut, beta: b == 0 ? 0 : 1, c: pgw, ldc: s.k)
   }
+}
+
+extension Convolution {
+  /// Packed forms of convolution inputs, kept while bound (``packedInputs``): the direct 3×3
+  /// weight gradient packs its input x (a forward activation) into its own layout on every call;
+  /// a caller that runs many backward passes through the same forward graph (the NTK's B
+  /// per-sample passes) binds a cache so each x is packed once. Packing is a copy, so values are
+  /// unchanged. Memory: about 1.1× each cached input, released with the cache.
+  public final class PackedInputCache: @unchecked Sendable {
+    private let lock = NSLock()
+    // Keyed by the input's storage and offset; the entry keeps the storage alive, so the key
+    // cannot be reused by another tensor while cached.
+    private var entries: [Key: (storage: TensorStorage, packed: Tensor)] = [:]
+    private struct Key: Hashable { let storage: ObjectIdentifier; let offset: Int; let shape: [Int] }
+
+    public init() {}
+
+    /// Number of cached inputs.
+    public var count: Int { lock.lock(); defer { lock.unlock() }; return entries.count }
+
+    func packed(_ x: Tensor, n: Int, c: Int, h: Int, w: Int) -> Tensor {
+      let key = Key(storage: ObjectIdentifier(x.storage), offset: x.offset, shape: x.shape)
+      lock.lock()
+      if let e = entries[key] { lock.unlock(); return e.packed }
+      lock.unlock()
+      let p = Tensor(uninitialized: [DirectConv3x3.packedInputCount(n: n, c: c, h: h, w: w)], dtype: .float32)
+      DirectConv3x3.packForWeightGradient(x: x.pointer(Float.self), into: p.mutablePointer(Float.self), n: n, c: c, h: h, w: w,
+                                          threads: Parallel.threads)
+      lock.lock(); entries[key] = (x.storage, p); lock.unlock()
+      return p
+    }
+  }
+
+  /// The cache the weight gradients of this task use (nil: pack on every call).
+  @TaskLocal public static var packedInputs: PackedInputCache?
 }

@@ -27,7 +27,9 @@ extension Double: TensorScalar {
   public static var dtype: DType { .float64 }
 }
 
-/// Reference-counted, 64-byte aligned, uninitialised-on-allocation element buffer.
+/// Reference-counted, 64-byte aligned element buffer (zero-filled unless the caller writes every
+/// element). Buffers of at least 2 MiB come from ``LargeBuffers`` (2 MiB-aligned, huge pages,
+/// reused within the process); smaller ones from the C heap.
 public final class TensorStorage: @unchecked Sendable {
   public let dtype: DType
   public let count: Int
@@ -46,6 +48,12 @@ public final class TensorStorage: @unchecked Sendable {
     _ = mallopt(M_TRIM_THRESHOLD, -1)  // -1: never give heap memory back (glibc mallopt(3))
     _ = mallopt(M_ARENA_MAX, 1)  // worker threads share the main heap (other arenas unmap freed heaps)
     #endif
+    if ProcessInfo.processInfo.environment["ZCNAS_POOL_STATS"] != nil {
+      atexit {
+        let s = LargeBuffers.statistics
+        FileHandle.standardError.write("pool: live \(s.live >> 20) MiB, cached \(s.cached >> 20) MiB, live high-water \(s.liveHighWater >> 20) MiB, reused \(s.reused), mapped \(s.mapped), unmapped \(s.unmapped)\n".data(using: .utf8)!)
+      }
+    }
   }()
 
   /// Allocates `count` elements of `dtype`, filled with zeros (or left unset when `zeroed` is
@@ -55,11 +63,21 @@ public final class TensorStorage: @unchecked Sendable {
     self.dtype = dtype
     self.count = count
     let bytes = max(1, count * dtype.byteSize)
-    raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
-    if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
+    if bytes >= LargeBuffers.threshold {
+      (raw, poolSize) = LargeBuffers.allocate(bytes: bytes, zero: zeroed)
+    } else {
+      poolSize = 0
+      raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+      if zeroed { raw.initializeMemory(as: UInt8.self, repeating: 0, count: bytes) }
+    }
   }
 
-  deinit { raw.deallocate() }
+  /// Mapped size when the buffer came from ``LargeBuffers`` (0: the C heap).
+  private let poolSize: Int
+
+  deinit {
+    if poolSize == 0 { raw.deallocate() } else { LargeBuffers.release(raw, size: poolSize) }
+  }
 }
 
 /// Errors about tensor shapes and element types, thrown where a caller's data decides the shape
