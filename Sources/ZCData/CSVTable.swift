@@ -72,22 +72,10 @@ public struct CSVTable: Sendable {
   ///   line and field number); ``TableError/badRow(path:line:reason:)`` for a row whose field
   ///   count differs from the header's.
   public static func parse(_ text: String, source: String) throws -> CSVTable {
-    try parse(text, source: source, splitUnquoted: true)
-  }
-
-  /// ``parse(_:source:)``; `splitUnquoted` false always splits with CSV.swift (tests compare the two).
-  static func parse(_ text: String, source: String, splitUnquoted: Bool) throws -> CSVTable {
     var text = text.hasPrefix("\u{FEFF}") ? String(text.unicodeScalars.dropFirst()) : text
     text.makeContiguousUTF8()
-    guard let (spans, hasQuote) = try text.utf8.withContiguousStorageIfAvailable({ b in
-      (try scan(b, source: source), b.contains(0x22))
-    }) else {
+    guard let spans = try text.utf8.withContiguousStorageIfAvailable({ try scan($0, source: source) }) else {
       preconditionFailure("a contiguous UTF-8 string has contiguous storage")
-    }
-    if splitUnquoted && !hasQuote {
-      // No quoted field: every record is its line split at commas, which is what CSV.swift
-      // returns for it, about ten times faster (the benchmark table's start-up cost, issue 16).
-      return try text.utf8.withContiguousStorageIfAvailable { try splitUnquotedRecords($0, spans: spans, source: source) }!
     }
     let reader: CSVReader
     do { reader = try CSVReader(string: text, hasHeaderRow: false) } catch {
@@ -115,45 +103,6 @@ public struct CSVTable: Sendable {
     if let error = reader.error { throw TableError.badSyntax(path: source, line: spans.last?.line ?? 1, column: 1, reason: "\(error)") }
     guard k == spans.count else {
       throw TableError.badSyntax(path: source, line: spans[k].line, column: 1, reason: "the CSV reader stopped before this record")
-    }
-    var table = CSVTable(header: header ?? [], rows: [], source: source)
-    table.rows = rows
-    table.lines = lines
-    return table
-  }
-
-  /// The records of quote-free text (records end at LF, CRLF or CR, as in ``scan(_:source:)``;
-  /// `spans` is its result, one per record), fields split at commas.
-  private static func splitUnquotedRecords(_ b: UnsafeBufferPointer<UInt8>, spans: [RecordSpan], source: String) throws -> CSVTable {
-    let comma: UInt8 = 0x2C, lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
-    var header: [String]? = nil
-    var rows: [[String]] = [], lines: [Int] = []
-    rows.reserveCapacity(spans.count)
-    lines.reserveCapacity(spans.count)
-    var i = 0, k = 0
-    let n = b.count
-    while k < spans.count {
-      let span = spans[k]
-      k += 1
-      var fields: [String] = []
-      var start = i
-      while i < n && b[i] != lf && b[i] != cr {
-        if b[i] == comma {
-          fields.append(String(decoding: UnsafeBufferPointer(rebasing: b[start..<i]), as: UTF8.self))
-          start = i + 1
-        }
-        i += 1
-      }
-      let end = i
-      if i < n { i += (b[i] == cr && i + 1 < n && b[i + 1] == lf) ? 2 : 1 }
-      if span.blank { continue }
-      fields.append(String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self))
-      guard let h = header else { header = fields; continue }
-      guard fields.count == h.count else {
-        throw TableError.badRow(path: source, line: span.line, reason: "\(fields.count) fields, expected \(h.count)")
-      }
-      rows.append(fields)
-      lines.append(span.line)
     }
     var table = CSVTable(header: header ?? [], rows: [], source: source)
     table.rows = rows
