@@ -34,7 +34,7 @@ zcnas=${ZCNAS:-$root/.build/release/zcnas}
 table=$root/Datasets/nb201-scores/nb201_${dataset}_seed0_b64.csv.gz
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-sqlite3 "$regen" ".backup '$tmp/regen.sqlite'"
+sqlite3 -cmd '.timeout 60000' "$regen" ".backup '$tmp/regen.sqlite'"  # waits for the scoring processes' write transactions
 # Opening the copy with zcnas applies the store migrations (the numerics column among them).
 "$zcnas" export --store "$tmp/regen.sqlite" --dataset "$dataset" --output "$tmp/unlabelled.csv" >/dev/null
 if [ -n "$numerics" ]; then
