@@ -35,4 +35,4 @@ done
 # Each process re-reads the store before every architecture, so once they meet in the middle
 # they skip what the other has stored. Either one failing stops the script before the export.
 for pid in "${pids[@]}"; do wait "$pid"; done
-"$zcnas" export --store "$store" --dataset "$dataset" --output "$output"
+"$zcnas" export --store "$store" --dataset "$dataset" --output "$output" --datasets "$root/Datasets"
