@@ -35,15 +35,23 @@ let package = Package(
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-    // AVX-512 kernels: compiled for that CPU, called only after a run-time CPU check (ZCTensor).
+    // The direct 3×3 convolution kernels, one source compiled twice: for AVX-512 and for AVX2 + FMA
+    // (Sources/ZCConvAVX2/DirectConv3x3.swift is a link to the AVX-512 target's file). ZCTensor
+    // calls one of them only after a run-time CPU check. Both builds add in the same order with
+    // fused multiply-adds, so they give the same bits (DirectConvolutionBuildTests).
     .target(
       name: "ZCConvAVX512",
       path: "Sources/ZCConvAVX512",
       swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "skylake-avx512"])]
     ),
     .target(
+      name: "ZCConvAVX2",
+      path: "Sources/ZCConvAVX2",
+      swiftSettings: [.unsafeFlags(["-O", "-target-cpu", "haswell"]), .define("DIRECT_CONV_AVX2")]
+    ),
+    .target(
       name: "ZCTensor",
-      dependencies: ["COpenBLAS", "ZCConvAVX512", .product(name: "RealModule", package: "swift-numerics")],
+      dependencies: ["COpenBLAS", "ZCConvAVX512", "ZCConvAVX2", .product(name: "RealModule", package: "swift-numerics")],
       path: "Sources/ZCTensor",
       swiftSettings: optimised
     ),
@@ -110,7 +118,7 @@ let package = Package(
     ),
     // What the test targets share: repository paths, temporary folders, the zcnas runner.
     .target(name: "TestSupport", dependencies: ["ZCAutodiff", "ZCTensor"], path: "Tests/TestSupport"),
-    .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor"], path: "Tests/ZCTensorTests"),
+    .testTarget(name: "ZCTensorTests", dependencies: ["ZCTensor", "ZCConvAVX512", "ZCConvAVX2"], path: "Tests/ZCTensorTests"),
     .testTarget(name: "ZCAutodiffTests", dependencies: ["TestSupport", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCAutodiffTests"),
     .testTarget(name: "ZCNNTests", dependencies: ["ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCNNTests"),
     .testTarget(name: "ZCONNXTests", dependencies: ["ZCONNX", "TestSupport", "ZCNN", "ZCAutodiff", "ZCTensor"], path: "Tests/ZCONNXTests"),

@@ -9,6 +9,9 @@
 # - Two `nice -n 19` processes walk that order from both ends into the same store (one per core,
 #   one network each). The store is transactional: stop at any time and rerun the same command to
 #   continue where it stopped.
+# - A new STORE is first seeded with the shipped table's rows that this binary reproduces bit for
+#   bit (`zcnas import --reproducible-only`: the same numerics version), so a regeneration shipped
+#   partially by scripts/ship-table.sh continues where it stopped, on another machine too.
 # - When both have finished, the store is exported to OUTPUT (default
 #   nb201_DATASET_seed0_b64.csv.gz in the current folder).
 # Cost: about 2-3 s per architecture per core on a recent x86-64 core (grasp's double backward is
@@ -21,6 +24,9 @@ case "$dataset" in cifar10|cifar100) ;; *) echo "score-full.sh: dataset must be 
 root=$(cd "$(dirname "$0")/.." && pwd)
 zcnas=${ZCNAS:-$root/.build/release/zcnas}
 [ -x "$zcnas" ] || { echo "score-full.sh: $zcnas not found; run 'swift build -c release' first (or set ZCNAS)" >&2; exit 2; }
+if [ ! -e "$store" ]; then
+  "$zcnas" import "$root/Datasets/nb201-scores/nb201_${dataset}_seed0_b64.csv.gz" --reproducible-only --store "$store" --datasets "$root/Datasets"
+fi
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 python3 -c "import random; l = list(range(15625)); random.Random(2026).shuffle(l); print('\n'.join(map(str, l)))" > "$tmp/order.txt"

@@ -2,8 +2,18 @@ import Dispatch
 
 /// Direct 3×3 convolution (stride 1, padding 1) for Float32 with channel-blocked SIMD16 tiles.
 ///
-/// This module is compiled for AVX-512 (`-target-cpu skylake-avx512`): call it only after
-/// checking at run time that the CPU supports AVX-512F (ZCTensor does), never on other CPUs.
+/// This file is compiled twice: as ZCConvAVX512 for AVX-512 (`-target-cpu skylake-avx512`) and as
+/// ZCConvAVX2 for AVX2 + FMA (`-target-cpu haswell`; Sources/ZCConvAVX2 links to this file). Call
+/// a build only after checking at run time that the CPU supports its instruction set (ZCTensor's
+/// `CPUFeatures.directConvolution` does), never on other CPUs.
+///
+/// Summation order (what makes the two builds give the same bits): a SIMD16 lane always holds one
+/// output element, and every step is a fused multiply-add (`addingProduct`, one rounding) into it.
+/// Forward / input gradient: y[n][co][h][w] is summed over (input block, kh, kw, c_in within the
+/// block), starting from +0. Weight gradient: dW[co][ci][kh][kw] over (image, row, column). On
+/// AVX2 a SIMD16 is two 8-lane registers, so that build (compiled with DIRECT_CONV_AVX2) uses
+/// register tiles of half the size (4 output pixels; 4 input channels in the weight gradient); a
+/// tile only groups independent outputs, so each one's additions are the same, in the same order.
 ///
 /// Layouts: the input is copied to padded NCHW, [N][C_in][H+2][W+2] with a zero halo (a row copy,
 /// no transpose); weights to [C_out/16][C_in/16][3][3][16 (c_in)][16 (c_out)]. A register tile
@@ -50,6 +60,40 @@ public enum DirectConv3x3 {
         let b = item / cob, ob = item % cob
         do {
           for r in 0..<h {
+            #if DIRECT_CONV_AVX2
+            var q0 = 0
+            while q0 < w {  // 4 pixels × 16 channels: 8 of AVX2's 16 registers (8 pixels would spill)
+              var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+              for ib in 0..<cib {
+                let block = xp + (b * cin + ib * 16) * planeSize  // channel ib·16 of image b
+                let wb = wpk + ((ob * cib + ib) * 9) * 256
+                for kh in 0..<3 {
+                  for kw in 0..<3 {
+                    let src0 = block + (r + kh) * wpad + q0 + kw
+                    let wk = wb + (kh * 3 + kw) * 256
+                    for ci in 0..<16 {
+                      let wv = UnsafeRawPointer(wk + ci * 16).loadUnaligned(as: SIMD16<Float>.self)
+                      let src = src0 + ci * planeSize  // 4 consecutive input pixels of channel ci
+                      a0 = a0.addingProduct(src[0], wv)
+                      a1 = a1.addingProduct(src[1], wv)
+                      a2 = a2.addingProduct(src[2], wv)
+                      a3 = a3.addingProduct(src[3], wv)
+                    }
+                  }
+                }
+              }
+              let raw = UnsafeMutableRawPointer(t)
+              raw.storeBytes(of: a0, toByteOffset: 0, as: SIMD16<Float>.self)
+              raw.storeBytes(of: a1, toByteOffset: 64, as: SIMD16<Float>.self)
+              raw.storeBytes(of: a2, toByteOffset: 128, as: SIMD16<Float>.self)
+              raw.storeBytes(of: a3, toByteOffset: 192, as: SIMD16<Float>.self)
+              for lane in 0..<16 {
+                let out = y + ((b * cout + ob * 16 + lane) * h + r) * w + q0
+                for p in 0..<4 { out[p] = t[p * 16 + lane] }
+              }
+              q0 += 4
+            }
+            #else
             var q0 = 0
             while q0 < w {
               var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
@@ -91,6 +135,7 @@ public enum DirectConv3x3 {
               }
               q0 += 8
             }
+            #endif
           }
         }
       }
@@ -154,6 +199,25 @@ extension DirectConv3x3 {
           let xplane = xp + ((b * cib + ib) * hp * wpad) * 16
           for k in kLo..<kHi {
             let kh = k / 3, kw = k % 3
+            #if DIRECT_CONV_AVX2
+            let a = acc + ((ob * cib + ib) * 9 + k) * 16
+            // Four input channels at a time: 8 of AVX2's 16 registers (16 would spill). Each
+            // accumulator still sums over rows, then columns, in order.
+            for c0 in stride(from: 0, to: 16, by: 4) {
+              var a0 = a[c0], a1 = a[c0 + 1], a2 = a[c0 + 2], a3 = a[c0 + 3]
+              for r in 0..<h {
+                let grow = gplane + r * w * 16
+                let xrow = xplane + ((r + kh) * wpad + kw) * 16 + c0
+                for q in 0..<w {
+                  let g = UnsafeRawPointer(grow + q * 16).loadUnaligned(as: SIMD16<Float>.self)
+                  let xs = xrow + q * 16
+                  a0 = a0.addingProduct(xs[0], g); a1 = a1.addingProduct(xs[1], g)
+                  a2 = a2.addingProduct(xs[2], g); a3 = a3.addingProduct(xs[3], g)
+                }
+              }
+              a[c0] = a0; a[c0 + 1] = a1; a[c0 + 2] = a2; a[c0 + 3] = a3
+            }
+            #else
             let a = acc + ((ob * cib + ib) * 9 + k) * 16
             var a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7]
             var a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12], a13 = a[13], a14 = a[14], a15 = a[15]
@@ -175,6 +239,7 @@ extension DirectConv3x3 {
             }
             a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7
             a[8] = a8; a[9] = a9; a[10] = a10; a[11] = a11; a[12] = a12; a[13] = a13; a[14] = a14; a[15] = a15
+            #endif
           }
         }
         // Write out in dW's memory order: per output channel (lane), its 16 input channels × 9

@@ -1,4 +1,5 @@
 import Foundation
+import ZCConvAVX2
 import ZCConvAVX512
 
 /// Geometry of a 2-D convolution or pooling window (PyTorch's `Conv2d` arguments).
@@ -174,17 +175,17 @@ private func col2im<T: TensorScalar>(_ col: UnsafePointer<T>, _ x: UnsafeMutable
   }
 }
 
-/// Whether the direct AVX-512 kernel applies: Float32, 3×3, stride 1, padding 1, dilation 1,
-/// channel counts multiples of 16, width a multiple of 8, and an AVX-512 CPU.
+/// Whether the direct 3×3 kernel applies: Float32, 3×3, stride 1, padding 1, dilation 1,
+/// channel counts multiples of 16, width a multiple of 8, and a CPU with one of its builds.
 private func useDirect3x3(_ s: ConvShape, _ dtype: DType) -> Bool {
   dtype == .float32 && s.kh == 3 && s.kw == 3 && s.g.stride == 1 && s.g.padding == 1 && s.g.dilation == 1
-    && s.ci % 16 == 0 && s.co % 16 == 0 && s.w % 8 == 0 && s.h == s.ho && s.w == s.wo && CPUFeatures.hasAVX512
+    && s.ci % 16 == 0 && s.co % 16 == 0 && s.w % 8 == 0 && s.h == s.ho && s.w == s.wo && CPUFeatures.directConvolution != nil
 }
 
 private func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ y: Tensor, _ g: Conv2DGeometry, _: T.Type) {
   let s = ConvShape(x: x.shape, w: w.shape, y: y.shape, g)
   if useDirect3x3(s, x.dtype) {
-    DirectConv3x3.run(x: x.pointer(Float.self), weight: w.pointer(Float.self), y: y.mutablePointer(Float.self),
+    Direct3x3.run(x: x.pointer(Float.self), weight: w.pointer(Float.self), y: y.mutablePointer(Float.self),
                       n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, flipTranspose: false, threads: Parallel.threads)
     return
   }
@@ -213,7 +214,7 @@ private func convBackwardData<T: TensorScalar>(_ gy: Tensor, _ w: Tensor, _ gx: 
   let s = ConvShape(x: gx.shape, w: w.shape, y: gy.shape, g)
   if useDirect3x3(s, gy.dtype) {
     // gx = conv(gy, w') with w'[ci][co] = w[co][ci] rotated by 180°: the same kernel (3×3, pad 1).
-    DirectConv3x3.run(x: gy.pointer(Float.self), weight: w.pointer(Float.self), y: gx.mutablePointer(Float.self),
+    Direct3x3.run(x: gy.pointer(Float.self), weight: w.pointer(Float.self), y: gx.mutablePointer(Float.self),
                       n: s.n, cin: s.co, cout: s.ci, h: s.h, w: s.w, flipTranspose: true, threads: Parallel.threads)
     return
   }
@@ -242,7 +243,7 @@ private func convBackwardWeight<T: TensorScalar>(_ x: Tensor, _ gy: Tensor, _ gw
   let s = ConvShape(x: x.shape, w: gw.shape, y: gy.shape, g)
   if useDirect3x3(s, x.dtype) {
     let packed = Convolution.packedInputs?.packed(x, n: s.n, c: s.ci, h: s.h, w: s.w)
-    DirectConv3x3.weightGradient(x: x.pointer(Float.self), gy: gy.pointer(Float.self), dw: gw.mutablePointer(Float.self),
+    Direct3x3.weightGradient(x: x.pointer(Float.self), gy: gy.pointer(Float.self), dw: gw.mutablePointer(Float.self),
                                  n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, threads: Parallel.threads,
                                  packedX: packed.map { $0.pointer(Float.self) })
     return
@@ -290,8 +291,8 @@ extension Convolution {
       lock.lock()
       if let e = entries[key] { lock.unlock(); return e.packed }
       lock.unlock()
-      let p = Tensor(uninitialized: [DirectConv3x3.packedInputCount(n: n, c: c, h: h, w: w)], dtype: .float32)
-      DirectConv3x3.packForWeightGradient(x: x.pointer(Float.self), into: p.mutablePointer(Float.self), n: n, c: c, h: h, w: w,
+      let p = Tensor(uninitialized: [Direct3x3.packedInputCount(n: n, c: c, h: h, w: w)], dtype: .float32)
+      Direct3x3.packForWeightGradient(x: x.pointer(Float.self), into: p.mutablePointer(Float.self), n: n, c: c, h: h, w: w,
                                           threads: Parallel.threads)
       lock.lock(); entries[key] = (x.storage, p); lock.unlock()
       return p
@@ -300,4 +301,42 @@ extension Convolution {
 
   /// The cache the weight gradients of this task use (nil: pack on every call).
   @TaskLocal public static var packedInputs: PackedInputCache?
+}
+
+/// The direct 3×3 kernels of the build ``CPUFeatures/directConvolution`` chose (the two builds take
+/// the same arguments and give the same bits; see ``ZCConvAVX512/DirectConv3x3``).
+enum Direct3x3 {
+  static func run(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                  n: Int, cin: Int, cout: Int, h: Int, w: Int, flipTranspose: Bool, threads: Int) {
+    switch CPUFeatures.directConvolution {
+    case .avx512:
+      ZCConvAVX512.DirectConv3x3.run(x: x, weight: weight, y: y, n: n, cin: cin, cout: cout, h: h, w: w, flipTranspose: flipTranspose, threads: threads)
+    case .avx2:
+      ZCConvAVX2.DirectConv3x3.run(x: x, weight: weight, y: y, n: n, cin: cin, cout: cout, h: h, w: w, flipTranspose: flipTranspose, threads: threads)
+    case nil: preconditionFailure("Direct3x3 called on a CPU without a direct-convolution build")
+    }
+  }
+
+  static func weightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
+                             n: Int, cin: Int, cout: Int, h: Int, w: Int, threads: Int, packedX: UnsafePointer<Float>?) {
+    switch CPUFeatures.directConvolution {
+    case .avx512:
+      ZCConvAVX512.DirectConv3x3.weightGradient(x: x, gy: gy, dw: dw, n: n, cin: cin, cout: cout, h: h, w: w, threads: threads, packedX: packedX)
+    case .avx2:
+      ZCConvAVX2.DirectConv3x3.weightGradient(x: x, gy: gy, dw: dw, n: n, cin: cin, cout: cout, h: h, w: w, threads: threads, packedX: packedX)
+    case nil: preconditionFailure("Direct3x3 called on a CPU without a direct-convolution build")
+    }
+  }
+
+  static func packedInputCount(n: Int, c: Int, h: Int, w: Int) -> Int {
+    ZCConvAVX512.DirectConv3x3.packedInputCount(n: n, c: c, h: h, w: w)  // plain arithmetic: safe on any CPU
+  }
+
+  static func packForWeightGradient(x: UnsafePointer<Float>, into: UnsafeMutablePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int) {
+    switch CPUFeatures.directConvolution {
+    case .avx512: ZCConvAVX512.DirectConv3x3.packForWeightGradient(x: x, into: into, n: n, c: c, h: h, w: w, threads: threads)
+    case .avx2: ZCConvAVX2.DirectConv3x3.packForWeightGradient(x: x, into: into, n: n, c: c, h: h, w: w, threads: threads)
+    case nil: preconditionFailure("Direct3x3 called on a CPU without a direct-convolution build")
+    }
+  }
 }

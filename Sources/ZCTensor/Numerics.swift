@@ -10,8 +10,11 @@ import Foundation
 ///    bumped by hand whenever a change moves any value of any proxy, however little (a new
 ///    blocking, a fused sweep, a different thread partition). Unchanged when only new proxies or
 ///    new code paths are added.
-/// 2. The convolution path chosen at run time: `avx512` (the direct AVX-512 kernels, see
-///    ``CPUFeatures/hasAVX512``) or `portable`.
+/// 2. The convolution path chosen at run time: `avx512` (the direct 3×3 kernels, see
+///    ``CPUFeatures/directConvolution``) or `portable` (im2col + GEMM everywhere). The name
+///    `avx512` is the summation order of the direct kernels, named after their first build: their
+///    AVX2 + FMA build adds in the same order and gives the same bits, so it has the same name
+///    (an AVX2 machine reproduces rows an AVX-512 machine computed).
 /// 3. The BLAS library and the kernel core it chose (OpenBLAS's `openblas_get_config()` version
 ///    and `openblas_get_corename()`; the core follows `OPENBLAS_CORETYPE` when it is set).
 ///
@@ -23,7 +26,7 @@ public enum Numerics {
   public static let revision = 1
 
   /// The convolution path this process uses: "avx512" or "portable".
-  public static var convolutionPath: String { CPUFeatures.hasAVX512 ? "avx512" : "portable" }
+  public static var convolutionPath: String { CPUFeatures.directConvolution == nil ? "portable" : "avx512" }
 
   /// The BLAS identity: "openblas" + its version + "-" + the core name, lower case (e.g.
   /// "openblas0.3.21-haswell").

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ZCData
 import ZCEngine
+import ZCTensor
 
 /// CSV (optionally gzip-compressed) or JSON-lines export of store rows, chosen by the file extension.
 enum Export {
@@ -85,6 +86,10 @@ struct ImportTable: ParsableCommand {
   @OptionGroup var storeOption: StoreOption
   @OptionGroup var data: DatasetsOption
   @Flag(help: "Let rows with a missing value replace stored present values of the same key.") var replace = false
+  @Flag(help: ArgumentHelp(
+    "Import only rows computed with this engine's numerics version (\(Numerics.version)).",
+    discussion: "This engine reproduces those rows bit for bit, so a store seeded with them can be continued by `zcnas score` without recomputing them (as scripts/score-full.sh does from a partially regenerated shipped table); other rows are skipped and counted."))
+  var reproducibleOnly = false
   var store: String { storeOption.store }
   var datasets: String? { data.datasets }
 
@@ -100,8 +105,14 @@ struct ImportTable: ParsableCommand {
     let st = try cli { try ScoreStore(path: store) }
     for path in paths {
       print("import: reading \(path)", to: &stderrStream)
-      let rows: [ScoreRow]
+      var rows: [ScoreRow]
       do { rows = path.hasSuffix(".jsonl") ? try Self.readJSONLines(path) : try ScoreTable.read(path) } catch let e as CLIError { throw e } catch { throw CLIError("\(error)") }
+      if reproducibleOnly {
+        let all = rows.count
+        rows = rows.filter { $0.numerics == Numerics.version }
+        print("import: \(all - rows.count) of \(all) rows skipped (numerics other than \(Numerics.version), or none)", to: &stderrStream)
+        if rows.isEmpty { print("imported 0 rows from \(path): none has numerics \(Numerics.version)"); continue }
+      }
       print("import: \(rows.count) rows read; checking their architectures against the spaces and writing \(store)", to: &stderrStream)
       try checkArchitectures(rows, table: path)
       let sum = try cli { try st.importRows(rows, replace: replace) }

@@ -61,6 +61,34 @@ final class StoreSafetyTests: XCTestCase {
     XCTAssertTrue(r.out.contains("0 added, 3 replaced, 3 unchanged"), r.out)
   }
 
+  /// `import --reproducible-only` takes only rows of this engine's numerics version: a table with
+  /// rows of another version and rows without one seeds a store that `score` then continues,
+  /// recomputing exactly the rows that were skipped.
+  func testImportReproducibleOnlySkipsOtherNumerics() throws {
+    let dir = try temporaryFolder()
+    let table = dir.appendingPathComponent("t.csv").path
+    XCTAssertEqual(try run(["score", "--archs", "0,1,2", "--metrics", "params", "--store", dir.appendingPathComponent("a.sqlite").path,
+                            "--output", table], in: dir).status, 0)
+    let lines = try String(contentsOfFile: table, encoding: .utf8).split(separator: "\n").map(String.init)
+    let header = lines[0].split(separator: ",").map(String.init)
+    let at = header.firstIndex(of: "numerics")!, arch = header.firstIndex(of: "arch_index")!
+    // Architecture 1: another engine's version; architecture 2: none recorded.
+    let edited = [lines[0]] + lines.dropFirst().map { line -> String in
+      var f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+      if f[arch] == "1" { f[at] = "n0-portable-otherblas" }
+      if f[arch] == "2" { f[at] = "" }
+      return f.joined(separator: ",")
+    }
+    try (edited.joined(separator: "\n") + "\n").write(toFile: table, atomically: true, encoding: .utf8)
+    let store = dir.appendingPathComponent("s.sqlite").path
+    let i = try run(["import", table, "--store", store, "--reproducible-only"], in: dir)
+    XCTAssertEqual(i.status, 0, i.err)
+    XCTAssertTrue(i.err.contains("2 of 3 rows skipped"), i.err)
+    XCTAssertTrue(i.out.contains("imported 1 rows (1 architectures"), i.out)
+    let s = try run(["score", "--archs", "0,1,2", "--metrics", "params", "--store", store], in: dir)
+    XCTAssertTrue(s.out.contains("scored 2 architecture(s), 1 already stored"), s.out + s.err)
+  }
+
   /// Scores of other image files get a batch label with the files' fingerprint: a second run on
   /// other images is scored, not reported as already stored.
   func testOtherImageFilesAreNotTakenForTheShippedSubset() throws {

@@ -1,0 +1,1 @@
+../ZCConvAVX512/DirectConv3x3.swift
