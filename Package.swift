@@ -35,7 +35,7 @@ let package = Package(
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
     .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
-    // The direct 3×3 convolution kernels, one source compiled twice: for AVX-512 and for AVX2 + FMA
+    // The direct 3×3 convolution kernels, one source compiled twice: for AVX-512 and for Haswell (AVX2 + FMA)
     // (Sources/ZCConvAVX2/DirectConv3x3.swift is a link to the AVX-512 target's file). ZCTensor
     // calls one of them only after a run-time CPU check. Both builds add in the same order with
     // fused multiply-adds, so they give the same bits (DirectConvolutionBuildTests).

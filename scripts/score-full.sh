@@ -11,7 +11,9 @@
 #   continue where it stopped.
 # - A new STORE is first seeded with the shipped table's rows that this binary reproduces bit for
 #   bit (`zcnas import --reproducible-only`: the same numerics version), so a regeneration shipped
-#   partially by scripts/ship-table.sh continues where it stopped, on another machine too.
+#   partially by scripts/ship-table.sh continues where it stopped, on another machine too (one
+#   with AVX-512 or AVX2 + FMA: the direct convolution's two builds give the same bits). The
+#   processes use the OpenBLAS core the table's rows name (OPENBLAS_CORETYPE, unless set).
 # - When both have finished, the store is exported to OUTPUT (default
 #   nb201_DATASET_seed0_b64.csv.gz in the current folder).
 # Cost: about 2-3 s per architecture per core on a recent x86-64 core (grasp's double backward is
@@ -24,8 +26,24 @@ case "$dataset" in cifar10|cifar100) ;; *) echo "score-full.sh: dataset must be 
 root=$(cd "$(dirname "$0")/.." && pwd)
 zcnas=${ZCNAS:-$root/.build/release/zcnas}
 [ -x "$zcnas" ] || { echo "score-full.sh: $zcnas not found; run 'swift build -c release' first (or set ZCNAS)" >&2; exit 2; }
+# The OpenBLAS core of the shipped rows (the last part of their numerics version, e.g. haswell):
+# this script's processes use it unless OPENBLAS_CORETYPE is set, so that they write rows of the
+# same version as the table (zcnas would otherwise pick its own core, e.g. Zen on AMD CPUs).
+table=$root/Datasets/nb201-scores/nb201_${dataset}_seed0_b64.csv.gz
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  core=$(python3 -c "
+import csv, gzip, sys
+for r in csv.DictReader(gzip.open(sys.argv[1], 'rt')):
+    if r.get('numerics'): print(r['numerics'].rsplit('-', 1)[-1]); break" "$table")
+  export OPENBLAS_CORETYPE=${core:-Haswell}
+fi
+echo "score-full.sh: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE" >&2
+# Seeding goes to a temporary store moved into place only when the import has finished, so an
+# interrupted or failed import never leaves a store that later runs would take as seeded.
 if [ ! -e "$store" ]; then
-  "$zcnas" import "$root/Datasets/nb201-scores/nb201_${dataset}_seed0_b64.csv.gz" --reproducible-only --store "$store" --datasets "$root/Datasets"
+  rm -f "$store.seeding"
+  "$zcnas" import "$table" --reproducible-only --store "$store.seeding" --datasets "$root/Datasets"
+  mv "$store.seeding" "$store"
 fi
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT

@@ -17,7 +17,8 @@ import Dispatch
 ///
 /// Layouts: the input is copied to padded NCHW, [N][C_in][H+2][W+2] with a zero halo (a row copy,
 /// no transpose); weights to [C_out/16][C_in/16][3][3][16 (c_in)][16 (c_out)]. A register tile
-/// holds 8 output pixels of one row × 16 output channels (8 SIMD16 accumulators); each step
+/// holds 8 output pixels of one row × 16 output channels (8 SIMD16 accumulators; 4 pixels in the
+/// AVX2 build); each step
 /// broadcasts one input value and multiplies it into one weight vector. Requires C_in, C_out
 /// multiples of 16 and W multiple of 8.
 /// FLOPs: 2·N·C_out·H·W·C_in·9.
@@ -149,7 +150,7 @@ extension DirectConv3x3 {
   /// dW[co][ci][kh][kw] = Σ_n Σ_{h,w} gy[n][co][h][w] · x[n][ci][h+kh−1][w+kw−1] (zero outside),
   /// NCHW inputs, dW `[C_out, C_in, 3, 3]`. Same layout requirements as ``run(x:weight:y:n:cin:cout:h:w:flipTranspose:)``.
   /// Per (output block, input block, image, kernel position) 16 SIMD16 accumulators (one per
-  /// input channel, lanes = output channels) sweep the image's pixels, so each image's packed
+  /// input channel, lanes = output channels; the AVX2 build takes them four at a time) sweep the image's pixels, so each image's packed
   /// planes stay in cache across the 9 kernel positions.
   ///
   /// `packedX`: x already in the kernel's input layout (``packForWeightGradient(x:into:n:c:h:w:threads:)``),

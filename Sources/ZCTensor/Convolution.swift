@@ -21,7 +21,7 @@ public struct Conv2DGeometry: Sendable, Equatable, Hashable {
   }
 }
 
-/// Convolution kernels in NCHW. On AVX-512 CPUs, Float32 3×3 stride-1 convolutions with channel
+/// Convolution kernels in NCHW. On CPUs with AVX-512 or AVX2 + FMA (``CPUFeatures/directConvolution``), Float32 3×3 stride-1 convolutions with channel
 /// counts in multiples of 16 (NAS-Bench-201's cells) run direct channel-blocked SIMD16 kernels
 /// (forward, input gradient and weight gradient). Everything else works one image at a time: im2col into a
 /// `[C_in·kh·kw, H_out·W_out]` buffer that fits in cache, then one GEMM (1×1 convolutions with

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import ZCTensor
 
 /// OpenBLAS reads OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS once, when the library loads, so
 /// they cannot be set from inside the running process. If either is unset, set it and re-execute
@@ -32,26 +33,13 @@ enum ProcessEnvironment {
     #endif
   }
 
-  /// The OpenBLAS kernel family for this CPU, from /proc/cpuinfo (nil: leave OpenBLAS to decide).
+  /// The OpenBLAS kernel family for this CPU, from /proc/cpuinfo's vendor and whole-word flags
+  /// (``CPUFeatures``; nil: leave OpenBLAS to decide).
   static func preferredCoreType() -> String? {
     #if arch(x86_64) && os(Linux)
-    guard let f = fopen("/proc/cpuinfo", "r") else { return nil }
-    defer { fclose(f) }
-    var line: UnsafeMutablePointer<CChar>? = nil
-    var cap = 0
-    defer { free(line) }
-    var vendor = ""
-    while getline(&line, &cap, f) > 0 {
-      guard let l = line else { break }
-      let s = String(cString: l)
-      if s.hasPrefix("vendor_id") { vendor = s }
-      if s.hasPrefix("flags") {
-        guard s.contains(" avx2") && s.contains(" fma") else { return nil }
-        if vendor.contains("AMD") { return "Zen" }
-        return s.contains(" avx512f") ? "SkylakeX" : "Haswell"
-      }
-    }
-    return nil
+    guard CPUFeatures.has("avx2") && CPUFeatures.has("fma") else { return nil }
+    if CPUFeatures.vendor?.contains("AMD") == true { return "Zen" }
+    return CPUFeatures.has("avx512f") ? "SkylakeX" : "Haswell"
     #else
     return nil
     #endif

@@ -1,6 +1,7 @@
 import Foundation
 import TestSupport
 import XCTest
+import ZCTensor
 
 /// Issue 15's unclear errors: each case gives one line naming the option, what was expected and
 /// what was found, a non-zero exit, and no work before it.
@@ -56,5 +57,25 @@ final class RoughEdgeTests: XCTestCase {
     XCTAssertTrue(i.out.contains("imported 11 rows") && i.out.contains("11 added"), i.out)
     let again = try run(["import", jsonl, "--store", store], in: dir)
     XCTAssertTrue(again.out.contains("0 added, 0 replaced, 11 unchanged"), again.out)
+  }
+
+  /// ZCNAS_DIRECT_CONV: "0" gives the portable convolution (its numerics say so); a value that is
+  /// not a build is named in a warning and the default is used; scoring goes on in both cases.
+  func testDirectConvolutionSettingIsCheckedAndRecorded() throws {
+    let dir = try temporaryFolder()
+    func numerics(_ value: String) throws -> (String, String) {
+      let out = dir.appendingPathComponent("\(value).csv").path
+      let r = try ZCNASRunner.run(["score", "--archs", "13393", "--metrics", "nwot", "--store", dir.appendingPathComponent("\(value).sqlite").path,
+                                   "--output", out], in: dir, environment: ["ZCNAS_DIRECT_CONV": value])
+      XCTAssertEqual(r.status, 0, r.err)
+      let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+      let at = lines[0].split(separator: ",").firstIndex(of: "numerics")!
+      return (String(lines[1].split(separator: ",", omittingEmptySubsequences: false)[at]), r.err)
+    }
+    let (portable, _) = try numerics("0")
+    XCTAssertTrue(portable.hasPrefix("n\(Numerics.revision)-portable-"), portable)
+    let (fallback, err) = try numerics("fast")
+    XCTAssertTrue(err.contains("warning: ZCNAS_DIRECT_CONV=fast ignored (expected 0, avx2 or avx512)"), err)
+    XCTAssertEqual(fallback.split(separator: "-")[1], CPUFeatures.directConvolution == nil ? "portable" : "avx512", fallback)
   }
 }

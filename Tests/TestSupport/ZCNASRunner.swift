@@ -27,9 +27,10 @@ public enum ZCNASRunner {
     return p
   }
 
-  /// Runs `zcnas args` in `dir` to completion.
-  public static func run(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
+  /// Runs `zcnas args` in `dir` to completion, with `environment` added to this process's.
+  public static func run(_ args: [String], in dir: URL, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
     let p = try process(args, in: dir)
+    p.environment?.merge(environment) { _, new in new }
     let o = Pipe(), e = Pipe()
     p.standardOutput = o
     p.standardError = e

@@ -64,32 +64,36 @@ final class DirectConvolutionBuildTests: XCTestCase {
   func testEveryBuildGivesTheDocumentedSummationOrderBitForBit() throws {
     let runnable = Self.builds().filter { CPUFeatures.supports($0.0) }
     guard !runnable.isEmpty else { throw XCTSkip("this CPU has neither AVX-512 nor AVX2 + FMA: no direct-convolution build can run") }
-    // Two input blocks, two output blocks, a width of two register tiles, several threads.
-    let (n, cin, cout, h, w) = (2, 32, 32, 5, 16)
-    let x = Self.values(n * cin * h * w, seed: 11), wt = Self.values(cout * cin * 9, seed: 12)
-    let gy = Self.values(n * cout * h * w, seed: 13)
-    for flip in [false, true] {
-      let want = Self.referenceForward(x, wt, n: n, cin: cin, cout: cout, h: h, w: w, flip: flip)
-      for (build, run, _) in runnable {
-        for threads in [1, 3] {
-          var got = [Float](repeating: .nan, count: want.count)
-          x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in got.withUnsafeMutableBufferPointer { yp in
-            run(xp.baseAddress!, wp.baseAddress!, yp.baseAddress!, n, cin, cout, h, w, flip, threads)
-          } } }
-          let differ = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
-          XCTAssertEqual(differ, 0, "\(build) forward (flipTranspose \(flip), \(threads) threads): \(differ) of \(want.count) values differ from the documented order")
+    // Three input blocks and two output blocks (unequal, so a swapped channel index fails), a
+    // width of two AVX-512 tiles (four AVX2 tiles), several threads; and the smallest shape.
+    for (n, cin, cout, h, w) in [(2, 48, 32, 5, 16), (1, 16, 16, 1, 8)] {
+      let x = Self.values(n * cin * h * w, seed: 11), wt = Self.values(cout * cin * 9, seed: 12)
+      let gy = Self.values(n * cout * h * w, seed: 13)
+      for flip in [false, true] {
+        let want = Self.referenceForward(x, wt, n: n, cin: cin, cout: cout, h: h, w: w, flip: flip)
+        for (build, run, _) in runnable {
+          for threads in [1, 3] {
+            let label = "\(build) [\(n), \(cin) -> \(cout), \(h)x\(w)]"
+            var got = [Float](repeating: .nan, count: want.count)
+            x.withUnsafeBufferPointer { xp in wt.withUnsafeBufferPointer { wp in got.withUnsafeMutableBufferPointer { yp in
+              run(xp.baseAddress!, wp.baseAddress!, yp.baseAddress!, n, cin, cout, h, w, flip, threads)
+            } } }
+            let differ = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
+            XCTAssertEqual(differ, 0, "\(label) forward (flipTranspose \(flip), \(threads) threads): \(differ) of \(want.count) values differ from the documented order")
+          }
         }
       }
-    }
-    let want = Self.referenceWeightGradient(x, gy, n: n, cin: cin, cout: cout, h: h, w: w)
-    for (build, _, grad) in runnable {
-      for threads in [1, 3] {
-        var got = [Float](repeating: .nan, count: want.count)
-        x.withUnsafeBufferPointer { xp in gy.withUnsafeBufferPointer { gp in got.withUnsafeMutableBufferPointer { dp in
-          grad(xp.baseAddress!, gp.baseAddress!, dp.baseAddress!, n, cin, cout, h, w, threads)
-        } } }
-        let differ = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
-        XCTAssertEqual(differ, 0, "\(build) weight gradient (\(threads) threads): \(differ) of \(want.count) values differ from the documented order")
+      let want = Self.referenceWeightGradient(x, gy, n: n, cin: cin, cout: cout, h: h, w: w)
+      for (build, _, grad) in runnable {
+        for threads in [1, 3] {
+          let label = "\(build) [\(n), \(cin) -> \(cout), \(h)x\(w)]"
+          var got = [Float](repeating: .nan, count: want.count)
+          x.withUnsafeBufferPointer { xp in gy.withUnsafeBufferPointer { gp in got.withUnsafeMutableBufferPointer { dp in
+            grad(xp.baseAddress!, gp.baseAddress!, dp.baseAddress!, n, cin, cout, h, w, threads)
+          } } }
+          let differ = zip(got, want).filter { $0.bitPattern != $1.bitPattern }.count
+          XCTAssertEqual(differ, 0, "\(label) weight gradient (\(threads) threads): \(differ) of \(want.count) values differ from the documented order")
+        }
       }
     }
     let skipped = Self.builds().filter { !CPUFeatures.supports($0.0) }.map(\.0.rawValue)

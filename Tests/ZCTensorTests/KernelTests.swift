@@ -73,7 +73,7 @@ final class KernelTests: XCTestCase {
     XCTAssertEqual(dot(w, Convolution.backwardWeight(x, gy, kernelSize: (3, 3), g)), lhs, accuracy: 1e-10 * Swift.abs(lhs))
   }
 
-  /// Float32 3×3 convolutions with 16-multiple channels take the direct AVX-512 kernel where the CPU
+  /// Float32 3×3 convolutions with 16-multiple channels take the direct kernel (AVX-512 or AVX2 build) where the CPU
   /// has it (forward and input gradient); Float64 always takes im2col + dgemm. They must agree.
   func testDirectKernelShapesAgreeWithFloat64Im2col() throws {
     try XCTSkipUnless(CPUFeatures.directConvolution != nil, "the direct kernel runs only on CPUs with AVX-512 or AVX2 + FMA")

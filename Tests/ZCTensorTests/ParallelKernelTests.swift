@@ -40,7 +40,7 @@ final class ParallelKernelTests: XCTestCase {
 
   func testConvolutionPathsAreBitIdenticalAcrossThreadCounts() {
     let cases: [([Int], [Int], Conv2DGeometry)] = [
-      ([4, 16, 32, 32], [16, 16, 3, 3], Conv2DGeometry(stride: 1, padding: 1)),  // direct (AVX-512) or im2col
+      ([4, 16, 32, 32], [16, 16, 3, 3], Conv2DGeometry(stride: 1, padding: 1)),  // direct (AVX-512 or AVX2 build) or im2col
       ([3, 32, 16, 16], [64, 32, 3, 3], Conv2DGeometry(stride: 1, padding: 1)),
       ([5, 16, 8, 8], [16, 16, 1, 1], Conv2DGeometry()),  // pointwise GEMM
       ([3, 16, 16, 16], [32, 16, 3, 3], Conv2DGeometry(stride: 2, padding: 1)),  // im2col, stride 2
