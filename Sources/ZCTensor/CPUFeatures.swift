@@ -46,13 +46,16 @@ public enum CPUFeatures {
   /// through intrinsics, which these kernels do not call). Virtual machines may mask some of them.
   static let haswellLevel = ["avx", "avx2", "fma", "bmi1", "bmi2", "f16c", "movbe", "abm", "popcnt", "sse4_2"]
 
-  /// Whether the CPU can run a build's code (its flags, not the ZCNAS_DIRECT_CONV setting).
-  public static func supports(_ build: DirectConvolutionBuild) -> Bool {
+  /// The /proc/cpuinfo flags a build's code may use (its `-target-cpu` level).
+  public static func requiredFlags(_ build: DirectConvolutionBuild) -> [String] {
     switch build {
-    case .avx512: return (haswellLevel + ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]).allSatisfy(has)
-    case .avx2: return haswellLevel.allSatisfy(has)
+    case .avx512: return haswellLevel + ["avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"]
+    case .avx2: return haswellLevel
     }
   }
+
+  /// Whether the CPU can run a build's code (its flags, not the ZCNAS_DIRECT_CONV setting).
+  public static func supports(_ build: DirectConvolutionBuild) -> Bool { requiredFlags(build).allSatisfy(has) }
 
   /// The build this process uses, nil for none (the portable im2col + GEMM path). The fastest the
   /// CPU supports, unless the environment variable ZCNAS_DIRECT_CONV says otherwise: "0" for none,

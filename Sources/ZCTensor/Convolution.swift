@@ -185,8 +185,8 @@ private func useDirect3x3(_ s: ConvShape, _ dtype: DType) -> Bool {
 private func convForward<T: TensorScalar>(_ x: Tensor, _ w: Tensor, _ y: Tensor, _ g: Conv2DGeometry, _: T.Type) {
   let s = ConvShape(x: x.shape, w: w.shape, y: y.shape, g)
   if useDirect3x3(s, x.dtype) {
-    Direct3x3.run(x: x.pointer(Float.self), weight: w.pointer(Float.self), y: y.mutablePointer(Float.self),
-                      n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, flipTranspose: false, threads: Parallel.threads)
+    Direct3x3.kernels.run(x: x.pointer(Float.self), weight: w.pointer(Float.self), y: y.mutablePointer(Float.self),
+                          n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, flipTranspose: false, threads: Parallel.threads)
     return
   }
   let px = x.pointer(T.self), pw = w.pointer(T.self), py = y.mutablePointer(T.self)
@@ -214,8 +214,8 @@ private func convBackwardData<T: TensorScalar>(_ gy: Tensor, _ w: Tensor, _ gx: 
   let s = ConvShape(x: gx.shape, w: w.shape, y: gy.shape, g)
   if useDirect3x3(s, gy.dtype) {
     // gx = conv(gy, w') with w'[ci][co] = w[co][ci] rotated by 180°: the same kernel (3×3, pad 1).
-    Direct3x3.run(x: gy.pointer(Float.self), weight: w.pointer(Float.self), y: gx.mutablePointer(Float.self),
-                      n: s.n, cin: s.co, cout: s.ci, h: s.h, w: s.w, flipTranspose: true, threads: Parallel.threads)
+    Direct3x3.kernels.run(x: gy.pointer(Float.self), weight: w.pointer(Float.self), y: gx.mutablePointer(Float.self),
+                          n: s.n, cin: s.co, cout: s.ci, h: s.h, w: s.w, flipTranspose: true, threads: Parallel.threads)
     return
   }
   let pgy = gy.pointer(T.self), pw = w.pointer(T.self), pgx = gx.mutablePointer(T.self)
@@ -243,9 +243,9 @@ private func convBackwardWeight<T: TensorScalar>(_ x: Tensor, _ gy: Tensor, _ gw
   let s = ConvShape(x: x.shape, w: gw.shape, y: gy.shape, g)
   if useDirect3x3(s, x.dtype) {
     let packed = Convolution.packedInputs?.packed(x, n: s.n, c: s.ci, h: s.h, w: s.w)
-    Direct3x3.weightGradient(x: x.pointer(Float.self), gy: gy.pointer(Float.self), dw: gw.mutablePointer(Float.self),
-                                 n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, threads: Parallel.threads,
-                                 packedX: packed.map { $0.pointer(Float.self) })
+    Direct3x3.kernels.weightGradient(x: x.pointer(Float.self), gy: gy.pointer(Float.self), dw: gw.mutablePointer(Float.self),
+                                     n: s.n, cin: s.ci, cout: s.co, h: s.h, w: s.w, threads: Parallel.threads,
+                                     packedX: packed.map { $0.pointer(Float.self) })
     return
   }
   let px = x.pointer(T.self), pgy = gy.pointer(T.self), pgw = gw.mutablePointer(T.self)
@@ -292,8 +292,8 @@ extension Convolution {
       if let e = entries[key] { lock.unlock(); return e.packed }
       lock.unlock()
       let p = Tensor(uninitialized: [Direct3x3.packedInputCount(n: n, c: c, h: h, w: w)], dtype: .float32)
-      Direct3x3.packForWeightGradient(x: x.pointer(Float.self), into: p.mutablePointer(Float.self), n: n, c: c, h: h, w: w,
-                                          threads: Parallel.threads)
+      Direct3x3.kernels.packForWeightGradient(x: x.pointer(Float.self), into: p.mutablePointer(Float.self), n: n, c: c, h: h, w: w,
+                                              threads: Parallel.threads)
       lock.lock(); entries[key] = (x.storage, p); lock.unlock()
       return p
     }
@@ -303,40 +303,33 @@ extension Convolution {
   @TaskLocal public static var packedInputs: PackedInputCache?
 }
 
+/// The direct 3×3 kernels of one build: ZCConvAVX512 and ZCConvAVX2 are the same source
+/// compiled for two instruction sets (same summation order, same bits), so both conform.
+protocol Direct3x3Kernels {
+  static func run(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+                  n: Int, cin: Int, cout: Int, h: Int, w: Int, flipTranspose: Bool, threads: Int)
+  static func weightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
+                             n: Int, cin: Int, cout: Int, h: Int, w: Int, threads: Int, packedX: UnsafePointer<Float>?)
+  static func packForWeightGradient(x: UnsafePointer<Float>, into: UnsafeMutablePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int)
+}
+
+extension ZCConvAVX512.DirectConv3x3: Direct3x3Kernels {}
+extension ZCConvAVX2.DirectConv3x3: Direct3x3Kernels {}
+
 /// The direct 3×3 kernels of the build ``CPUFeatures/directConvolution`` chose (the two builds take
 /// the same arguments and give the same bits; see ``ZCConvAVX512/DirectConv3x3``).
 enum Direct3x3 {
-  static func run(x: UnsafePointer<Float>, weight: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-                  n: Int, cin: Int, cout: Int, h: Int, w: Int, flipTranspose: Bool, threads: Int) {
+  /// The build this process runs (``CPUFeatures/directConvolution``). Called only where
+  /// `useDirect3x3` has said yes, i.e. where there is one.
+  static var kernels: any Direct3x3Kernels.Type {
     switch CPUFeatures.directConvolution {
-    case .avx512:
-      ZCConvAVX512.DirectConv3x3.run(x: x, weight: weight, y: y, n: n, cin: cin, cout: cout, h: h, w: w, flipTranspose: flipTranspose, threads: threads)
-    case .avx2:
-      ZCConvAVX2.DirectConv3x3.run(x: x, weight: weight, y: y, n: n, cin: cin, cout: cout, h: h, w: w, flipTranspose: flipTranspose, threads: threads)
-    case nil: preconditionFailure("Direct3x3 called on a CPU without a direct-convolution build")
-    }
-  }
-
-  static func weightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
-                             n: Int, cin: Int, cout: Int, h: Int, w: Int, threads: Int, packedX: UnsafePointer<Float>?) {
-    switch CPUFeatures.directConvolution {
-    case .avx512:
-      ZCConvAVX512.DirectConv3x3.weightGradient(x: x, gy: gy, dw: dw, n: n, cin: cin, cout: cout, h: h, w: w, threads: threads, packedX: packedX)
-    case .avx2:
-      ZCConvAVX2.DirectConv3x3.weightGradient(x: x, gy: gy, dw: dw, n: n, cin: cin, cout: cout, h: h, w: w, threads: threads, packedX: packedX)
+    case .avx512: return ZCConvAVX512.DirectConv3x3.self
+    case .avx2: return ZCConvAVX2.DirectConv3x3.self
     case nil: preconditionFailure("Direct3x3 called on a CPU without a direct-convolution build")
     }
   }
 
   static func packedInputCount(n: Int, c: Int, h: Int, w: Int) -> Int {
     ZCConvAVX512.DirectConv3x3.packedInputCount(n: n, c: c, h: h, w: w)  // plain arithmetic: safe on any CPU
-  }
-
-  static func packForWeightGradient(x: UnsafePointer<Float>, into: UnsafeMutablePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int) {
-    switch CPUFeatures.directConvolution {
-    case .avx512: ZCConvAVX512.DirectConv3x3.packForWeightGradient(x: x, into: into, n: n, c: c, h: h, w: w, threads: threads)
-    case .avx2: ZCConvAVX2.DirectConv3x3.packForWeightGradient(x: x, into: into, n: n, c: c, h: h, w: w, threads: threads)
-    case nil: preconditionFailure("Direct3x3 called on a CPU without a direct-convolution build")
-    }
   }
 }

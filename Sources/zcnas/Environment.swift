@@ -38,7 +38,7 @@ enum ProcessEnvironment {
   static func preferredCoreType() -> String? {
     #if arch(x86_64) && os(Linux)
     guard CPUFeatures.has("avx2") && CPUFeatures.has("fma") else { return nil }
-    if CPUFeatures.vendor?.contains("AMD") == true { return "Zen" }
+    if CPUFeatures.vendor == "AuthenticAMD" { return "Zen" }
     return CPUFeatures.has("avx512f") ? "SkylakeX" : "Haswell"
     #else
     return nil
