@@ -27,6 +27,19 @@ import Dispatch
 /// (image, output block) pairs; weight gradient: (output block, input block, kernel tap)
 /// triples; packing: images or planes). Each output element is still summed by one thread in the
 /// same order, so results are bit-identical for every thread count.
+#if DIRECT_CONV_AVX2
+/// Forward register tile: 4 output pixels × 16 output channels, 8 of AVX2's 16 registers (8
+/// pixels would spill).
+typealias ForwardTile = InlineArray<4, SIMD16<Float>>
+/// Weight-gradient accumulators held at once: 4 input channels (8 registers; 16 would spill).
+typealias GradientGroup = InlineArray<4, SIMD16<Float>>
+#else
+/// Forward register tile: 8 output pixels × 16 output channels (8 of AVX-512's 32 registers).
+typealias ForwardTile = InlineArray<8, SIMD16<Float>>
+/// Weight-gradient accumulators held at once: all 16 input channels of a block (16 registers).
+typealias GradientGroup = InlineArray<16, SIMD16<Float>>
+#endif
+
 public enum DirectConv3x3 {
   /// y[n][co][h][w] = Σ_{ci,kh,kw} x[n][ci][h+kh−1][w+kw−1] · w[co][ci][kh][kw] (NCHW, no bias).
   /// `flipTranspose`: use w'[co][ci][kh][kw] = w[ci][co][2−kh][2−kw] instead (the adjoint, for the
@@ -54,51 +67,16 @@ public enum DirectConv3x3 {
     }
     // Items (image b, output block ob) in the order b·cob + ob; each writes its own outputs.
     splitRange(n * cob, threads: threads) { items in
-     var tile = [Float](repeating: 0, count: 8 * 16)
+     var tile = [Float](repeating: 0, count: ForwardTile.count * 16)
      tile.withUnsafeMutableBufferPointer { tb in
       let t = tb.baseAddress!
       for item in items {
         let b = item / cob, ob = item % cob
         do {
           for r in 0..<h {
-            #if DIRECT_CONV_AVX2
-            var q0 = 0
-            while q0 < w {  // 4 pixels × 16 channels: 8 of AVX2's 16 registers (8 pixels would spill)
-              var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-              for ib in 0..<cib {
-                let block = xp + (b * cin + ib * 16) * planeSize  // channel ib·16 of image b
-                let wb = wpk + ((ob * cib + ib) * 9) * 256
-                for kh in 0..<3 {
-                  for kw in 0..<3 {
-                    let src0 = block + (r + kh) * wpad + q0 + kw
-                    let wk = wb + (kh * 3 + kw) * 256
-                    for ci in 0..<16 {
-                      let wv = UnsafeRawPointer(wk + ci * 16).loadUnaligned(as: SIMD16<Float>.self)
-                      let src = src0 + ci * planeSize  // 4 consecutive input pixels of channel ci
-                      a0 = a0.addingProduct(src[0], wv)
-                      a1 = a1.addingProduct(src[1], wv)
-                      a2 = a2.addingProduct(src[2], wv)
-                      a3 = a3.addingProduct(src[3], wv)
-                    }
-                  }
-                }
-              }
-              let raw = UnsafeMutableRawPointer(t)
-              raw.storeBytes(of: a0, toByteOffset: 0, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a1, toByteOffset: 64, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a2, toByteOffset: 128, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a3, toByteOffset: 192, as: SIMD16<Float>.self)
-              for lane in 0..<16 {
-                let out = y + ((b * cout + ob * 16 + lane) * h + r) * w + q0
-                for p in 0..<4 { out[p] = t[p * 16 + lane] }
-              }
-              q0 += 4
-            }
-            #else
             var q0 = 0
             while q0 < w {
-              var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
-              var a4 = SIMD16<Float>(), a5 = SIMD16<Float>(), a6 = SIMD16<Float>(), a7 = SIMD16<Float>()
+              var a = ForwardTile(repeating: SIMD16<Float>())
               for ib in 0..<cib {
                 let block = xp + (b * cin + ib * 16) * planeSize  // channel ib·16 of image b
                 let wb = wpk + ((ob * cib + ib) * 9) * 256
@@ -108,35 +86,20 @@ public enum DirectConv3x3 {
                     let wk = wb + (kh * 3 + kw) * 256
                     for ci in 0..<16 {
                       let wv = UnsafeRawPointer(wk + ci * 16).loadUnaligned(as: SIMD16<Float>.self)
-                      let src = src0 + ci * planeSize  // 8 consecutive input pixels of channel ci
-                      a0 = a0.addingProduct(src[0], wv)
-                      a1 = a1.addingProduct(src[1], wv)
-                      a2 = a2.addingProduct(src[2], wv)
-                      a3 = a3.addingProduct(src[3], wv)
-                      a4 = a4.addingProduct(src[4], wv)
-                      a5 = a5.addingProduct(src[5], wv)
-                      a6 = a6.addingProduct(src[6], wv)
-                      a7 = a7.addingProduct(src[7], wv)
+                      let src = src0 + ci * planeSize  // the tile's consecutive input pixels of channel ci
+                      for p in 0..<ForwardTile.count { a[p] = a[p].addingProduct(src[p], wv) }
                     }
                   }
                 }
               }
               let raw = UnsafeMutableRawPointer(t)
-              raw.storeBytes(of: a0, toByteOffset: 0, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a1, toByteOffset: 64, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a2, toByteOffset: 128, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a3, toByteOffset: 192, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a4, toByteOffset: 256, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a5, toByteOffset: 320, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a6, toByteOffset: 384, as: SIMD16<Float>.self)
-              raw.storeBytes(of: a7, toByteOffset: 448, as: SIMD16<Float>.self)
+              for p in 0..<ForwardTile.count { raw.storeBytes(of: a[p], toByteOffset: p * 64, as: SIMD16<Float>.self) }
               for lane in 0..<16 {
                 let out = y + ((b * cout + ob * 16 + lane) * h + r) * w + q0
-                for p in 0..<8 { out[p] = t[p * 16 + lane] }
+                for p in 0..<ForwardTile.count { out[p] = t[p * 16 + lane] }
               }
-              q0 += 8
+              q0 += ForwardTile.count
             }
-            #endif
           }
         }
       }
@@ -200,47 +163,22 @@ extension DirectConv3x3 {
           let xplane = xp + ((b * cib + ib) * hp * wpad) * 16
           for k in kLo..<kHi {
             let kh = k / 3, kw = k % 3
-            #if DIRECT_CONV_AVX2
             let a = acc + ((ob * cib + ib) * 9 + k) * 16
-            // Four input channels at a time: 8 of AVX2's 16 registers (16 would spill). Each
-            // accumulator still sums over rows, then columns, in order.
-            for c0 in stride(from: 0, to: 16, by: 4) {
-              var a0 = a[c0], a1 = a[c0 + 1], a2 = a[c0 + 2], a3 = a[c0 + 3]
+            // GradientGroup.count input channels at a time; each accumulator sums over rows, then
+            // columns, in order.
+            for c0 in stride(from: 0, to: 16, by: GradientGroup.count) {
+              var g4 = GradientGroup { a[c0 + $0] }
               for r in 0..<h {
                 let grow = gplane + r * w * 16
                 let xrow = xplane + ((r + kh) * wpad + kw) * 16 + c0
                 for q in 0..<w {
                   let g = UnsafeRawPointer(grow + q * 16).loadUnaligned(as: SIMD16<Float>.self)
                   let xs = xrow + q * 16
-                  a0 = a0.addingProduct(xs[0], g); a1 = a1.addingProduct(xs[1], g)
-                  a2 = a2.addingProduct(xs[2], g); a3 = a3.addingProduct(xs[3], g)
+                  for c in 0..<GradientGroup.count { g4[c] = g4[c].addingProduct(xs[c], g) }
                 }
               }
-              a[c0] = a0; a[c0 + 1] = a1; a[c0 + 2] = a2; a[c0 + 3] = a3
+              for c in 0..<GradientGroup.count { a[c0 + c] = g4[c] }
             }
-            #else
-            let a = acc + ((ob * cib + ib) * 9 + k) * 16
-            var a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7]
-            var a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11], a12 = a[12], a13 = a[13], a14 = a[14], a15 = a[15]
-            for r in 0..<h {
-              let grow = gplane + r * w * 16
-              let xrow = xplane + ((r + kh) * wpad + kw) * 16
-              for q in 0..<w {
-                let g = UnsafeRawPointer(grow + q * 16).loadUnaligned(as: SIMD16<Float>.self)
-                let xs = xrow + q * 16
-                a0 = a0.addingProduct(xs[0], g); a1 = a1.addingProduct(xs[1], g)
-                a2 = a2.addingProduct(xs[2], g); a3 = a3.addingProduct(xs[3], g)
-                a4 = a4.addingProduct(xs[4], g); a5 = a5.addingProduct(xs[5], g)
-                a6 = a6.addingProduct(xs[6], g); a7 = a7.addingProduct(xs[7], g)
-                a8 = a8.addingProduct(xs[8], g); a9 = a9.addingProduct(xs[9], g)
-                a10 = a10.addingProduct(xs[10], g); a11 = a11.addingProduct(xs[11], g)
-                a12 = a12.addingProduct(xs[12], g); a13 = a13.addingProduct(xs[13], g)
-                a14 = a14.addingProduct(xs[14], g); a15 = a15.addingProduct(xs[15], g)
-              }
-            }
-            a[0] = a0; a[1] = a1; a[2] = a2; a[3] = a3; a[4] = a4; a[5] = a5; a[6] = a6; a[7] = a7
-            a[8] = a8; a[9] = a9; a[10] = a10; a[11] = a11; a[12] = a12; a[13] = a13; a[14] = a14; a[15] = a15
-            #endif
           }
         }
         // Write out in dW's memory order: per output channel (lane), its 16 input channels × 9
