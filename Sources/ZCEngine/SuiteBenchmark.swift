@@ -10,7 +10,7 @@ public struct SuiteMeasurement: Sendable {
   /// Threads each network's kernels can run on: `threads`, or fewer when `workers` networks share
   /// the cores (min(threads, max(1, cores / workers))); the partition, and so the values, follow
   /// `threads` either way.
-  public let runningThreads: Int
+  public var runningThreads: Int { min(threads, max(1, Parallel.cores / workers)) }
   public let batchSize: Int
   /// Median wall seconds of the whole suite (network build, shared passes, every proxy); with
   /// several workers, of the round in which they all ran it.
@@ -102,7 +102,7 @@ public enum SuiteBenchmark {
     }
     func median(_ v: [Double]) -> Double { v.isEmpty ? 0 : v.sorted()[v.count / 2] }
     return SuiteMeasurement(
-      id: id, threads: threads, workers: workers, runningThreads: min(threads, max(1, Parallel.cores / workers)), batchSize: pipeline.batchLabel?.size ?? 0,
+      id: id, threads: threads, workers: workers, batchSize: pipeline.batchLabel?.size ?? 0,
       wallSeconds: median(walls), userSeconds: median(users), systemSeconds: median(systems),
       proxySeconds: proxyOrder.map { n in (n, median(proxyRuns.map { $0[n] ?? 0 })) },
       passSeconds: passOrder.map { n in (n, median(passRuns.map { $0[n] ?? 0 })) },
@@ -115,7 +115,7 @@ public enum SuiteBenchmark {
     if workers == 1 { return [try body(0)] }
     let results = Results<T>(count: workers)
     withoutActuallyEscaping(body) { b in
-      let box = Results<T>.Body(b)
+      let box = UncheckedSendable(b)  // each call builds and touches only its own network
       DispatchQueue.concurrentPerform(iterations: workers) { w in results.set(w, Result { try box.value(w) }) }
     }
     return try results.values()
@@ -124,11 +124,6 @@ public enum SuiteBenchmark {
   /// Worker results written under a lock (each worker writes its own slot once; read after all
   /// have finished).
   private final class Results<T>: @unchecked Sendable {
-    /// The body handed to the workers; each call builds and touches only its own network.
-    struct Body: @unchecked Sendable {
-      let value: (Int) throws -> T
-      init(_ value: @escaping (Int) throws -> T) { self.value = value }
-    }
     private let lock = NSLock()
     private var slots: [Result<T, Error>?]
     init(count: Int) { slots = Array(repeating: nil, count: count) }

@@ -55,7 +55,7 @@ public enum Parallel {
 }
 
 /// A value handed to worker threads whose safety the caller guarantees (disjoint writes).
-struct UncheckedSendable<T>: @unchecked Sendable {
-  let value: T
-  init(_ value: T) { self.value = value }
+public struct UncheckedSendable<T>: @unchecked Sendable {
+  public let value: T
+  public init(_ value: T) { self.value = value }
 }
