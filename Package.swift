@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.2
 // ZeroCostNAS: training-free ranking of neural architectures.
 //
 // Dependency direction (one way only):
@@ -13,7 +13,7 @@ let optimised: [SwiftSetting] = [.unsafeFlags(["-O"])]
 
 let package = Package(
   name: "ZeroCostNAS",
-  platforms: [.macOS(.v13)],
+  platforms: [.macOS(.v26)],  // InlineArray (the direct convolution kernels); the package is built and tested on Linux only
   products: [
     .executable(name: "zcnas", targets: ["zcnas"]),
     .library(name: "ZCTensor", targets: ["ZCTensor"]),

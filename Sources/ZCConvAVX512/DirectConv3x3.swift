@@ -18,8 +18,7 @@ import Dispatch
 /// Layouts: the input is copied to padded NCHW, [N][C_in][H+2][W+2] with a zero halo (a row copy,
 /// no transpose); weights to [C_out/16][C_in/16][3][3][16 (c_in)][16 (c_out)]. A register tile
 /// holds 8 output pixels of one row × 16 output channels (8 SIMD16 accumulators; 4 pixels in the
-/// AVX2 build); each step
-/// broadcasts one input value and multiplies it into one weight vector. Requires C_in, C_out
+/// AVX2 build); each step broadcasts one input value and multiplies it into one weight vector. Requires C_in, C_out
 /// multiples of 16 and W multiple of 8.
 /// FLOPs: 2·N·C_out·H·W·C_in·9.
 ///
@@ -27,19 +26,6 @@ import Dispatch
 /// (image, output block) pairs; weight gradient: (output block, input block, kernel tap)
 /// triples; packing: images or planes). Each output element is still summed by one thread in the
 /// same order, so results are bit-identical for every thread count.
-#if DIRECT_CONV_AVX2
-/// Forward register tile: 4 output pixels × 16 output channels, 8 of AVX2's 16 registers (8
-/// pixels would spill).
-typealias ForwardTile = InlineArray<4, SIMD16<Float>>
-/// Weight-gradient accumulators held at once: 4 input channels (8 registers; 16 would spill).
-typealias GradientGroup = InlineArray<4, SIMD16<Float>>
-#else
-/// Forward register tile: 8 output pixels × 16 output channels (8 of AVX-512's 32 registers).
-typealias ForwardTile = InlineArray<8, SIMD16<Float>>
-/// Weight-gradient accumulators held at once: all 16 input channels of a block (16 registers).
-typealias GradientGroup = InlineArray<16, SIMD16<Float>>
-#endif
-
 public enum DirectConv3x3 {
   /// y[n][co][h][w] = Σ_{ci,kh,kw} x[n][ci][h+kh−1][w+kw−1] · w[co][ci][kh][kw] (NCHW, no bias).
   /// `flipTranspose`: use w'[co][ci][kh][kw] = w[ci][co][2−kh][2−kw] instead (the adjoint, for the
@@ -50,6 +36,7 @@ public enum DirectConv3x3 {
   ) {
     precondition(cin % 16 == 0 && cout % 16 == 0 && w % 8 == 0 && cin > 0 && cout > 0 && h > 0 && n >= 0,
                  "DirectConv3x3 needs channels in multiples of 16 and width a multiple of 8")
+    precondition(8 % ForwardTile.count == 0, "the forward tile must divide 8 (the width's multiple)")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
     let xp = padNCHW(x, n: n, c: cin, h: h, w: w, threads: threads)
     defer { xp.deallocate() }
@@ -113,8 +100,8 @@ extension DirectConv3x3 {
   /// dW[co][ci][kh][kw] = Σ_n Σ_{h,w} gy[n][co][h][w] · x[n][ci][h+kh−1][w+kw−1] (zero outside),
   /// NCHW inputs, dW `[C_out, C_in, 3, 3]`. Same layout requirements as ``run(x:weight:y:n:cin:cout:h:w:flipTranspose:)``.
   /// Per (output block, input block, image, kernel position) 16 SIMD16 accumulators (one per
-  /// input channel, lanes = output channels; the AVX2 build takes them four at a time) sweep the image's pixels, so each image's packed
-  /// planes stay in cache across the 9 kernel positions.
+  /// input channel, lanes = output channels; the AVX2 build takes them four at a time) sweep the
+  /// image's pixels, so each image's packed planes stay in cache across the 9 kernel positions.
   ///
   /// `packedX`: x already in the kernel's input layout (``packForWeightGradient(x:into:n:c:h:w:threads:)``),
   /// for callers that differentiate through the same x many times (the NTK's per-sample passes);
@@ -125,6 +112,7 @@ extension DirectConv3x3 {
   ) {
     precondition(cin % 16 == 0 && cout % 16 == 0 && cin > 0 && cout > 0 && h > 0 && w > 0 && n >= 0,
                  "DirectConv3x3.weightGradient needs channels in multiples of 16")
+    precondition(16 % GradientGroup.count == 0, "the weight-gradient group must divide the 16 channels of a block")
     let cib = cin / 16, cob = cout / 16, hp = h + 2, wpad = w + 2
     let owned: UnsafeMutablePointer<Float>? = packedX == nil ? packWithHalo(x, n: n, c: cin, h: h, w: w, threads: threads) : nil
     defer { owned?.deallocate() }
@@ -167,17 +155,17 @@ extension DirectConv3x3 {
             // GradientGroup.count input channels at a time; each accumulator sums over rows, then
             // columns, in order.
             for c0 in stride(from: 0, to: 16, by: GradientGroup.count) {
-              var g4 = GradientGroup { a[c0 + $0] }
+              var group = GradientGroup { a[c0 + $0] }
               for r in 0..<h {
                 let grow = gplane + r * w * 16
                 let xrow = xplane + ((r + kh) * wpad + kw) * 16 + c0
                 for q in 0..<w {
                   let g = UnsafeRawPointer(grow + q * 16).loadUnaligned(as: SIMD16<Float>.self)
                   let xs = xrow + q * 16
-                  for c in 0..<GradientGroup.count { g4[c] = g4[c].addingProduct(xs[c], g) }
+                  for c in 0..<GradientGroup.count { group[c] = group[c].addingProduct(xs[c], g) }
                 }
               }
-              for c in 0..<GradientGroup.count { a[c0 + c] = g4[c] }
+              for c in 0..<GradientGroup.count { a[c0 + c] = group[c] }
             }
           }
         }
@@ -195,6 +183,20 @@ extension DirectConv3x3 {
     }
   }
 }
+
+// The register tiles of this build (the only code that differs between the two builds).
+#if DIRECT_CONV_AVX2
+/// Forward register tile: 4 output pixels × 16 output channels, 8 of AVX2's 16 registers (8
+/// pixels would spill).
+typealias ForwardTile = InlineArray<4, SIMD16<Float>>
+/// Weight-gradient accumulators held at once: 4 input channels (8 registers; 16 would spill).
+typealias GradientGroup = InlineArray<4, SIMD16<Float>>
+#else
+/// Forward register tile: 8 output pixels × 16 output channels (8 of AVX-512's 32 registers).
+typealias ForwardTile = InlineArray<8, SIMD16<Float>>
+/// Weight-gradient accumulators held at once: all 16 input channels of a block (16 registers).
+typealias GradientGroup = InlineArray<16, SIMD16<Float>>
+#endif
 
 /// Calls `body` on a fixed partition of 0..<count into at most `threads` contiguous ranges, on
 /// separate threads (serially when `threads` is 1 or `count` < 2).

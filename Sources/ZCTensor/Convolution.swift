@@ -291,7 +291,7 @@ extension Convolution {
       lock.lock()
       if let e = entries[key] { lock.unlock(); return e.packed }
       lock.unlock()
-      let p = Tensor(uninitialized: [Direct3x3.packedInputCount(n: n, c: c, h: h, w: w)], dtype: .float32)
+      let p = Tensor(uninitialized: [Direct3x3.kernels.packedInputCount(n: n, c: c, h: h, w: w)], dtype: .float32)
       Direct3x3.kernels.packForWeightGradient(x: x.pointer(Float.self), into: p.mutablePointer(Float.self), n: n, c: c, h: h, w: w,
                                               threads: Parallel.threads)
       lock.lock(); entries[key] = (x.storage, p); lock.unlock()
@@ -311,6 +311,7 @@ protocol Direct3x3Kernels {
   static func weightGradient(x: UnsafePointer<Float>, gy: UnsafePointer<Float>, dw: UnsafeMutablePointer<Float>,
                              n: Int, cin: Int, cout: Int, h: Int, w: Int, threads: Int, packedX: UnsafePointer<Float>?)
   static func packForWeightGradient(x: UnsafePointer<Float>, into: UnsafeMutablePointer<Float>, n: Int, c: Int, h: Int, w: Int, threads: Int)
+  static func packedInputCount(n: Int, c: Int, h: Int, w: Int) -> Int
 }
 
 extension ZCConvAVX512.DirectConv3x3: Direct3x3Kernels {}
@@ -327,9 +328,5 @@ enum Direct3x3 {
     case .avx2: return ZCConvAVX2.DirectConv3x3.self
     case nil: preconditionFailure("Direct3x3 called on a CPU without a direct-convolution build")
     }
-  }
-
-  static func packedInputCount(n: Int, c: Int, h: Int, w: Int) -> Int {
-    ZCConvAVX512.DirectConv3x3.packedInputCount(n: n, c: c, h: h, w: w)  // plain arithmetic: safe on any CPU
   }
 }

@@ -53,9 +53,9 @@ def test_counts_relative_change_and_rho(tmp_path):
     archs = truth(6)
     old = [(i, a, "snip", repr(acc), "", "") for i, a, acc in archs]
     old += [(i, a, "nwot", "1.0", "", "") for i, a, _ in archs]
-    # snip: every value negated (rho -1, relative change 2); nwot: architecture 5 becomes missing,
-    # the others unchanged.
-    new = [(i, a, "snip", repr(-acc), "", "n1") for i, a, acc in archs]
+    # snip: every value times -3 (rho -1; relative change |-3a - a| / |a| = 4, and 4/3 if the
+    # script divided by the new value); nwot: architecture 5 becomes missing, the others unchanged.
+    new = [(i, a, "snip", repr(-3 * acc), "", "n1") for i, a, acc in archs]
     new += [(i, a, "nwot", "" if i == 5 else "1.0", "nan" if i == 5 else "", "n1") for i, a, _ in archs]
     write(str(tmp_path / "old.csv.gz"), old)
     write(str(tmp_path / "new.csv"), new)
@@ -64,17 +64,30 @@ def test_counts_relative_change_and_rho(tmp_path):
     assert "6 architectures compared, 6 changed at least one value" in r.stdout
     rows, changed, maxrel, rho_old, rho_new, diff = row_of(r.stdout, "snip")
     assert (rows, changed) == (6, 6)
-    assert abs(maxrel - 2.0) < 1e-9
+    assert abs(maxrel - 4.0) < 1e-9
     assert abs(rho_old - 1.0) < 1e-6 and abs(rho_new + 1.0) < 1e-6 and abs(diff - 2.0) < 1e-6
     rows, changed, maxrel, *_ = row_of(r.stdout, "nwot")
     assert (rows, changed, maxrel) == (6, 1, 0.0)  # a value that became missing has no relative change
 
 
+def test_a_value_that_becomes_missing_counts_as_a_change(tmp_path):
+    archs = truth(4)
+    old = [(i, a, "nwot", "1.0", "", "") for i, a, _ in archs]
+    new = [(i, a, "nwot", "" if i == 2 else "1.0", "nan" if i == 2 else "", "n1") for i, a, _ in archs]
+    write(str(tmp_path / "old.csv"), old)
+    write(str(tmp_path / "new.csv"), new)
+    r = run(str(tmp_path / "old.csv"), str(tmp_path / "new.csv"))
+    assert r.returncode == 0, r.stderr
+    assert "4 architectures compared, 1 changed at least one value" in r.stdout
+
+
 def test_only_new_numerics_keeps_regenerated_rows(tmp_path):
     archs = truth(4)
     old = [(i, a, "snip", repr(acc), "", "") for i, a, acc in archs]
-    # Only architectures 0 and 1 were regenerated (numerics set); 2 and 3 changed without one.
-    new = [(i, a, "snip", repr(acc + 1), "", "n1" if i < 2 else "") for i, a, acc in archs]
+    # Architectures 0 and 1 were regenerated (numerics set); 2 changed without one; 3 carries the
+    # same numerics in both tables (an earlier regeneration), so it is not new either.
+    old[3] = (old[3][0], old[3][1], "snip", old[3][3], "", "n1")
+    new = [(i, a, "snip", repr(acc + 1), "", "n1" if i in (0, 1, 3) else "") for i, a, acc in archs]
     write(str(tmp_path / "old.csv"), old)
     write(str(tmp_path / "new.csv"), new)
     r = run(str(tmp_path / "old.csv"), str(tmp_path / "new.csv"), "--only-new-numerics")
