@@ -18,8 +18,8 @@ import Dispatch
 /// Layouts: the input is copied to padded NCHW, [N][C_in][H+2][W+2] with a zero halo (a row copy,
 /// no transpose); weights to [C_out/16][C_in/16][3][3][16 (c_in)][16 (c_out)]. A register tile
 /// holds 8 output pixels of one row × 16 output channels (8 SIMD16 accumulators; 4 pixels in the
-/// AVX2 build); each step broadcasts one input value and multiplies it into one weight vector. Requires C_in, C_out
-/// multiples of 16 and W multiple of 8.
+/// AVX2 build); each step broadcasts one input value and multiplies it into one weight vector.
+/// Requires C_in, C_out multiples of 16 and W multiple of 8.
 /// FLOPs: 2·N·C_out·H·W·C_in·9.
 ///
 /// `threads` > 1 splits the work with a fixed partition over independent outputs (forward:

@@ -1,8 +1,8 @@
 """scripts/compare-tables.py on two small hand-made tables whose differences are known.
 
 Ground truth is the shipped Datasets/nasbench201/nb201.csv: the OLD values are the architectures'
-CIFAR-10 test accuracies themselves (Spearman rho +1 by construction) and the NEW ones their
-negatives (rho -1), so the expected rho values do not come from the script's own arithmetic.
+CIFAR-10 test accuracies themselves (Spearman rho +1 by construction) and the NEW ones -3 times
+them (rho -1), so the expected rho values do not come from the script's own arithmetic.
 """
 
 from __future__ import annotations
