@@ -2,8 +2,11 @@
 # Scores the whole NAS-Bench-201 space (15,625 architectures) with the standard suite on one
 # dataset, the way the tables in Datasets/nb201-scores/ are made, then exports the table.
 #
-#   scripts/score-full.sh cifar10|cifar100 STORE [OUTPUT.csv.gz]
+#   [METRICS=a,b,c] scripts/score-full.sh cifar10|cifar100 STORE [OUTPUT.csv.gz]
 #
+# - METRICS: the proxies to score (default: the nine of the first tables); e.g.
+#   METRICS=az_nas_expressivity,az_nas_progressivity,az_nas_trainability scores proxies the table
+#   lacks, for scripts/ship-table.sh with the same METRICS to add them.
 # - Order: the indices in a seeded random order (Python random.Random(2026).shuffle), so every
 #   prefix of the run is a uniform random sample of the space.
 # - Two `nice -n 19` processes walk that order from both ends into the same store (one per core,
@@ -23,6 +26,8 @@ dataset=${1:?usage: scripts/score-full.sh cifar10|cifar100 STORE [OUTPUT.csv.gz]
 store=${2:?usage: scripts/score-full.sh cifar10|cifar100 STORE [OUTPUT.csv.gz]}
 output=${3:-nb201_${dataset}_seed0_b64.csv.gz}
 case "$dataset" in cifar10|cifar100) ;; *) echo "score-full.sh: dataset must be cifar10 or cifar100, got '$dataset'" >&2; exit 2 ;; esac
+metrics=${METRICS:-grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot,params,flops}
+[[ "$metrics" =~ ^[a-z0-9_]+(,[a-z0-9_]+)*$ ]] || { echo "score-full.sh: METRICS must be comma-separated proxy names, got '$metrics'" >&2; exit 2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 zcnas=${ZCNAS:-$root/.build/release/zcnas}
 [ -x "$zcnas" ] || { echo "score-full.sh: $zcnas not found; run 'swift build -c release' first (or set ZCNAS)" >&2; exit 2; }
@@ -49,7 +54,6 @@ tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 python3 -c "import random; l = list(range(15625)); random.Random(2026).shuffle(l); print('\n'.join(map(str, l)))" > "$tmp/order.txt"
 tac "$tmp/order.txt" > "$tmp/order_rev.txt"
-metrics=grad_norm,snip,grasp,fisher,synflow,jacob_cov,nwot,params,flops
 pids=()
 for order in order order_rev; do
   nice -n 19 "$zcnas" score --dataset "$dataset" --archs "$tmp/$order.txt" --metrics "$metrics" \
