@@ -14,10 +14,13 @@ final class ShippedTablesTests: XCTestCase {
   /// (numerics version on every row); PROVENANCE.md, "Proxies added since".
   static let added: [String: Set<String>] = ["cifar10": addedProxies, "cifar100": addedProxies]
   static let addedProxies: Set<String> = ["meco", "meco_opt", "swap", "reg_swap"]
-  /// Proxies being added (PROVENANCE.md says for how many architectures): each architecture has
-  /// all of them or none, with numerics; the missing-value rules hold on the architectures covered.
-  static let partial: [String: Set<String>] = ["cifar10": azNAS]
+  /// Proxies being added (PROVENANCE.md says for how many architectures), in groups scored
+  /// together: each architecture has all of a group or none of it, with numerics; the
+  /// missing-value rules hold on the architectures covered.
+  static let partial: [String: [Set<String>]] = ["cifar10": [azNAS]]
   static let azNAS: Set<String> = ["az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability"]
+  /// The gradient-matching pair (issue 19, item 5).
+  static let gradMatch: Set<String> = ["grad_match", "grad_match_per_sample"]
   static let ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 
   /// Whether every path from cell node 0 to node 3 of `arch` (`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`)
@@ -82,12 +85,23 @@ final class ShippedTablesTests: XCTestCase {
   func check(_ dataset: String, benchmark: [Int: String], disconnected: Set<Int>, identity: Set<Int>) throws -> [String: Set<Int>] {
     let path = Self.root.appendingPathComponent("Datasets/nb201-scores/nb201_\(dataset)_seed0_b64.csv.gz").path
     let rows = try ScoreTable.read(path)
-    let partial = Self.partial[dataset] ?? []
+    let groups = Self.partial[dataset] ?? []
+    let partial = Set(groups.joined())
     let metrics = Self.metrics.union(Self.added[dataset] ?? []).union(partial)
-    let partialArchs = Dictionary(grouping: rows.filter { partial.contains($0.metric) }, by: \.archIndex)
-    XCTAssertEqual(partialArchs.values.filter { Set($0.map(\.metric)) != partial }.count, 0, "\(dataset): architectures with some of \(partial.sorted()) but not all")
-    let covered = Set(partialArchs.keys)
-    XCTAssertEqual(rows.count, 15_625 * (metrics.count - partial.count) + covered.count * partial.count)
+    XCTAssertTrue(partial.isDisjoint(with: Self.metrics.union(Self.added[dataset] ?? [])), "\(dataset): a proxy both added and partial")
+    // The architectures each proxy covers: all 15,625, or its partial group's.
+    var coverage: [String: Set<Int>] = [:]
+    var expectedRows = 15_625 * (metrics.count - partial.count)
+    for group in groups {
+      let byArch = Dictionary(grouping: rows.filter { group.contains($0.metric) }, by: \.archIndex)
+      XCTAssertEqual(byArch.values.filter { Set($0.map(\.metric)) != group }.count, 0, "\(dataset): architectures with some of \(group.sorted()) but not all")
+      for m in group { coverage[m] = Set(byArch.keys) }
+      expectedRows += byArch.count * group.count
+    }
+    func covered(_ proxies: Set<String>) -> Set<Int> {
+      proxies.map { coverage[$0] ?? Set(0..<15_625) }.reduce(Set(0..<15_625)) { $0.intersection($1) }
+    }
+    XCTAssertEqual(rows.count, expectedRows)
     // Re-exporting the imported rows gives the shipped file's text byte for byte.
     XCTAssertTrue(ScoreTable.csv(rows) == String(decoding: try Gzip.read(path), as: UTF8.self), "\(dataset): re-export differs from the shipped table")
     // Regenerated rows carry one numerics version; the others (from earlier builds) none. An
@@ -116,19 +130,27 @@ final class ShippedTablesTests: XCTestCase {
     XCTAssertEqual(Set(metricsOf.keys), Set(0..<15_625))
     // Only jacob_cov and nwot may be missing, and only on disconnected cells; jacob_cov on all of
     // them (the output cannot depend on the image).
-    XCTAssertEqual(Set(missing.keys).subtracting(["jacob_cov", "nwot"]).subtracting(Self.azNAS), [])
+    XCTAssertEqual(Set(missing.keys).subtracting(["jacob_cov", "nwot"]).subtracting(Self.azNAS).subtracting(Self.gradMatch), [])
     XCTAssertEqual(missing["jacob_cov"], disconnected)
     XCTAssertTrue(missing["nwot", default: []].isSubset(of: disconnected))
     // AZ-NAS (where shipped): the eigen-entropies are 0/0 on the all-zero features of exactly the
     // disconnected cells; the trainability term is -inf exactly where a cell passes the signs
     // through unchanged (it computes x).
     if metrics.isSuperset(of: Self.azNAS) {
-      let on = partial.isSuperset(of: Self.azNAS) ? covered : Set(0..<15_625)
+      let on = covered(Self.azNAS)
       XCTAssertGreaterThan(on.intersection(disconnected).count, 0, "\(dataset): no disconnected cell among the AZ-NAS rows")
       XCTAssertGreaterThan(on.intersection(identity).count, 0, "\(dataset): no identity cell among the AZ-NAS rows")
       XCTAssertEqual(missing["az_nas_expressivity", default: []], disconnected.intersection(on), "\(dataset): az_nas_expressivity missing")
       XCTAssertEqual(missing["az_nas_progressivity", default: []], disconnected.intersection(on), "\(dataset): az_nas_progressivity missing")
       XCTAssertEqual(missing["az_nas_trainability", default: []], identity.intersection(on), "\(dataset): az_nas_trainability missing")
+    }
+    // Gradient matching (where shipped): no conv or linear weight has a gradient exactly when the
+    // output cannot depend on the input, i.e. on the disconnected cells.
+    if metrics.isSuperset(of: Self.gradMatch) {
+      let on = covered(Self.gradMatch)
+      XCTAssertGreaterThan(on.intersection(disconnected).count, 0, "\(dataset): no disconnected cell among the grad_match rows")
+      XCTAssertEqual(missing["grad_match", default: []], disconnected.intersection(on), "\(dataset): grad_match missing")
+      XCTAssertEqual(missing["grad_match_per_sample", default: []], disconnected.intersection(on), "\(dataset): grad_match_per_sample missing")
     }
     return missing
   }
@@ -158,7 +180,7 @@ final class ShippedTablesTests: XCTestCase {
     let c10 = try check("cifar10", benchmark: benchmark, disconnected: disconnected, identity: identity)
     let c100 = try check("cifar100", benchmark: benchmark, disconnected: disconnected, identity: identity)
     // The proxies both tables have are missing on the same architectures.
-    let common = Self.metrics.union(Self.added["cifar10"]!.intersection(Self.added["cifar100"]!)).subtracting(Self.partial.values.joined())
+    let common = Self.metrics.union(Self.added["cifar10"]!.intersection(Self.added["cifar100"]!)).subtracting(Self.partial.values.joined().joined())
     XCTAssertEqual(c10.filter { common.contains($0.key) }, c100.filter { common.contains($0.key) })
     XCTAssertEqual(c10["nwot"]?.count, 201)
   }
