@@ -33,26 +33,6 @@ enum ProcessEnvironment {
     #endif
   }
 
-  /// glibc's allocator returns freed blocks of 128 KiB and more to the kernel at once (mmap below
-  /// a threshold it raises only slowly, and heap trimming), so every new activation or gradient
-  /// tensor of the next pass costs fresh zero-filled pages: on NAS-Bench-201 scoring the kernel's
-  /// page clearing was half of the time of `grad_match_per_sample` (perf, 2026-12-02). Keeping up
-  /// to 32 MiB blocks (glibc's largest mmap threshold on 64-bit) in the heap and never trimming it
-  /// lets the passes reuse their memory; peak memory is unchanged, the process keeps its peak
-  /// until it exits. Values are unaffected (allocation never changes a computed number).
-  /// Skipped when GLIBC_TUNABLES sets a malloc tunable (the user's choice wins).
-  static func configureAllocator() {
-    #if os(Linux) && canImport(Glibc)
-    if let t = getenv("GLIBC_TUNABLES"), String(cString: t).contains("glibc.malloc.") { return }
-    // mallopt and <malloc.h>'s constants are not in Swift's Glibc module: look the function up
-    // (RTLD_DEFAULT is a null handle on Linux); M_TRIM_THRESHOLD = -1, M_MMAP_THRESHOLD = -3.
-    guard let symbol = dlsym(nil, "mallopt") else { return }
-    let mallopt = unsafeBitCast(symbol, to: (@convention(c) (Int32, Int32) -> Int32).self)
-    _ = mallopt(-3, 32 << 20)
-    _ = mallopt(-1, Int32.max)
-    #endif
-  }
-
   /// The OpenBLAS kernel family for this CPU, from /proc/cpuinfo's vendor and whole-word flags
   /// (``CPUFeatures``; nil: leave OpenBLAS to decide).
   static func preferredCoreType() -> String? {

@@ -3,7 +3,6 @@ import Foundation
 import ZCTensor
 
 ProcessEnvironment.ensureOpenBLASSettings()
-ProcessEnvironment.configureAllocator()
 
 /// `zcnas`: rank neural architectures without training them.
 struct ZCNAS: ParsableCommand {
