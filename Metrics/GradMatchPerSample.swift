@@ -85,15 +85,25 @@ public struct GradMatchPerSample: ImageProxy {
   /// zero, from ‖Σ u_i‖² and Σ ‖u_i‖² = m (u_i = g_i/‖g_i‖), in Float64; nil when m < 2.
   public static func meanPairwiseCosine(_ rows: Tensor) -> Double? {
     let b = rows.shape[0], p = rows.count / Swift.max(b, 1)
-    let v = rows.doubles
+    // Read in place (no Float64 copy of the B × P rows: for NB201 that was about 0.5 GB of fresh
+    // memory per network); each entry is widened to Float64 where it is used, so the sums are
+    // the same as on a Float64 copy.
+    switch rows.dtype {
+    case .float32: return meanPairwiseCosine(rows.pointer(Float.self), rows: b, columns: p)
+    case .float64: return meanPairwiseCosine(rows.pointer(Double.self), rows: b, columns: p)
+    }
+  }
+
+  static func meanPairwiseCosine<T: BinaryFloatingPoint>(_ v: UnsafePointer<T>, rows b: Int, columns p: Int) -> Double? {
     var s = [Double](repeating: 0, count: p)
     var m = 0
     for i in 0..<b {
+      let row = v + i * p
       var nn = 0.0
-      for j in 0..<p { nn += v[i * p + j] * v[i * p + j] }
+      for j in 0..<p { let x = Double(row[j]); nn += x * x }
       guard nn > 0 else { continue }
       let inv = 1 / nn.squareRoot()
-      for j in 0..<p { s[j] += v[i * p + j] * inv }
+      for j in 0..<p { s[j] += Double(row[j]) * inv }
       m += 1
     }
     guard m >= 2 else { return nil }

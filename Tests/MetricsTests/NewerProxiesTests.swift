@@ -114,6 +114,8 @@ final class GradMatchPerSampleTests: XCTestCase {
     // Rows (1,0), (0,1), (1,1) and a zero row: cosines 0, 1/√2, 1/√2 → mean √2/3; the zero row is left out.
     let rows = Tensor(doubles: [1, 0, 0, 1, 1, 1, 0, 0], shape: [4, 2], dtype: .float64)
     XCTAssertEqual(try XCTUnwrap(GradMatchPerSample.meanPairwiseCosine(rows)), 2.0.squareRoot() / 3, accuracy: 1e-15)
+    // Float32 rows are read in place, widened entry by entry: exactly the Float64 result here.
+    XCTAssertEqual(GradMatchPerSample.meanPairwiseCosine(rows.to(.float32)), GradMatchPerSample.meanPairwiseCosine(rows))
     XCTAssertNil(GradMatchPerSample.meanPairwiseCosine(Tensor(doubles: [1, 2, 0, 0], shape: [2, 2], dtype: .float64)))
   }
 
