@@ -94,6 +94,11 @@ public struct GradMatchPerSample: ImageProxy {
     }
   }
 
+  /// The same mean on `b` rows of `p` entries stored row-major at `v` (the B × P buffer of
+  /// ``meanPairwiseCosine(_:)``'s tensor, read in place): with u_i = g_i/‖g_i‖ over the m rows of
+  /// non-zero norm, Σ_{i<j} cos(g_i, g_j) = (‖Σ u_i‖² − m)/2, so the mean over the m(m − 1)/2
+  /// pairs is (‖Σ u_i‖² − m)/(m(m − 1)). Each entry is widened to Float64 before it is squared or
+  /// summed; memory: one Float64 vector of length p. nil when m < 2.
   static func meanPairwiseCosine<T: BinaryFloatingPoint>(_ v: UnsafePointer<T>, rows b: Int, columns p: Int) -> Double? {
     var s = [Double](repeating: 0, count: p)
     var m = 0
