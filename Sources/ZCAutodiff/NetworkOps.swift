@@ -36,7 +36,7 @@ public func linear(_ x: Variable, weight: Variable, bias: Variable?) -> Variable
 /// x `[N, C_in, H, W]`, w `[C_out, C_in, kh, kw]` → `[N, C_out, H_out, W_out]`,
 /// H_out = ⌊(H + 2p − d(kh − 1) − 1)/s⌋ + 1.
 public func conv2d(_ x: Variable, _ w: Variable, _ geometry: Conv2DGeometry = .init()) -> Variable {
-  Variable.record("conv2d", Convolution.forward(x.value, w.value, geometry), inputs: [x, w]) { node, g, needs in
+  Variable.record("conv2d", Convolution.forward(x.value, w.value, geometry), inputs: [x, w], attributes: geometry) { node, g, needs in
     let (x, w) = (node.inputs[0], node.inputs[1])
     return [needs[0] ? conv2dBackwardData(g, w, inputSize: (x.shape[2], x.shape[3]), geometry) : nil,
             needs[1] ? conv2dBackwardWeight(x, g, kernelSize: (w.shape[2], w.shape[3]), geometry) : nil]

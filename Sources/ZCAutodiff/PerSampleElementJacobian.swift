@@ -9,9 +9,11 @@ import ZCTensor
 /// array. Computed per column k: one backward of the one-hot seed (column k of every row) to the
 /// operations that consume a parameter, then each consumer's own backward function once per
 /// sample on row b of its batch input and cotangent (sample independence makes row b of the
-/// cotangent sample b's alone), keeping entry e_j of the parameter's gradient. Cost: K batched
-/// backward passes plus, per column, the parameter-gradient kernels of one backward split into B
-/// batch-of-one calls.
+/// cotangent sample b's alone), keeping entry e_j of the parameter's gradient. A convolution's
+/// entry is computed directly instead (``Convolution/weightElementGradientPerSample(_:_:weightShape:element:_:)``,
+/// H_out·W_out multiply–adds per sample, summed in Float64). Cost: K batched backward passes plus,
+/// per column, H_out·W_out·B per convolution and the other consumers' parameter-gradient kernels
+/// split into B batch-of-one calls.
 ///
 /// Supported consumers of a parameter (directly or through `reshape`): `conv2d` and `matmul`
 /// with the parameter second, and `multiply`/`add` where the parameter broadcasts over the batch
@@ -63,6 +65,13 @@ public func perSampleElementJacobian(of output: Variable, withRespectTo paramete
         var needs = [false, false]
         needs[c.slot] = true
         let e = elements[c.parameter]
+        if c.node.operation == "conv2d", let geometry = c.node.attributes as? Conv2DGeometry {
+          // The one entry directly (H_out·W_out multiply–adds per sample), not the whole
+          // per-sample weight gradient.
+          let g = Convolution.weightElementGradientPerSample(other.value, gy.value, weightShape: param.shape, element: e, geometry)
+          for row in 0..<b { jac[(row * k + col) * p + c.parameter] += g[row] }
+          continue
+        }
         for row in 0..<b {
           let sliced = Variable(other.value.rows(row..<(row + 1)))
           let ins = c.slot == 0 ? [param, sliced] : [sliced, param]

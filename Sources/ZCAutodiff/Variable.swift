@@ -45,6 +45,10 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
   /// only while the variable is being released (see `deinit`).
   public private(set) var inputs: [Variable]
   private(set) var backward: BackwardFunction?
+  /// The operation's settings that its inputs' shapes do not determine (``conv2d(_:_:_:)``
+  /// records its ``Conv2DGeometry``), for code that evaluates part of a derivative itself
+  /// (``perSampleElementJacobian(of:withRespectTo:elements:)``); nil for leaves and most operations.
+  public let attributes: (any Sendable)?
 
   /// A leaf (a parameter or input when `requiresGrad`, otherwise a constant).
   public init(_ value: Tensor, requiresGrad: Bool = false) {
@@ -56,10 +60,11 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
     self.operation = "leaf"
     self.inputs = []
     self.backward = nil
+    self.attributes = nil
   }
 
   init(value: Tensor, operation: String, inputs: [Variable], readsInputValues: Bool = true, readsOwnValue: Bool = true,
-       backward: @escaping BackwardFunction) {
+       attributes: (any Sendable)? = nil, backward: @escaping BackwardFunction) {
     self.value = value
     self.shape = value.shape
     self.readsInputValues = readsInputValues
@@ -68,6 +73,7 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
     self.operation = operation
     self.inputs = inputs
     self.backward = backward
+    self.attributes = attributes
   }
 
   /// Records an operation when recording is on and an input requires a gradient; otherwise
@@ -75,12 +81,13 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
   ///
   /// `readsInputValues` / `readsOwnValue`: whether `backward` reads the inputs' values / the
   /// node's own value (default true; false lets ``releaseUnreadValues(reachableFrom:keeping:)``
-  /// free values no backward function will read).
+  /// free values no backward function will read). `attributes`: see ``attributes``.
   public static func record(_ operation: String, _ value: Tensor, inputs: [Variable], readsInputValues: Bool = true,
-                            readsOwnValue: Bool = true, backward: @escaping BackwardFunction) -> Variable {
+                            readsOwnValue: Bool = true, attributes: (any Sendable)? = nil,
+                            backward: @escaping BackwardFunction) -> Variable {
     if GradMode.isEnabled && inputs.contains(where: { $0.requiresGrad }) {
       return Variable(value: value, operation: operation, inputs: inputs, readsInputValues: readsInputValues,
-                      readsOwnValue: readsOwnValue, backward: backward)
+                      readsOwnValue: readsOwnValue, attributes: attributes, backward: backward)
     }
     return Variable(value)
   }

@@ -75,6 +75,34 @@ final class KernelTests: XCTestCase {
 
   /// Float32 3×3 convolutions with 16-multiple channels take the direct kernel (AVX-512 or AVX2 build) where the CPU
   /// has it (forward and input gradient); Float64 always takes im2col + dgemm. They must agree.
+  /// One weight entry's per-sample derivative equals that entry of the weight gradient of the
+  /// sample alone (``Convolution/backwardWeight(_:_:kernelSize:_:)`` on row b), for every entry,
+  /// with stride, padding and dilation, in both dtypes; and on a hand-computed case.
+  func testWeightElementGradientPerSampleIsTheRowsWeightGradientEntry() {
+    // x = 1…9 in a 3×3 image, gy = ones 2×2 (no padding): ∂/∂w[0,0,i,j] = the 2×2 window sum at (i, j).
+    let x1 = Tensor((1...9).map(Double.init), shape: [1, 1, 3, 3])
+    let ones = Tensor(repeating: 1, shape: [1, 1, 2, 2], dtype: .float64)
+    let windows = (0..<4).map { Convolution.weightElementGradientPerSample(x1, ones, weightShape: [1, 1, 2, 2], element: $0, .init())[0] }
+    XCTAssertEqual(windows, [12, 16, 24, 28])
+    for (g, kernel, seed) in [(Conv2DGeometry(stride: 2, padding: 1), (3, 3), UInt64(1)), (Conv2DGeometry(padding: 2, dilation: 2), (3, 2), 2),
+                              (Conv2DGeometry(), (1, 1), 3), (Conv2DGeometry(stride: 2), (1, 1), 4)] {
+      let (n, ci, co, h, w) = (3, 2, 4, 7, 6)
+      let x = random([n, ci, h, w], seed: seed)
+      let ho = g.outputSize(h, kernel: kernel.0), wo = g.outputSize(w, kernel: kernel.1)
+      let gy = random([n, co, ho, wo], seed: seed + 100)
+      let shape = [co, ci, kernel.0, kernel.1]
+      let rowGradients = (0..<n).map { Convolution.backwardWeight(x.rows($0..<($0 + 1)), gy.rows($0..<($0 + 1)), kernelSize: kernel, g).doubles }
+      for e in 0..<(co * ci * kernel.0 * kernel.1) {
+        let v64 = Convolution.weightElementGradientPerSample(x, gy, weightShape: shape, element: e, g)
+        let v32 = Convolution.weightElementGradientPerSample(x.to(.float32), gy.to(.float32), weightShape: shape, element: e, g)
+        for b in 0..<n {
+          XCTAssertEqual(v64[b], rowGradients[b][e], accuracy: 1e-12, "\(g) element \(e) sample \(b)")
+          XCTAssertEqual(v32[b], rowGradients[b][e], accuracy: 1e-5, "Float32, \(g) element \(e) sample \(b)")
+        }
+      }
+    }
+  }
+
   func testDirectKernelShapesAgreeWithFloat64Im2col() throws {
     try XCTSkipUnless(CPUFeatures.directConvolution != nil, "the direct kernel runs only on CPUs with AVX-512 or AVX2 + FMA")
     let g = Conv2DGeometry(stride: 1, padding: 1)
