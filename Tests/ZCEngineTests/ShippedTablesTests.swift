@@ -12,15 +12,17 @@ final class ShippedTablesTests: XCTestCase {
   static let metrics: Set<String> = ["grad_norm", "snip", "grasp", "fisher", "synflow", "jacob_cov", "nwot", "params", "flops"]
   /// Proxies added to the tables after the nine, each scored for the whole space by one engine
   /// (numerics version on every row); PROVENANCE.md, "Proxies added since".
-  static let added: [String: Set<String>] = ["cifar10": addedProxies.union(azNAS).union(gradMatch), "cifar100": addedProxies.union(azNAS)]
+  static let added: [String: Set<String>] = ["cifar10": addedProxies.union(azNAS).union(gradMatch), "cifar100": addedProxies.union(azNAS).union(gradMatch)]
   static let addedProxies: Set<String> = ["meco", "meco_opt", "swap", "reg_swap"]
   /// Proxies being added (PROVENANCE.md says for how many architectures), in groups scored
   /// together: each architecture has all of a group or none of it, with numerics; the
   /// missing-value rules hold on the architectures covered.
-  static let partial: [String: [Set<String>]] = ["cifar100": [gradMatch]]
+  static let partial: [String: [Set<String>]] = [:]
   static let azNAS: Set<String> = ["az_nas_expressivity", "az_nas_progressivity", "az_nas_trainability"]
   /// The gradient-matching pair (issue 19, item 5).
   static let gradMatch: Set<String> = ["grad_match", "grad_match_per_sample"]
+  /// VKDNW's single proxy and its dimension term (issue 19, item 1).
+  static let vkdnw: Set<String> = ["vkdnw_entropy", "vkdnw_dim"]
   static let ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 
   /// Whether every path from cell node 0 to node 3 of `arch` (`|op~0|+|op~0|op~1|+|op~0|op~1|op~2|`)
@@ -149,6 +151,20 @@ final class ShippedTablesTests: XCTestCase {
       XCTAssertGreaterThan(on.intersection(disconnected).count, 0, "\(dataset): no disconnected cell among the grad_match rows")
       XCTAssertEqual(missing["grad_match", default: []], disconnected.intersection(on), "\(dataset): grad_match missing")
       XCTAssertEqual(missing["grad_match_per_sample", default: []], disconnected.intersection(on), "\(dataset): grad_match_per_sample missing")
+    }
+    // VKDNW (where shipped): never missing (every NB201 cell is read by the per-sample Jacobian;
+    // the all-none cell gives -0.0); vkdnw_dim counts the parameter tensors: 21 outside the cells
+    // (stem conv and batch norm 3, two residual blocks 7 each, last batch norm 2, classifier 2)
+    // and 3 per convolution edge (ReLU-conv-BN: weight, BN weight, BN bias) in each of 15 cells.
+    if metrics.isSuperset(of: Self.vkdnw) {
+      let on = covered(Self.vkdnw)
+      XCTAssertGreaterThan(on.count, 0)
+      var wrong: [Int] = []
+      for r in rows where r.metric == "vkdnw_dim" {
+        let convs = r.arch.split(separator: "|").filter { $0.hasPrefix("nor_conv_") }.count
+        if r.value != Double(21 + 45 * convs) { wrong.append(r.archIndex) }
+      }
+      XCTAssertEqual(wrong, [], "\(dataset): vkdnw_dim is not the parameter-tensor count of the arch string")
     }
     return missing
   }
