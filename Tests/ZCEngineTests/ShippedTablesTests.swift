@@ -98,6 +98,9 @@ final class ShippedTablesTests: XCTestCase {
       let byArch = Dictionary(grouping: rows.filter { group.contains($0.metric) }, by: \.archIndex)
       XCTAssertEqual(byArch.values.filter { Set($0.map(\.metric)) != group }.count, 0, "\(dataset): architectures with some of \(group.sorted()) but not all")
       coverage[group] = Set(byArch.keys)
+      // score-full.sh walks its seeded order from both ends, so what a partial run stored (and
+      // PROVENANCE.md calls a uniform random sample) is a prefix and a suffix of that order.
+      XCTAssertTrue(ScoringOrder.isPrefixAndSuffix(Set(byArch.keys)), "\(dataset): \(group.sorted()) do not cover a prefix and a suffix of score-full.sh's order")
       expectedRows += byArch.count * group.count
     }
     func covered(_ group: Set<String>) -> Set<Int> { coverage[group] ?? Set(0..<15_625) }
