@@ -5,15 +5,22 @@ extension Convolution {
   ///
   ///   g_b = Σ_{u < H_out, v < W_out} gy[b, o, u, v] · x[b, c, u·s − p + i·d, v·s − p + j·d]
   ///
-  /// (terms whose input position falls in the padding are 0), that is entry `element` of the
+  /// (terms whose input position falls in the padding are 0): mathematically entry `element` of the
   /// weight gradient ``backwardWeight(_:_:kernelSize:_:)`` would compute from row b alone, at
   /// H_out·W_out multiply–adds per sample instead of the whole gradient's C_out·C_in·kh·kw times
-  /// as many. Summed in Float64 in row-major (u, v) order, whatever the dtype.
+  /// as many. Summed in Float64 in row-major (u, v) order whatever the dtype, so its last bits
+  /// differ from that gradient's (im2col + GEMM) order, and in Float32 it is the more accurate.
+  /// Used by VKDNW's per-sample Jacobian (Tybl & Neumann 2025).
   ///
   /// - Parameters:
-  ///   - x: input `[N, C_in, H, W]`; gy: cotangent `[N, C_out, H_out, W_out]` of the same dtype.
-  ///   - weightShape: `[C_out, C_in, kh, kw]`; element: flat (row-major) index into it.
+  ///   - x: the convolution's input `[N, C_in, H, W]`.
+  ///   - gy: the cotangent of its output `[N, C_out, H_out, W_out]`, same dtype as `x`.
+  ///   - weightShape: the weight's shape `[C_out, C_in, kh, kw]`.
+  ///   - element: flat (row-major) index of the entry in the weight.
+  ///   - geometry: the convolution's stride, padding and dilation.
   /// - Returns: N values, one per sample.
+  /// - Precondition: 4-D `x` and `gy` of one dtype and the shapes above; `element` inside the
+  ///   weight (violations trap, as the other kernels).
   public static func weightElementGradientPerSample(_ x: Tensor, _ gy: Tensor, weightShape: [Int], element: Int,
                                                     _ geometry: Conv2DGeometry) -> [Double] {
     precondition(x.rank == 4 && gy.rank == 4 && weightShape.count == 4, "weightElementGradientPerSample needs NCHW x, gy and a 4-D weight shape")

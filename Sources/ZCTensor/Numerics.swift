@@ -9,7 +9,11 @@ import Foundation
 /// 1. ``revision``: the engine's own kernels (convolution, reductions, batch norm, autodiff). It is
 ///    bumped by hand whenever a change moves any value of any proxy, however little (a new
 ///    blocking, a fused sweep, a different thread partition). Unchanged when only new proxies or
-///    new code paths are added.
+///    new code paths are added. One recorded exception: commit 4c45fd3 (2026-12-03) moved the
+///    last bits of vkdnw_entropy (its per-sample Jacobian now sums a convolution's weight entry
+///    directly) without a bump, because no shipped row carried VKDNW and a bump would have
+///    relabelled every shipped row; vkdnw_entropy rows that earlier builds stored as `n1` (never
+///    shipped) are not reproduced bit for bit.
 /// 2. The convolution path chosen at run time: `avx512` (the direct 3×3 kernels, see
 ///    ``CPUFeatures/directConvolution``) or `portable` (im2col + GEMM everywhere). The name
 ///    `avx512` is the summation order of the direct kernels, named after their first build: their

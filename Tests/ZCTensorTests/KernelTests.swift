@@ -73,11 +73,9 @@ final class KernelTests: XCTestCase {
     XCTAssertEqual(dot(w, Convolution.backwardWeight(x, gy, kernelSize: (3, 3), g)), lhs, accuracy: 1e-10 * Swift.abs(lhs))
   }
 
-  /// Float32 3×3 convolutions with 16-multiple channels take the direct kernel (AVX-512 or AVX2 build) where the CPU
-  /// has it (forward and input gradient); Float64 always takes im2col + dgemm. They must agree.
   /// One weight entry's per-sample derivative equals that entry of the weight gradient of the
-  /// sample alone (``Convolution/backwardWeight(_:_:kernelSize:_:)`` on row b), for every entry,
-  /// with stride, padding and dilation, in both dtypes; and on a hand-computed case.
+  /// sample alone (``Convolution/backwardWeight(_:_:kernelSize:_:)`` on row b) within rounding, for
+  /// every entry, with stride, padding and dilation, in both dtypes; and on a hand-computed case.
   func testWeightElementGradientPerSampleIsTheRowsWeightGradientEntry() {
     // x = 1…9 in a 3×3 image, gy = ones 2×2 (no padding): ∂/∂w[0,0,i,j] = the 2×2 window sum at (i, j).
     let x1 = Tensor((1...9).map(Double.init), shape: [1, 1, 3, 3])
@@ -103,6 +101,8 @@ final class KernelTests: XCTestCase {
     }
   }
 
+  /// Float32 3×3 convolutions with 16-multiple channels take the direct kernel (AVX-512 or AVX2 build) where the CPU
+  /// has it (forward and input gradient); Float64 always takes im2col + dgemm. They must agree.
   func testDirectKernelShapesAgreeWithFloat64Im2col() throws {
     try XCTSkipUnless(CPUFeatures.directConvolution != nil, "the direct kernel runs only on CPUs with AVX-512 or AVX2 + FMA")
     let g = Conv2DGeometry(stride: 1, padding: 1)
