@@ -27,7 +27,7 @@ struct Score: ParsableCommand {
       --metrics standard (the default) is the space's usual suite; --metrics all adds, for nb201, ntk_cond, \
       ntk_trace, ntk_cond_eval, gradsign, zico, epe_nas, grad_match, linear_regions, zen, meco, meco_opt, swap, reg_swap, \
       grad_match_per_sample, az_nas_expressivity, az_nas_progressivity, az_nas_trainability, vkdnw_entropy and vkdnw_dim \
-      (tens of seconds per architecture; vkdnw_entropy 1-12 s alone; zico needs 2 x --batch-size images).
+      (tens of seconds per architecture; vkdnw_entropy 0.6-12 s alone; zico needs 2 x --batch-size images).
       """
   )
 

@@ -156,9 +156,10 @@ final class ShippedTablesTests: XCTestCase {
       XCTAssertEqual(missing["grad_match_per_sample", default: []], disconnected.intersection(on), "\(dataset): grad_match_per_sample missing")
     }
     // VKDNW (where shipped): never missing (every NB201 cell is read by the per-sample Jacobian;
-    // disconnected cells give 0.0, the all-none cell -0.0); vkdnw_dim counts the parameter tensors: 21 outside the cells
-    // (stem conv and batch norm 3, two residual blocks 7 each, last batch norm 2, classifier 2)
-    // and 3 per convolution edge (ReLU-conv-BN: weight, BN weight, BN bias) in each of 15 cells.
+    // disconnected cells give 0.0, the all-none cell -0.0). vkdnw_dim counts the parameter
+    // tensors: 21 outside the cells (stem conv and batch norm 3, two residual blocks 7 each, last
+    // batch norm 2, classifier 2) and 3 per convolution edge (ReLU-conv-BN: weight, BN weight, BN
+    // bias) in each of 15 cells.
     if metrics.isSuperset(of: Self.vkdnw) {
       let on = covered(Self.vkdnw)
       XCTAssertGreaterThan(on.count, 0, "\(dataset): no architecture with VKDNW rows")
