@@ -15,10 +15,18 @@ public struct Conv2DGeometry: Sendable, Equatable, Hashable {
     self.dilation = dilation
   }
 
-  /// Output size along one axis: ⌊(n + 2p − d(k − 1) − 1)/s⌋ + 1.
+  /// Output size along one axis: ⌊(n + 2p − d(k − 1) − 1)/s⌋ + 1, with ⌊·⌋ rounding towards −∞ as
+  /// PyTorch's `Conv2d` shape formula does, so it is ≤ 0 whenever no window fits (integer `/`
+  /// would round a negative numerator up and give 1 for some inputs smaller than the kernel).
   public func outputSize(_ n: Int, kernel k: Int) -> Int {
-    (n + 2 * padding - dilation * (k - 1) - 1) / stride + 1
+    floorDivide(n + 2 * padding - dilation * (k - 1) - 1, stride) + 1
   }
+}
+
+/// ⌊a / b⌋ for b > 0, rounding towards −∞ (Swift's `/` rounds towards zero).
+@inline(__always)
+func floorDivide(_ a: Int, _ b: Int) -> Int {
+  a >= 0 ? a / b : -((-a + b - 1) / b)
 }
 
 /// Convolution kernels in NCHW. On CPUs with AVX-512 or AVX2 + FMA (``CPUFeatures/directConvolution``), Float32 3×3 stride-1 convolutions with channel

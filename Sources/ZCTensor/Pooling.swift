@@ -21,8 +21,9 @@ public struct AvgPool2DGeometry: Sendable, Equatable, Hashable {
     self.countIncludePad = countIncludePad
   }
 
-  /// ⌊(n + 2p − k)/s⌋ + 1.
-  public func outputSize(_ n: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
+  /// ⌊(n + 2p − k)/s⌋ + 1, rounding towards −∞ (≤ 0 when no window fits), as PyTorch's `AvgPool2d`
+  /// without `ceil_mode`.
+  public func outputSize(_ n: Int) -> Int { floorDivide(n + 2 * padding - kernel, stride) + 1 }
 }
 
 public enum Pooling {

@@ -141,6 +141,12 @@ final class ONNXReaderTests: XCTestCase {
     assertError(try TinyModel.bytes { $0.node[2].opType = "Celu" }, contains: ["'/relu' (Celu)", "opset 17", "not supported"])
     assertError(try TinyModel.bytes { $0.node[0].input[1] = "classifier.weight" }, contains: ["/features.0/Conv", "2-D convolution"])
     assertError(try TinyModel.bytes { $0.initializer[0].rawData.removeLast() }, contains: ["features.0.weight", "bytes of data"])
+    // A 3×3 kernel, stride 2, no padding, on a 2×2 input: ⌊(2 − 3)/2⌋ + 1 = 0 windows (PyTorch refuses
+    // it; truncating division used to give one window that read past the input).
+    assertError(try TinyModel.bytes {
+      $0.input = [TinyModel.value("input", [nil, 2, 2, 2])]
+      $0.node[0].attribute = [TinyModel.attr("pads", ints: [0, 0, 0, 0]), TinyModel.attr("kernel_shape", ints: [3, 3]), TinyModel.attr("strides", ints: [2, 2])]
+    }, contains: ["/features.0/Conv", "too small"])
   }
 
   /// 1,000 byte-mutated copies of a model: each is read (and built when it reads) or refused with

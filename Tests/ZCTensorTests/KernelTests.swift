@@ -26,6 +26,28 @@ final class KernelTests: XCTestCase {
     return y
   }
 
+  /// Output sizes round ⌊·⌋ towards −∞ as PyTorch's shape formulas do: literal cases from
+  /// Python's `//` where Swift's truncating `/` gave 1 (until this test), and, over a grid, the
+  /// defining property: windows 0..<out fit in the padded input and window `out` does not.
+  func testOutputSizesRoundDownAndCountExactlyTheWindowsThatFit() {
+    // (n, kernel, stride, dilation) → Python's (n - dilation*(kernel-1) - 1)//stride + 1, padding 0.
+    for (n, k, s, d, expected) in [(1, 2, 2, 1, 0), (2, 3, 2, 1, 0), (2, 3, 2, 2, -1), (1, 3, 3, 2, -1), (3, 4, 2, 1, 0), (5, 3, 2, 1, 2)] {
+      XCTAssertEqual(Conv2DGeometry(stride: s, dilation: d).outputSize(n, kernel: k), expected, "conv n \(n) k \(k) s \(s) d \(d)")
+    }
+    // (n, kernel, stride, padding) → Python's (n + 2*padding - kernel)//stride + 1.
+    for (n, k, s, p, expected) in [(1, 2, 2, 0, 0), (1, 4, 2, 0, -1), (1, 4, 2, 1, 0), (3, 4, 3, 0, 0), (4, 2, 2, 0, 2)] {
+      XCTAssertEqual(AvgPool2DGeometry(kernel: k, stride: s, padding: p).outputSize(n), expected, "pool n \(n) k \(k) s \(s) p \(p)")
+    }
+    for n in 1...9 { for k in 1...5 { for s in 1...3 { for p in 0...2 { for d in 1...2 {
+      let out = Conv2DGeometry(stride: s, padding: p, dilation: d).outputSize(n, kernel: k)
+      let fits = { (i: Int) in i * s + d * (k - 1) <= n + 2 * p - 1 }  // window i's last tap inside
+      XCTAssertTrue(out <= 0 ? !fits(0) : fits(out - 1) && !fits(out), "conv n \(n) k \(k) s \(s) p \(p) d \(d): \(out)")
+      guard d == 1, 2 * p <= k else { continue }
+      let pooled = AvgPool2DGeometry(kernel: k, stride: s, padding: p).outputSize(n)
+      XCTAssertTrue(pooled <= 0 ? !fits(0) : fits(pooled - 1) && !fits(pooled), "pool n \(n) k \(k) s \(s) p \(p): \(pooled)")
+    } } } } }
+  }
+
   func testConvolutionHandComputed() {
     let x = Tensor((1...9).map(Double.init), shape: [1, 1, 3, 3])
     let ones = Tensor(repeating: 1, shape: [1, 1, 2, 2], dtype: .float64)
