@@ -1,13 +1,11 @@
-import XCTest
-
 /// The order in which `scripts/score-full.sh` scores NAS-Bench-201: Python's
 /// `random.Random(2026).shuffle(list(range(15625)))`, re-implemented here (Mersenne Twister
 /// MT19937 seeded by `init_by_array([2026])`, `getrandbits(k)` as the top k bits of one 32-bit
-/// output, `_randbelow` by rejection, the Fisher–Yates walk from the end) so the tests can check
+/// output, `_randbelow` by rejection, the Fisher–Yates walk from the end) so the tests (ZCEngineTests, CLITests) can check
 /// that a partially shipped proxy covers a prefix and a suffix of it without running Python.
-enum ScoringOrder {
+public enum ScoringOrder {
   /// The 15,625 indices in scoring order.
-  static let indices: [Int] = {
+  public static let indices: [Int] = {
     var r = PythonRandom(seed: 2026)
     var l = Array(0..<15_625)
     r.shuffle(&l)
@@ -16,7 +14,7 @@ enum ScoringOrder {
 
   /// Whether `covered` is the first a and the last b indices of the order for some a, b (the two
   /// processes of score-full.sh walk it from both ends).
-  static func isPrefixAndSuffix(_ covered: Set<Int>) -> Bool {
+  public static func isPrefixAndSuffix(_ covered: Set<Int>) -> Bool {
     let a = indices.prefix { covered.contains($0) }.count
     guard a < indices.count else { return true }
     let b = indices.reversed().prefix { covered.contains($0) }.count
@@ -25,11 +23,11 @@ enum ScoringOrder {
 }
 
 /// Python's `random.Random` for a seed below 2³², as far as `shuffle` needs it.
-struct PythonRandom {
+public struct PythonRandom {
   private var mt = [UInt32](repeating: 0, count: 624)
   private var index = 624
 
-  init(seed: UInt32) {
+  public init(seed: UInt32) {
     // init_genrand(19650218), then init_by_array with the one key word `seed`.
     mt[0] = 19_650_218
     for i in 1..<624 { mt[i] = 1_812_433_253 &* (mt[i - 1] ^ (mt[i - 1] >> 30)) &+ UInt32(i) }
@@ -47,7 +45,7 @@ struct PythonRandom {
     mt[0] = 0x8000_0000
   }
 
-  mutating func next32() -> UInt32 {
+  public mutating func next32() -> UInt32 {
     if index >= 624 {
       for k in 0..<624 {
         let y = (mt[k] & 0x8000_0000) | (mt[(k + 1) % 624] & 0x7fff_ffff)
@@ -72,28 +70,7 @@ struct PythonRandom {
     return r
   }
 
-  mutating func shuffle(_ x: inout [Int]) {
+  public mutating func shuffle(_ x: inout [Int]) {
     for i in stride(from: x.count - 1, to: 0, by: -1) { x.swapAt(i, randbelow(i + 1)) }
-  }
-}
-
-final class ScoringOrderTests: XCTestCase {
-  /// Against values CPython 3.11 computed (`random.Random(2026).shuffle(list(range(15625)))`): its
-  /// first and last five entries. Their ends are also the reproduction test's sample
-  /// (`ShippedTableReproductionTests.sample`).
-  func testOrderIsPythonsShuffle() {
-    let o = ScoringOrder.indices
-    XCTAssertEqual(Array(o.prefix(5)), [13393, 10576, 7618, 6485, 6297])
-    XCTAssertEqual(Array(o.suffix(5)), [8385, 15586, 8233, 5234, 1951])
-    XCTAssertEqual(Set(o), Set(0..<15_625))
-  }
-
-  func testPrefixAndSuffix() {
-    let o = ScoringOrder.indices
-    XCTAssertTrue(ScoringOrder.isPrefixAndSuffix(Set(o.prefix(10)).union(o.suffix(7))))
-    XCTAssertTrue(ScoringOrder.isPrefixAndSuffix(Set(o)))
-    XCTAssertTrue(ScoringOrder.isPrefixAndSuffix([]))
-    XCTAssertFalse(ScoringOrder.isPrefixAndSuffix(Set(o.prefix(10)).union([o[11]])), "a gap after the prefix")
-    XCTAssertFalse(ScoringOrder.isPrefixAndSuffix(Set(o.prefix(10)).subtracting([o[3]])), "a hole in the prefix")
   }
 }
