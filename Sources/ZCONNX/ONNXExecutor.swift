@@ -603,7 +603,7 @@ extension ONNXNetwork {
     }
     if let ks = n.ints("kernel_shape"), ks != [w.shape[2], w.shape[3]] { throw fail(n, "kernel_shape \(ks) differs from the weight \(w.shape)") }
     let strides = n.ints("strides") ?? [1, 1], dil = n.ints("dilations") ?? [1, 1]
-    guard strides.count == 2, dil.count == 2, strides.allSatisfy({ $0 >= 1 }), dil.allSatisfy({ $0 >= 1 }) else { throw fail(n, "strides \(strides) / dilations \(dil) not valid") }
+    guard strides.count == 2, dil.count == 2, (strides + dil).allSatisfy({ $0 >= 1 && $0 < 1 << 20 }) else { throw fail(n, "strides \(strides) / dilations \(dil) not valid (expected 2 values each, from 1 to 2^20 - 1)") }
     guard strides[0] == strides[1], dil[0] == dil[1] else { throw fail(n, "different strides \(strides) or dilations \(dil) per axis are not supported") }
     let pads = try resolvePads(n, size: (x0.shape[2], x0.shape[3]), kernel: (w.shape[2], w.shape[3]), stride: (strides[0], strides[1]), dilation: (dil[0], dil[1]))
     var x = x0
@@ -646,7 +646,7 @@ extension ONNXNetwork {
     guard x.shape.count == 4 else { throw fail(n, "only 2-D pooling is supported (input \(x.shape))") }
     guard let ks = n.ints("kernel_shape"), ks.count == 2, ks[0] == ks[1], ks[0] >= 1 else { throw fail(n, "kernel_shape \(n.ints("kernel_shape") ?? []) is not supported (square 2-D kernels only)") }
     let strides = n.ints("strides") ?? [1, 1]
-    guard strides.count == 2, strides[0] == strides[1], strides[0] >= 1 else { throw fail(n, "strides \(strides) not supported (equal strides only)") }
+    guard strides.count == 2, strides[0] == strides[1], strides[0] >= 1, strides[0] < 1 << 20 else { throw fail(n, "strides \(strides) not supported (two equal strides, from 1 to 2^20 - 1)") }
     guard n.ints("dilations").map({ $0.allSatisfy { $0 == 1 } }) ?? true else { throw fail(n, "dilations are not supported") }
     let pads = try resolvePads(n, size: (x.shape[2], x.shape[3]), kernel: (ks[0], ks[1]), stride: (strides[0], strides[1]), dilation: (1, 1))
     guard Set(pads).count == 1, pads[0] * 2 <= ks[0] else { throw fail(n, "pads \(pads) not supported (equal pads, at most half the kernel)") }
@@ -665,7 +665,7 @@ extension ONNXNetwork {
     guard x.shape.count == 4 else { throw fail(n, "only 2-D pooling is supported (input \(x.shape))") }
     guard let ks = n.ints("kernel_shape"), ks.count == 2, ks.allSatisfy({ $0 >= 1 }) else { throw fail(n, "kernel_shape must be 2 positive values") }
     let strides = n.ints("strides") ?? [1, 1], dil = n.ints("dilations") ?? [1, 1]
-    guard strides.count == 2, dil.count == 2, strides.allSatisfy({ $0 >= 1 }), dil.allSatisfy({ $0 >= 1 }) else { throw fail(n, "strides \(strides) / dilations \(dil) not valid") }
+    guard strides.count == 2, dil.count == 2, (strides + dil).allSatisfy({ $0 >= 1 && $0 < 1 << 20 }) else { throw fail(n, "strides \(strides) / dilations \(dil) not valid (expected 2 values each, from 1 to 2^20 - 1)") }
     let auto = n.string("auto_pad") ?? "NOTSET"
     guard ["NOTSET", "", "VALID"].contains(auto) else { throw fail(n, "auto_pad \(auto) is not supported for MaxPool") }
     let pads = try resolvePads(n, size: (x.shape[2], x.shape[3]), kernel: (ks[0], ks[1]), stride: (strides[0], strides[1]), dilation: (dil[0], dil[1]))

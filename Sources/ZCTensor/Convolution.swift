@@ -26,7 +26,8 @@ public struct Conv2DGeometry: Sendable, Equatable, Hashable {
 /// ⌊a / b⌋ for b > 0, rounding towards −∞ (Swift's `/` rounds towards zero).
 @inline(__always)
 func floorDivide(_ a: Int, _ b: Int) -> Int {
-  a >= 0 ? a / b : -((-a + b - 1) / b)
+  let q = a / b
+  return a % b != 0 && a < 0 ? q - 1 : q
 }
 
 /// Convolution kernels in NCHW. On CPUs with AVX-512 or AVX2 + FMA (``CPUFeatures/directConvolution``), Float32 3×3 stride-1 convolutions with channel

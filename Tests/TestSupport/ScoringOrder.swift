@@ -1,8 +1,9 @@
 /// The order in which `scripts/score-full.sh` scores NAS-Bench-201: Python's
 /// `random.Random(2026).shuffle(list(range(15625)))`, re-implemented here (Mersenne Twister
 /// MT19937 seeded by `init_by_array([2026])`, `getrandbits(k)` as the top k bits of one 32-bit
-/// output, `_randbelow` by rejection, the Fisher–Yates walk from the end) so the tests (ZCEngineTests, CLITests) can check
-/// that a partially shipped proxy covers a prefix and a suffix of it without running Python.
+/// output, `_randbelow` by rejection, the Fisher–Yates walk from the end), so that the tests can,
+/// without running Python, check that a partially shipped proxy covers a prefix and a suffix of it
+/// (ShippedTablesTests) and re-score the order's ends (ShippedTableReproductionTests).
 public enum ScoringOrder {
   /// The 15,625 indices in scoring order.
   public static let indices: [Int] = {

@@ -147,6 +147,8 @@ final class ONNXReaderTests: XCTestCase {
       $0.input = [TinyModel.value("input", [nil, 2, 2, 2])]
       $0.node[0].attribute = [TinyModel.attr("pads", ints: [0, 0, 0, 0]), TinyModel.attr("kernel_shape", ints: [3, 3]), TinyModel.attr("strides", ints: [2, 2])]
     }, contains: ["/features.0/Conv", "too small"])
+    // Strides and dilations are bounded as pads are (the reader already refuses values beyond ±2^53).
+    assertError(try TinyModel.bytes { $0.node[0].attribute.append(TinyModel.attr("dilations", ints: [1 << 30, 1 << 30])) }, contains: ["/features.0/Conv", "dilations", "not valid"])
   }
 
   /// 1,000 byte-mutated copies of a model: each is read (and built when it reads) or refused with

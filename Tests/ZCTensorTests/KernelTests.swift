@@ -27,8 +27,9 @@ final class KernelTests: XCTestCase {
   }
 
   /// Output sizes round ⌊·⌋ towards −∞ as PyTorch's shape formulas do: literal cases from
-  /// Python's `//` where Swift's truncating `/` gave 1 (until this test), and, over a grid, the
-  /// defining property: windows 0..<out fit in the padded input and window `out` does not.
+  /// Python's `//` (all but the two with a non-negative numerator gave one more with Swift's
+  /// truncating `/`, as the code did before this test), and, over a grid, the defining property:
+  /// windows 0..<out fit in the padded input and window `out` does not.
   func testOutputSizesRoundDownAndCountExactlyTheWindowsThatFit() {
     // (n, kernel, stride, dilation) → Python's (n - dilation*(kernel-1) - 1)//stride + 1, padding 0.
     for (n, k, s, d, expected) in [(1, 2, 2, 1, 0), (2, 3, 2, 1, 0), (2, 3, 2, 2, -1), (1, 3, 3, 2, -1), (3, 4, 2, 1, 0), (5, 3, 2, 1, 2)] {
