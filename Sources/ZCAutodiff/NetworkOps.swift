@@ -3,9 +3,17 @@ import ZCTensor
 // Differentiable network operations. Convolution, its two backward operations and pooling
 // with its adjoint form closed sets, so second derivatives are exact.
 
+/// How a `matmul` node transposed its operands, kept in its `Variable.attributes` (read by
+/// ``perSampleElementJacobian(of:withRespectTo:elements:)`` to recognise a linear head).
+public struct MatmulTransposition: Sendable, Equatable {
+  public let transA: Bool
+  public let transB: Bool
+}
+
 /// Matrix product op(a)·op(b) of 2-D variables (cblas gemm). op(a) `[m, k]`, op(b) `[k, n]` → `[m, n]`.
 public func matmul(_ a: Variable, _ b: Variable, transA: Bool = false, transB: Bool = false) -> Variable {
-  Variable.record("matmul", Tensor.matmul(a.value, b.value, transA: transA, transB: transB), inputs: [a, b]) { node, g, needs in
+  Variable.record("matmul", Tensor.matmul(a.value, b.value, transA: transA, transB: transB), inputs: [a, b],
+                  attributes: MatmulTransposition(transA: transA, transB: transB)) { node, g, needs in
     let (a, b) = (node.inputs[0], node.inputs[1])
     var ga: Variable?, gb: Variable?
     switch (transA, transB) {

@@ -46,7 +46,8 @@ public final class Variable: @unchecked Sendable, CustomStringConvertible {
   public private(set) var inputs: [Variable]
   private(set) var backward: BackwardFunction?
   /// The operation's settings that its inputs' shapes do not determine (``conv2d(_:_:_:)``
-  /// records its ``Conv2DGeometry``), for code that evaluates part of a derivative itself
+  /// records its ``Conv2DGeometry``, ``matmul(_:_:transA:transB:)`` its ``MatmulTransposition``),
+  /// for code that evaluates part of a derivative itself
   /// (``perSampleElementJacobian(of:withRespectTo:elements:)``); nil for leaves and most operations.
   public let attributes: (any Sendable)?
 

@@ -56,8 +56,8 @@ public struct VKDNWScores: Sendable {
 }
 
 /// The AZ-NAS / VKDNW protocol and computations, shared by the proxies of both methods (one
-/// forward and n block backward passes for AZ-NAS; one Float64 evaluation-mode forward and K
-/// backward passes for VKDNW, per network).
+/// forward and n block backward passes for AZ-NAS; one Float64 evaluation-mode forward and
+/// min(K, C) backward passes for VKDNW, per network: K classes, C pooled features).
 ///
 /// Choices the papers leave open, following the authors' NB201 drivers:
 /// - **Initialisation**: `init_model(model, 'kaiming_norm_fanin')`: conv and linear weights

@@ -13,7 +13,11 @@ import Foundation
 ///    last bits of vkdnw_entropy (its per-sample Jacobian now sums a convolution's weight entry
 ///    directly) without a bump, because no shipped row carried VKDNW and a bump would have
 ///    relabelled every shipped row; vkdnw_entropy rows that earlier builds stored as `n1` (never
-///    shipped) are not reproduced bit for bit.
+///    shipped) are not reproduced bit for bit. A second, of the same kind: the linear-head path
+///    of ZCAutodiff's `perSampleElementJacobian` (2026-12-04) moved the last bits of
+///    vkdnw_entropy where a network's classifier has more outputs than inputs (NB201 on CIFAR-100
+///    and ImageNet16-120: 100 and 120 classes on 64 features), of which no row is shipped (a bump
+///    would again relabel every shipped row); CIFAR-10's VKDNW rows (10 classes) are unchanged.
 /// 2. The convolution path chosen at run time: `avx512` (the direct 3×3 kernels, see
 ///    ``CPUFeatures/directConvolution``) or `portable` (im2col + GEMM everywhere). The name
 ///    `avx512` is the summation order of the direct kernels, named after their first build: their

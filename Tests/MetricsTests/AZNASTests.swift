@@ -2,7 +2,7 @@ import Foundation
 import Metrics
 import TestSupport
 import XCTest
-import ZCAutodiff
+@testable import ZCAutodiff
 import ZCEngine
 import ZCNN
 import ZCSpaces
@@ -128,9 +128,9 @@ final class AZNASTests: XCTestCase {
   }
 
   /// A small NB201 network in evaluation mode (Float64).
-  func smallEvalNetwork(_ arch: String) throws -> (NB201Network, Tensor) {
+  func smallEvalNetwork(_ arch: String, classes: Int = 3) throws -> (NB201Network, Tensor) {
     var rng = ZCRandom(seed: 7)
-    let net = NB201Network(try NB201Architecture(parsing: arch), channels: 2, cellsPerStage: 1, numClasses: 3, imageSize: 8, dtype: .float64, rng: &rng)
+    let net = NB201Network(try NB201Architecture(parsing: arch), channels: 2, cellsPerStage: 1, numClasses: classes, imageSize: 8, dtype: .float64, rng: &rng)
     for (_, p) in net.namedParameters() where p.shape.count == 1 {  // non-trivial BN affine parameters
       p.value = Initializer.normal(mean: 1, std: 0.3).make(shape: p.shape, dtype: .float64, rng: &rng)
     }
@@ -140,12 +140,20 @@ final class AZNASTests: XCTestCase {
   }
 
   /// The per-sample entry Jacobian against one ordinary backward per (sample, class) and against
-  /// central finite differences.
+  /// central finite differences, with 3 classes (fewer than the 8 pooled features: one backward
+  /// per class) and 20 (more: through the linear head, the Jacobian of the 8 features times W,
+  /// plus the classifier's own entries, as CIFAR-100's 100 classes on 64 features).
   func testPerSampleElementJacobianMatchesBackwardAndFiniteDifferences() throws {
-    let (net, x) = try smallEvalNetwork("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|")
+    for classes in [3, 20] { try checkPerSampleElementJacobian(classes: classes) }
+  }
+
+  func checkPerSampleElementJacobian(classes: Int) throws {
+    let (net, x) = try smallEvalNetwork("|nor_conv_3x3~0|+|skip_connect~0|nor_conv_1x1~1|+|avg_pool_3x3~0|none~1|nor_conv_3x3~2|", classes: classes)
     let params = net.namedParameters().map { $0.1 }
     let elements = params.map { $0.value.count / 2 }  // a middle entry, not only entry 0
     let logits = GradMode.$isEnabled.withValue(true) { net(Variable(x)) }
+    // The linear-head path runs exactly when the classes outnumber the 8 pooled features.
+    XCTAssertEqual(narrowLinearHead(of: logits) != nil, classes > 8, "classes \(classes)")
     let (b, k, p) = (logits.shape[0], logits.shape[1], params.count)
     let jac = try XCTUnwrap(perSampleElementJacobian(of: logits, withRespectTo: params.map(\.variable), elements: elements))
     for bi in 0..<b {
@@ -154,7 +162,7 @@ final class AZNASTests: XCTestCase {
         seed[bi * k + ki] = 1
         let g = gradientTensors(of: logits, withRespectTo: params.map(\.variable), seed: Variable(Tensor(seed, shape: [b, k])))
         for j in 0..<p {
-          XCTAssertEqual(jac[(bi * k + ki) * p + j], g[j].doubles[elements[j]], accuracy: 1e-12, "b \(bi) k \(ki) parameter \(j)")
+          XCTAssertEqual(jac[(bi * k + ki) * p + j], g[j].doubles[elements[j]], accuracy: 1e-12, "classes \(classes) b \(bi) k \(ki) parameter \(j)")
         }
       }
     }
@@ -172,7 +180,7 @@ final class AZNASTests: XCTestCase {
       let h = 1e-6
       let plus = logitsWith(h), minus = logitsWith(-h)
       for i in 0..<(b * k) {
-        XCTAssertEqual(jac[i * p + j], (plus[i] - minus[i]) / (2 * h), accuracy: 1e-6, "parameter \(j) output \(i)")
+        XCTAssertEqual(jac[i * p + j], (plus[i] - minus[i]) / (2 * h), accuracy: 1e-6, "classes \(classes) parameter \(j) output \(i)")
       }
     }
   }
