@@ -6,7 +6,9 @@ import ZCTensor
 /// How a `matmul` node transposed its operands, kept in its `Variable.attributes` (read by
 /// ``perSampleElementJacobian(of:withRespectTo:elements:)`` to recognise a linear head).
 public struct MatmulTransposition: Sendable, Equatable {
+  /// Whether op(a) = aᵀ (a stored `[k, m]`).
   public let transA: Bool
+  /// Whether op(b) = bᵀ (b stored `[n, k]`; ``linear(_:weight:bias:)``'s weight `[out, in]`).
   public let transB: Bool
 }
 

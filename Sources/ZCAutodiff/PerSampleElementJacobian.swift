@@ -36,11 +36,11 @@ public func perSampleElementJacobian(of output: Variable, withRespectTo paramete
   precondition(Set(parameters.map(ObjectIdentifier.init)).count == parameters.count, "perSampleElementJacobian needs distinct parameters (one entry each)")
   let b = output.shape[0], k = output.shape[1], p = parameters.count
   for (param, e) in zip(parameters, elements) { precondition(e >= 0 && e < param.value.count, "element \(e) outside a parameter of \(param.shape)") }
-  var jac = [Double](repeating: 0, count: b * k * p)
-  guard output.requiresGrad, p > 0, b > 0, k > 0 else { return jac }
+  guard output.requiresGrad, p > 0, b > 0, k > 0 else { return [Double](repeating: 0, count: b * k * p) }
   if let head = narrowLinearHead(of: output) {
     return jacobianThroughLinearHead(head, output: output, parameters: parameters, elements: elements)
   }
+  var jac = [Double](repeating: 0, count: b * k * p)
   let (nodes, alias) = parameterGraph(of: output, parameters: parameters)
   var consumers: [(node: Variable, slot: Int, parameter: Int)] = []
   for n in nodes where n.operation != "reshape" || alias[ObjectIdentifier(n)] == nil {
@@ -139,12 +139,13 @@ func narrowLinearHead(of output: Variable) -> LinearHead? {
 private func jacobianThroughLinearHead(_ head: LinearHead, output: Variable, parameters: [Variable], elements: [Int]) -> [Double]? {
   let b = output.shape[0], k = output.shape[1], c = head.input.shape[1], p = parameters.count
   guard let inner = perSampleElementJacobian(of: head.input, withRespectTo: parameters, elements: elements) else { return nil }
-  var jac = [Double](repeating: 0, count: b * k * p)
-  let w = Tensor(doubles: head.weight.value.doubles, shape: [k, c], dtype: .float64)
+  // J_z[b] = W·J_h[b] `[K, C]·[C, P]`, sample after sample (row-major, as `jac`).
+  let w = head.weight.value.to(.float64)
+  var jac: [Double] = []
+  jac.reserveCapacity(b * k * p)
   for row in 0..<b {
     let jh = Tensor(doubles: Array(inner[(row * c * p)..<((row + 1) * c * p)]), shape: [c, p], dtype: .float64)
-    let jz = Tensor.matmul(w, jh).doubles
-    for i in 0..<(k * p) { jac[row * k * p + i] = jz[i] }
+    jac += Tensor.matmul(w, jh).doubles
   }
   let h = head.input.value.doubles
   for (j, (param, e)) in zip(parameters, elements).enumerated() {
